@@ -1,0 +1,74 @@
+"""The directory tree of a node, laid out like an Azure Batch Linux node, and task environments."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+NODE_SUBDIRS = ("shared", "startup", "applications", "workitems", "fsmounts", "certs", "volatile")
+
+# What a task inherits from the service's environment; everything else (keys included) stays out.
+_INHERITED = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "HOME", "USER", "LOGNAME", "TMPDIR", "SYSTEMROOT")
+
+
+@dataclass(frozen=True)
+class NodeIdentity:
+    account: str
+    account_url: str
+    pool_id: str
+    node_id: str
+    root: Path
+    is_dedicated: bool = True
+
+
+@dataclass
+class TaskIdentity:
+    job_id: str
+    task_id: str
+    relative_dir: str  # e.g. workitems/job1/job-1/task1
+    user_environment: dict[str, str] = field(default_factory=dict)
+    extra_environment: dict[str, str] = field(default_factory=dict)
+
+
+def prepare_node(root: Path) -> None:
+    for sub in NODE_SUBDIRS:
+        (root / sub).mkdir(parents=True, exist_ok=True)
+
+
+def task_relative_dir(job_id: str, task_id: str) -> str:
+    return f"workitems/{job_id}/job-1/{task_id}"
+
+
+def task_directory(node: NodeIdentity, task: TaskIdentity) -> Path:
+    return node.root / task.relative_dir
+
+
+def environment(node: NodeIdentity, task: TaskIdentity) -> dict[str, str]:
+    """The environment a task sees: the AZ_BATCH_* variables, then its environmentSettings."""
+    task_dir = task_directory(node, task)
+    env = {k: os.environ[k] for k in _INHERITED if k in os.environ}
+    env.update(
+        {
+            "AZ_BATCH_ACCOUNT_NAME": node.account,
+            "AZ_BATCH_ACCOUNT_URL": node.account_url,
+            "AZ_BATCH_POOL_ID": node.pool_id,
+            "AZ_BATCH_NODE_ID": node.node_id,
+            "AZ_BATCH_NODE_IS_DEDICATED": "true" if node.is_dedicated else "false",
+            "AZ_BATCH_NODE_ROOT_DIR": str(node.root),
+            "AZ_BATCH_NODE_SHARED_DIR": str(node.root / "shared"),
+            "AZ_BATCH_NODE_STARTUP_DIR": str(node.root / "startup"),
+            "AZ_BATCH_NODE_STARTUP_WORKING_DIR": str(node.root / "startup" / "wd"),
+            "AZ_BATCH_NODE_MOUNTS_DIR": str(node.root / "fsmounts"),
+            "AZ_BATCH_CERTIFICATES_DIR": str(task_dir / "certs"),
+            "AZ_BATCH_JOB_ID": task.job_id,
+            "AZ_BATCH_TASK_ID": task.task_id,
+            "AZ_BATCH_TASK_DIR": str(task_dir),
+            "AZ_BATCH_TASK_WORKING_DIR": str(task_dir / "wd"),
+            "AZ_BATCH_TASK_USER": "_azbatch",
+            "AZ_BATCH_TASK_USER_IDENTITY": "PoolNonAdmin",
+        }
+    )
+    env.update(task.extra_environment)
+    env.update(task.user_environment)
+    return env

@@ -1,0 +1,63 @@
+"""The Starlette application: routes of every resource, a health probe, Batch-shaped 404/405."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from batchite import __version__
+from batchite.api.errors import error_response
+from batchite.api.routes import files, jobs, nodes, pools, tasks
+from batchite.domain.errors import BatchError
+from batchite.service import BatchService
+
+
+@dataclass
+class ApiSettings:
+    strict_api_version: bool = False
+
+
+async def health(request: Request) -> Response:
+    batch: BatchService = request.app.state.batch
+    return JSONResponse({"status": "ok", "version": __version__, "accounts": batch.accounts.names()})
+
+
+async def _unknown(request: Request, exc: Exception) -> Response:
+    base = f"{request.url.scheme}://{request.headers.get('host', '')}"
+    status = getattr(exc, "status_code", 404)
+    if status == 405:
+        err = BatchError(405, "UnsupportedHttpVerb", f"The resource doesn't support the HTTP verb {request.method}.")
+    else:
+        err = BatchError(404, "InvalidUri", "The requested URI does not represent any resource on the server.",
+                         [("UriPath", request.url.path)])
+    return error_response(err, str(uuid.uuid4()), base, head=request.method == "HEAD")
+
+
+def create_app(batch: BatchService, settings: ApiSettings | None = None) -> Starlette:
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        batch.start()
+        try:
+            yield
+        finally:
+            await batch.stop()
+
+    routes = [
+        Route("/_batchite/health", health, methods=["GET"]),
+        *pools.ROUTES,
+        *nodes.ROUTES,
+        *files.ROUTES,
+        *jobs.ROUTES,
+        *tasks.ROUTES,
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: _unknown, 405: _unknown})
+    app.state.batch = batch
+    app.state.settings = settings or ApiSettings()
+    return app

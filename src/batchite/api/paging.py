@@ -1,0 +1,76 @@
+"""List options (maxresults, $skiptoken, $select, $filter, $expand) and odata.nextLink."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from starlette.responses import Response
+
+from batchite.api.request import RequestContext, invalid_query, json_response, select
+from batchite.domain.errors import BatchError
+
+MAX_RESULTS = 1000
+
+
+@dataclass
+class ListOptions:
+    max_results: int
+    after: int
+
+
+def list_options(ctx: RequestContext) -> ListOptions:
+    raw = ctx.query.get("maxresults")
+    max_results = MAX_RESULTS
+    if raw is not None:
+        try:
+            max_results = int(raw)
+        except ValueError as exc:
+            raise invalid_query("maxresults", raw, "The value must be an integer.") from exc
+        if not 1 <= max_results <= MAX_RESULTS:
+            raise BatchError(
+                400, "OutOfRangeQueryParameterValue",
+                "One of the query parameters specified in the request URI is outside the permissible range.",
+                [("QueryParameterName", "maxresults"), ("QueryParameterValue", raw),
+                 ("Reason", f"The value must be between 1 and {MAX_RESULTS}.")],
+            )
+    token = ctx.query.get("$skiptoken", "")
+    after = 0
+    if token:
+        if not token.isdigit():
+            raise invalid_query("$skiptoken", token, "The continuation token is not valid.")
+        after = int(token)
+    return ListOptions(max_results, after)
+
+
+def next_link(ctx: RequestContext, after: int) -> str:
+    params: list[tuple[str, str]] = [("api-version", ctx.api_version)]
+    for name in ("maxresults", "$filter", "$select", "$expand", "recursive", "starttime", "endtime"):
+        value = ctx.query.get(name)
+        if value:
+            params.append((name, value))
+    params.append(("$skiptoken", str(after)))
+    query = "&".join(f"{n}={quote(v, safe='')}" for n, v in params)
+    return f"{ctx.base_url}{ctx.request.url.path}?{query}"
+
+
+def list_response(
+    ctx: RequestContext, resource: str, items: Iterable[dict[str, Any]], next_after: int | None
+) -> Response:
+    clause = ctx.query.get("$select")
+    body: dict[str, Any] = {
+        "odata.metadata": f"{ctx.base_url}/$metadata#{resource}",
+        "value": [select(item, clause) for item in items],
+    }
+    if next_after is not None:
+        body["odata.nextLink"] = next_link(ctx, next_after)
+    return json_response(body)
+
+
+def slice_items(items: list[dict[str, Any]], opts: ListOptions) -> tuple[list[dict[str, Any]], int | None]:
+    """Page a list that is not stored (images, files): the token is an offset."""
+    window = items[opts.after : opts.after + opts.max_results]
+    more = opts.after + opts.max_results < len(items)
+    return window, (opts.after + opts.max_results if more else None)

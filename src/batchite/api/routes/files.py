@@ -1,0 +1,158 @@
+"""Task files and node files: list, get (with ocp-range), properties (HEAD), delete."""
+
+from __future__ import annotations
+
+import re
+from email.utils import format_datetime
+from urllib.parse import quote
+
+from starlette.responses import Response
+from starlette.routing import Route
+
+from batchite.api import conditions
+from batchite.api.paging import list_options, list_response, slice_items
+from batchite.api.request import RequestContext, operation
+from batchite.compute.base import FileInfo
+from batchite.domain.errors import BatchError
+from batchite.service.files import FileLocation
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+FILE_CONDITIONS = ("if-modified-since", "if-unmodified-since")
+
+
+def _task_location(ctx: RequestContext, path: str = "") -> FileLocation:
+    return ctx.batch.files.task_location(ctx.account, ctx.path("jobId"), ctx.path("taskId"), path)
+
+
+def _node_location(ctx: RequestContext, path: str = "") -> FileLocation:
+    return ctx.batch.files.node_location(ctx.account, ctx.path("poolId"), ctx.path("nodeId"), path)
+
+
+def _file_headers(loc: FileLocation, info: FileInfo) -> dict[str, str]:
+    return {
+        "ocp-creation-time": format_datetime(info.creation_time, usegmt=True),
+        "ocp-batch-file-isdirectory": "True" if info.is_directory else "False",
+        "ocp-batch-file-url": quote(loc.url, safe=":/"),
+        "ocp-batch-file-mode": info.mode,
+        "Last-Modified": format_datetime(info.last_modified, usegmt=True),
+        "Content-Type": "application/octet-stream",
+    }
+
+
+def _range(ctx: RequestContext) -> tuple[int | None, int | None]:
+    raw = ctx.headers.get("ocp-range")
+    if not raw:
+        return None, None
+    match = _RANGE.match(raw.strip())
+    if not match or not (match.group(1) or match.group(2)):
+        raise BatchError(
+            400, "InvalidHeaderValue", "The value provided for one of the HTTP headers was not in the correct format.",
+            [("HeaderName", "ocp-range"), ("HeaderValue", raw)],
+        )
+    start = int(match.group(1)) if match.group(1) else None
+    end = int(match.group(2)) if match.group(2) else None
+    if start is not None and end is not None and end < start:
+        raise BatchError(416, "InvalidRange", "The range specified is invalid for the current size of the resource.")
+    return start, end
+
+
+async def _get(ctx: RequestContext, loc: FileLocation) -> Response:
+    info = ctx.batch.files.stat(loc)
+    conditions.check(ctx.headers, None, info.last_modified, read=True, allowed=FILE_CONDITIONS)
+    start, end = _range(ctx)
+    if start is None and end is not None:  # suffix range: the last N bytes
+        start, end = max(0, info.size - end), None
+    data = ctx.batch.files.read(loc, start, end)
+    headers = _file_headers(loc, info)
+    return Response(data, status_code=200, headers=headers, media_type="application/octet-stream")
+
+
+def _head(ctx: RequestContext, loc: FileLocation) -> Response:
+    info = ctx.batch.files.stat(loc)
+    conditions.check(ctx.headers, None, info.last_modified, read=True, allowed=FILE_CONDITIONS)
+    headers = _file_headers(loc, info)
+    headers["Content-Length"] = str(info.size)
+    return Response(status_code=200, headers=headers)
+
+
+def _list(ctx: RequestContext, loc: FileLocation, url_prefix: str) -> Response:
+    recursive = ctx.flag("recursive")
+    items = [
+        {
+            "name": f.name,
+            "url": f"{url_prefix}/{quote(f.name)}",
+            "isDirectory": f.is_directory,
+            "properties": {
+                "creationTime": f.creation_time.isoformat().replace("+00:00", "Z"),
+                "lastModified": f.last_modified.isoformat().replace("+00:00", "Z"),
+                "contentLength": str(f.size),
+                "contentType": "application/octet-stream",
+                "fileMode": f.mode,
+            },
+        }
+        for f in ctx.batch.files.list(loc, recursive)
+    ]
+    window, after = slice_items(items, list_options(ctx))
+    return list_response(ctx, "files", window, after)
+
+
+@operation("Tasks_ListTaskFiles", "GET", "/jobs/{jobId}/tasks/{taskId}/files")
+async def list_task_files(ctx: RequestContext) -> Response:
+    url = f"{ctx.base_url}/jobs/{ctx.path('jobId')}/tasks/{ctx.path('taskId')}/files"
+    try:
+        loc = _task_location(ctx)
+    except BatchError as err:
+        if err.code != "TaskFilesUnavailable":
+            raise
+        return list_response(ctx, "files", [], None)
+    return _list(ctx, loc, url)
+
+
+@operation("Tasks_GetTaskFile", "GET", "/jobs/{jobId}/tasks/{taskId}/files/{filePath}")
+async def get_task_file(ctx: RequestContext) -> Response:
+    return await _get(ctx, _task_location(ctx, ctx.path("filePath")))
+
+
+@operation("Tasks_GetTaskFileProperties", "HEAD", "/jobs/{jobId}/tasks/{taskId}/files/{filePath}")
+async def get_task_file_properties(ctx: RequestContext) -> Response:
+    return _head(ctx, _task_location(ctx, ctx.path("filePath")))
+
+
+@operation("Tasks_DeleteTaskFile", "DELETE", "/jobs/{jobId}/tasks/{taskId}/files/{filePath}")
+async def delete_task_file(ctx: RequestContext) -> Response:
+    ctx.batch.files.delete(_task_location(ctx, ctx.path("filePath")), ctx.flag("recursive"))
+    return Response(status_code=200)
+
+
+@operation("Nodes_ListNodeFiles", "GET", "/pools/{poolId}/nodes/{nodeId}/files")
+async def list_node_files(ctx: RequestContext) -> Response:
+    url = f"{ctx.base_url}/pools/{ctx.path('poolId')}/nodes/{ctx.path('nodeId')}/files"
+    return _list(ctx, _node_location(ctx), url)
+
+
+@operation("Nodes_GetNodeFile", "GET", "/pools/{poolId}/nodes/{nodeId}/files/{filePath}")
+async def get_node_file(ctx: RequestContext) -> Response:
+    return await _get(ctx, _node_location(ctx, ctx.path("filePath")))
+
+
+@operation("Nodes_GetNodeFileProperties", "HEAD", "/pools/{poolId}/nodes/{nodeId}/files/{filePath}")
+async def get_node_file_properties(ctx: RequestContext) -> Response:
+    return _head(ctx, _node_location(ctx, ctx.path("filePath")))
+
+
+@operation("Nodes_DeleteNodeFile", "DELETE", "/pools/{poolId}/nodes/{nodeId}/files/{filePath}")
+async def delete_node_file(ctx: RequestContext) -> Response:
+    ctx.batch.files.delete(_node_location(ctx, ctx.path("filePath")), ctx.flag("recursive"))
+    return Response(status_code=200)
+
+
+ROUTES = [
+    Route("/jobs/{jobId}/tasks/{taskId}/files", list_task_files, methods=["GET"]),
+    Route("/jobs/{jobId}/tasks/{taskId}/files/{filePath:path}", get_task_file_properties, methods=["HEAD"]),
+    Route("/jobs/{jobId}/tasks/{taskId}/files/{filePath:path}", get_task_file, methods=["GET"]),
+    Route("/jobs/{jobId}/tasks/{taskId}/files/{filePath:path}", delete_task_file, methods=["DELETE"]),
+    Route("/pools/{poolId}/nodes/{nodeId}/files", list_node_files, methods=["GET"]),
+    Route("/pools/{poolId}/nodes/{nodeId}/files/{filePath:path}", get_node_file_properties, methods=["HEAD"]),
+    Route("/pools/{poolId}/nodes/{nodeId}/files/{filePath:path}", get_node_file, methods=["GET"]),
+    Route("/pools/{poolId}/nodes/{nodeId}/files/{filePath:path}", delete_node_file, methods=["DELETE"]),
+]

@@ -1,0 +1,1 @@
+"""The `batchite` command line."""

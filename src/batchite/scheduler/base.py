@@ -1,0 +1,80 @@
+"""State and helpers shared by the scheduler's parts."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from batchite.clock import Clock
+from batchite.compute.base import NodeBackend
+from batchite.scheduler.runtime import JobRt, NodeRt, PoolRt, TaskRt
+from batchite.store.base import Record, Store
+
+
+class SchedulerBase:
+    def __init__(
+        self,
+        store: Store,
+        backend: NodeBackend,
+        clock: Clock,
+        account_url: Callable[[str], str],
+    ) -> None:
+        self.store = store
+        self.backend = backend
+        self.clock = clock
+        self.account_url = account_url
+        self.pools: dict[tuple[str, str], PoolRt] = {}
+        self.jobs: dict[tuple[str, str], JobRt] = {}
+        self._kick_pending = False
+        self._background: set[asyncio.Task[Any]] = set()
+        self.listeners: list[Callable[[str, Record], None]] = []
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def kick(self) -> None:
+        """Ask for a dispatch pass at the end of this loop tick (many events, one pass)."""
+        if self._kick_pending:
+            return
+        self._kick_pending = True
+        try:
+            asyncio.get_running_loop().call_soon(self._dispatch_now)
+        except RuntimeError:
+            self._kick_pending = False
+
+    def _dispatch_now(self) -> None:
+        self._kick_pending = False
+        self.dispatch()
+
+    # -- provided by the parts (tasks, nodes, jobs) of the Scheduler ---------------------------
+    def dispatch(self) -> None:
+        raise NotImplementedError
+
+    def enqueue(self, job: JobRt, task: TaskRt, front: bool = False) -> None:
+        raise NotImplementedError
+
+    def stop_task(self, job: JobRt, task: TaskRt, reason: str, rec: Record | None = None) -> None:
+        raise NotImplementedError
+
+    def node_task_started(self, node: NodeRt, job: JobRt, task: TaskRt) -> None:
+        raise NotImplementedError
+
+    def node_task_finished(self, node: NodeRt, job: JobRt, task: TaskRt, succeeded: bool | None) -> None:
+        raise NotImplementedError
+
+    def check_job_complete(self, job: JobRt) -> None:
+        raise NotImplementedError
+
+    def spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def emit(self, event: str, record: Record) -> None:
+        for listener in self.listeners:
+            listener(event, record)
+
+    def node_url(self, account: str, pool_id: str, node_id: str) -> str:
+        return f"{self.account_url(account)}/pools/{pool_id}/nodes/{node_id}"

@@ -1,0 +1,71 @@
+"""The Scheduler: the task, node and job parts together, and recovery from the store at start."""
+
+from __future__ import annotations
+
+from batchite.clock import format_time
+from batchite.domain import states
+from batchite.scheduler.jobs import JobLifecycle
+from batchite.scheduler.nodes import NodeManager
+from batchite.scheduler.runtime import TaskRt
+from batchite.scheduler.tasks import TaskLifecycle
+
+
+class Scheduler(TaskLifecycle, NodeManager, JobLifecycle):
+    """One per service; every method runs on the event loop thread."""
+
+    def recover(self) -> None:
+        """Rebuild the projection from the store. Running tasks are requeued; none is lost."""
+        now = self.now()
+        for rec in list(self.store.all("pool")):
+            if rec.doc.get("state") == "deleting":
+                self.delete_pool(rec.account, rec.id)
+                continue
+            pool = self.pool_runtime(rec)
+            nodes = self.store.list(rec.account, "node", pool.key)
+            for node_rec in nodes:
+                self.restore_node(pool, node_rec)
+            doc = rec.doc
+            target_d = int(doc.get("targetDedicatedNodes") or 0)
+            target_l = int(doc.get("targetLowPriorityNodes") or 0)
+            have_d = sum(1 for n in pool.nodes.values() if n.spec.is_dedicated)
+            have_l = len(pool.nodes) - have_d
+            if (have_d, have_l) != (target_d, target_l) and doc.get("allocationState") != "steady":
+                self.resize(pool, target_d, target_l)
+        for rec in list(self.store.all("job")):
+            state = rec.doc.get("state")
+            if state == "deleting":
+                self.delete_job(rec.account, rec.id)
+                continue
+            if state == "completed":
+                continue
+            if state == "terminating":
+                self.terminate_job(rec, str((rec.doc.get("executionInfo") or {}).get("terminateReason") or "UserTerminate"))
+                continue
+            if state == "disabling":
+                states.transition(states.JOB, rec.doc, "disabled", now)
+                self.store.put(rec)
+            elif state == "enabling":
+                states.transition(states.JOB, rec.doc, "active", now)
+                self.store.put(rec)
+            job = self.job_runtime(rec)
+            for task_rec in self.store.list(rec.account, "task", job.key, where="state != 'completed'"):
+                if task_rec.doc.get("state") in ("running", "preparing"):
+                    info = task_rec.doc.setdefault("executionInfo", {"retryCount": 0, "requeueCount": 0})
+                    info["requeueCount"] = int(info.get("requeueCount", 0)) + 1
+                    info["lastRequeueTime"] = format_time(now)
+                    states.transition(states.TASK, task_rec.doc, "active", now)
+                    self.store.put(task_rec)
+                task = TaskRt(
+                    account=rec.account, job_key=job.key, id=task_rec.id, seq=task_rec.seq,
+                    required_slots=int(task_rec.doc.get("requiredSlots") or 1),
+                )
+                job.incomplete += 1
+                self.enqueue(job, task)
+            self.check_job_complete(job)
+        for rec in self.store.all("task"):
+            if rec.doc.get("state") == "completed":
+                self.schedule_retention(rec)
+        self.kick()
+
+    def shutdown(self) -> None:
+        self.backend.shutdown()

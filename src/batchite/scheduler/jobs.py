@@ -1,0 +1,157 @@
+"""Job lifecycle in the scheduler: tasks arrive, jobs disable, enable, terminate, complete, go away."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from batchite.clock import format_time
+from batchite.domain import states
+from batchite.scheduler.base import SchedulerBase
+from batchite.scheduler.runtime import JobRt, NodeRt, TaskRt
+from batchite.store.base import Record
+
+
+class JobLifecycle(SchedulerBase):
+    def job_runtime(self, rec: Record) -> JobRt:
+        doc = rec.doc
+        pool_id = str((doc.get("poolInfo") or {}).get("poolId") or "")
+        job = JobRt(
+            account=rec.account,
+            id=rec.id,
+            seq=rec.seq,
+            pool_key=pool_id.lower(),
+            state=str(doc.get("state", "active")),
+            priority=int(doc.get("priority") or 0),
+            max_parallel=int(doc.get("maxParallelTasks", -1) if doc.get("maxParallelTasks") is not None else -1),
+            on_all_complete=str(doc.get("onAllTasksComplete") or "noaction"),
+            common_env={e["name"]: e.get("value", "") for e in doc.get("commonEnvironmentSettings") or []},
+        )
+        self.jobs[(rec.account, job.key)] = job
+        return job
+
+    def job_added(self, rec: Record) -> None:
+        job = self.job_runtime(rec)
+        self.check_job_complete(job)
+
+    def job_changed(self, rec: Record) -> None:
+        job = self.jobs.get((rec.account, rec.key))
+        if job is None:
+            return
+        doc = rec.doc
+        job.priority = int(doc.get("priority") or 0)
+        mpt = doc.get("maxParallelTasks")
+        job.max_parallel = -1 if mpt is None else int(mpt)
+        job.on_all_complete = str(doc.get("onAllTasksComplete") or "noaction")
+        job.pool_key = str((doc.get("poolInfo") or {}).get("poolId") or "").lower()
+        self.check_job_complete(job)
+        self.kick()
+
+    def tasks_added(self, account: str, job_key: str, recs: list[Record]) -> None:
+        job = self.jobs.get((account, job_key))
+        if job is None:
+            return
+        for rec in recs:
+            task = TaskRt(
+                account=account, job_key=job_key, id=rec.id, seq=rec.seq,
+                required_slots=int(rec.doc.get("requiredSlots") or 1),
+            )
+            job.incomplete += 1
+            self.enqueue(job, task)
+
+    def task_runtime(self, account: str, job_key: str, task_id: str) -> tuple[JobRt | None, TaskRt | None]:
+        job = self.jobs.get((account, job_key))
+        return job, (job.tasks.get(task_id.lower()) if job else None)
+
+    # -- user actions -------------------------------------------------------------------
+    def terminate_task(self, account: str, job_key: str, rec: Record) -> None:
+        job, task = self.task_runtime(account, job_key, rec.id)
+        if job is not None and task is not None:
+            self.stop_task(job, task, "terminate", rec)
+
+    def delete_task(self, account: str, job_key: str, task_id: str) -> None:
+        job, task = self.task_runtime(account, job_key, task_id)
+        if job is not None and task is not None:
+            self.stop_task(job, task, "delete")
+            self.check_job_complete(job)
+
+    def reactivate_task(self, account: str, job_key: str, rec: Record) -> None:
+        job = self.jobs.get((account, job_key))
+        if job is None:
+            return
+        task = TaskRt(
+            account=account, job_key=job_key, id=rec.id, seq=rec.seq,
+            required_slots=int(rec.doc.get("requiredSlots") or 1),
+        )
+        job.incomplete += 1
+        self.enqueue(job, task)
+
+    def disable_job(self, rec: Record, option: str) -> None:
+        job = self.jobs.get((rec.account, rec.key))
+        if job is None:
+            return
+        option = option.lower()
+        job.state = "disabling"
+        running = [t for t in job.tasks.values() if t.state == "running"]
+        if option in ("requeue", "terminate"):
+            for task in running:
+                self.stop_task(job, task, option)
+            running = []
+        rec = self.store.get(rec.account, "job", "", rec.id) or rec
+        if not running:
+            job.state = "disabled"
+            states.transition(states.JOB, rec.doc, "disabled", self.now())
+            self.store.put(rec)
+        self.check_job_complete(job)
+
+    def enable_job(self, rec: Record) -> None:
+        job = self.jobs.get((rec.account, rec.key))
+        if job is None:
+            return
+        job.state = "active"
+        states.transition(states.JOB, rec.doc, "active", self.now())
+        self.store.put(rec)
+        self.kick()
+
+    def terminate_job(self, rec: Record, reason: str) -> None:
+        job = self.jobs.get((rec.account, rec.key))
+        if job is not None:
+            job.state = "terminating"
+            for task in [t for t in job.tasks.values() if t.state == "running"]:
+                self.stop_task(job, task, "terminate")
+            job.ready.clear()
+            self.jobs.pop((rec.account, rec.key), None)
+        rec = self.store.get(rec.account, "job", "", rec.id) or rec
+        now = self.now()
+        states.transition(states.JOB, rec.doc, "completed", now)
+        info: dict[str, Any] = rec.doc.setdefault("executionInfo", {})
+        info["endTime"] = format_time(now)
+        info["terminateReason"] = reason
+        self.store.put(rec)
+        self.emit("job.completed", rec)
+
+    def delete_job(self, account: str, job_id: str) -> None:
+        job = self.jobs.pop((account, job_id.lower()), None)
+        if job is not None:
+            job.state = "deleting"
+            for task in list(job.tasks.values()):
+                self.stop_task(job, task, "delete")
+            job.ready.clear()
+        for pool in self.pools.values():
+            if pool.account == account:
+                for node in pool.nodes.values():
+                    self.backend.remove_task_directory(node.spec, f"workitems/{job_id}")
+        self.store.delete_children(account, "task", job_id.lower())
+        self.store.delete(account, "job", "", job_id)
+
+    # -- completion ---------------------------------------------------------------------
+    def check_job_complete(self, job: JobRt) -> None:
+        if job.state == "disabling" and not any(t.state == "running" for t in job.tasks.values()):
+            rec = self.store.get(job.account, "job", "", job.id)
+            if rec is not None and rec.doc.get("state") == "disabling":
+                job.state = "disabled"
+                states.transition(states.JOB, rec.doc, "disabled", self.now())
+                self.store.put(rec)
+        if job.incomplete <= 0 and job.on_all_complete == "terminatejob" and job.state == "active":
+            rec = self.store.get(job.account, "job", "", job.id)
+            if rec is not None:
+                self.terminate_job(rec, "AllTasksComplete")

@@ -1,0 +1,263 @@
+"""Pool allocation: nodes come and go with resizes, honouring nodeDeallocationOption."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from batchite.clock import format_time
+from batchite.compute.base import NodeSpec
+from batchite.domain import states
+from batchite.scheduler.base import SchedulerBase
+from batchite.scheduler.runtime import JobRt, NodeRt, PoolRt, TaskRt
+from batchite.store.base import Record
+
+RECENT_TASKS = 8
+
+
+def new_node_id(dedicated: bool) -> str:
+    return f"tvmps_{uuid.uuid4().hex}{uuid.uuid4().hex}_{'d' if dedicated else 'p'}"
+
+
+class NodeManager(SchedulerBase):
+    # -- pools --------------------------------------------------------------------------
+    def pool_runtime(self, rec: Record) -> PoolRt:
+        doc = rec.doc
+        policy = doc.get("taskSchedulingPolicy") or {}
+        pool = PoolRt(
+            account=rec.account,
+            id=rec.id,
+            vm_size=str(doc.get("vmSize", "")),
+            slots_per_node=int(doc.get("taskSlotsPerNode") or 1),
+            fill_type=str(policy.get("nodeFillType") or "spread").lower(),
+        )
+        self.pools[(rec.account, pool.key)] = pool
+        return pool
+
+    def pool_added(self, rec: Record) -> None:
+        pool = self.pool_runtime(rec)
+        doc = rec.doc
+        self.resize(pool, int(doc.get("targetDedicatedNodes") or 0), int(doc.get("targetLowPriorityNodes") or 0))
+
+    def pool_changed(self, rec: Record) -> None:
+        pool = self.pools.get((rec.account, rec.key))
+        if pool is None:
+            return
+        policy = rec.doc.get("taskSchedulingPolicy") or {}
+        pool.fill_type = str(policy.get("nodeFillType") or "spread").lower()
+        self.kick()
+
+    def resize(self, pool: PoolRt, dedicated: int, low_priority: int, option: str = "requeue") -> None:
+        self._set_allocation(pool, "resizing")
+        for is_dedicated, target in ((True, dedicated), (False, low_priority)):
+            current = [n for n in pool.nodes.values() if n.spec.is_dedicated == is_dedicated and not n.leaving]
+            for _ in range(target - len(current)):
+                self._add_node(pool, is_dedicated)
+            surplus = len(current) - target
+            if surplus > 0:
+                # Idle nodes go first, then the least busy.
+                victims = sorted(current, key=lambda n: (n.used, n.state != "idle"))[:surplus]
+                for node in victims:
+                    self.remove_node(pool, node, option)
+        self._maybe_steady(pool)
+
+    def stop_resize(self, pool: PoolRt) -> None:
+        if pool.allocating or any(n.leaving for n in pool.nodes.values()):
+            self._set_allocation(pool, "stopping")
+        for node in pool.nodes.values():
+            node.leaving = False
+        self._maybe_steady(pool)
+        self.kick()
+
+    def delete_pool(self, account: str, pool_id: str) -> None:
+        pool = self.pools.pop((account, pool_id.lower()), None)
+        if pool is not None:
+            pool.deleting = True
+            for node in list(pool.nodes.values()):
+                self._evict_tasks(node, "requeue")
+                self._drop_node(pool, node, update_pool=False)
+        self.store.delete_children(account, "node", pool_id.lower())
+        self.store.delete(account, "pool", "", pool_id)
+
+    # -- nodes --------------------------------------------------------------------------
+    def _pool_record(self, pool: PoolRt) -> Record | None:
+        return self.store.get(pool.account, "pool", "", pool.id)
+
+    def _set_allocation(self, pool: PoolRt, allocation: str) -> None:
+        rec = self._pool_record(pool)
+        if rec is None or rec.doc.get("allocationState") == allocation:
+            return
+        if not states.can_move(states.ALLOCATION, str(rec.doc.get("allocationState", "")), allocation):
+            if allocation == "stopping":
+                return
+        rec.doc["allocationState"] = allocation
+        rec.doc["allocationStateTransitionTime"] = format_time(self.now())
+        self.store.put(rec)
+
+    def _update_counts(self, pool: PoolRt) -> None:
+        rec = self._pool_record(pool)
+        if rec is None:
+            return
+        dedicated = sum(1 for n in pool.nodes.values() if n.spec.is_dedicated)
+        low = len(pool.nodes) - dedicated
+        if rec.doc.get("currentDedicatedNodes") != dedicated or rec.doc.get("currentLowPriorityNodes") != low:
+            rec.doc["currentDedicatedNodes"] = dedicated
+            rec.doc["currentLowPriorityNodes"] = low
+            self.store.put(rec)
+
+    def _maybe_steady(self, pool: PoolRt) -> None:
+        self._update_counts(pool)
+        if pool.allocating == 0 and not any(n.leaving for n in pool.nodes.values()):
+            rec = self._pool_record(pool)
+            if rec is not None and rec.doc.get("allocationState") != "steady":
+                rec.doc["allocationState"] = "steady"
+                rec.doc["allocationStateTransitionTime"] = format_time(self.now())
+                self.store.put(rec)
+                self.emit("pool.steady", rec)
+
+    def node_doc(self, pool: PoolRt, node: NodeRt, image: dict[str, Any] | None) -> dict[str, Any]:
+        now = format_time(self.now())
+        return {
+            "id": node.id,
+            "state": node.state,
+            "schedulingState": "enabled",
+            "stateTransitionTime": now,
+            "allocationTime": now,
+            "lastBootTime": now,
+            "ipAddress": "127.0.0.1",
+            "affinityId": f"TVM:{node.id}",
+            "vmSize": pool.vm_size,
+            "totalTasksRun": 0,
+            "totalTasksSucceeded": 0,
+            "runningTasksCount": 0,
+            "runningTaskSlotsCount": 0,
+            "isDedicated": node.spec.is_dedicated,
+            "endpointConfiguration": {"inboundEndpoints": []},
+            "nodeAgentInfo": {"version": f"batchite/{self.backend.name}", "lastUpdateTime": now},
+            "virtualMachineInfo": {"imageReference": image or {}},
+        }
+
+    def _add_node(self, pool: PoolRt, dedicated: bool) -> NodeRt:
+        spec = NodeSpec(
+            account=pool.account, account_url=self.account_url(pool.account), pool_id=pool.id,
+            node_id=new_node_id(dedicated), is_dedicated=dedicated, vm_size=pool.vm_size,
+        )
+        node = NodeRt(spec=spec, slots=pool.slots_per_node)
+        pool.nodes[node.id] = node
+        pool_rec = self._pool_record(pool)
+        image = ((pool_rec.doc.get("virtualMachineConfiguration") or {}).get("imageReference")) if pool_rec else None
+        self.store.insert(Record(pool.account, "node", pool.key, node.id, self.node_doc(pool, node, image)))
+        pool.allocating += 1
+        self.spawn(self._bring_up(pool, node))
+        return node
+
+    async def _bring_up(self, pool: PoolRt, node: NodeRt) -> None:
+        try:
+            self._set_node_state(pool, node, "starting")
+            await self.backend.allocate(node.spec)
+            if pool.nodes.get(node.id) is node:
+                self._set_node_state(pool, node, "idle")
+        finally:
+            pool.allocating -= 1
+            if not pool.deleting:
+                self._maybe_steady(pool)
+            self.kick()
+
+    def restore_node(self, pool: PoolRt, rec: Record) -> None:
+        """After a restart: the node's directory is still there; it comes back idle."""
+        node = NodeRt(
+            spec=NodeSpec(
+                account=pool.account, account_url=self.account_url(pool.account), pool_id=pool.id,
+                node_id=rec.id, is_dedicated=bool(rec.doc.get("isDedicated", True)), vm_size=pool.vm_size,
+            ),
+            slots=pool.slots_per_node,
+            state=str(rec.doc.get("state", "idle")),
+            scheduling_enabled=rec.doc.get("schedulingState", "enabled") == "enabled",
+        )
+        pool.nodes[node.id] = node
+        rec.doc["runningTasksCount"] = 0
+        rec.doc["runningTaskSlotsCount"] = 0
+        rec.doc["state"] = node.state = "starting"
+        rec.doc["stateTransitionTime"] = format_time(self.now())
+        self.store.put(rec)
+        pool.allocating += 1
+        self.spawn(self._bring_up(pool, node))
+
+    def _set_node_state(self, pool: PoolRt, node: NodeRt, new: str) -> None:
+        rec = self.store.get(pool.account, "node", pool.key, node.id)
+        node.state = new
+        if rec is None:
+            return
+        states.transition(states.NODE, rec.doc, new, self.now(), keep_previous=False)
+        self.store.put(rec)
+
+    def remove_node(self, pool: PoolRt, node: NodeRt, option: str) -> None:
+        option = (option or "requeue").lower()
+        if option in ("taskcompletion", "retaineddata") and node.runs:
+            node.leaving = True
+            return
+        self._evict_tasks(node, "terminate" if option == "terminate" else "requeue")
+        self._drop_node(pool, node)
+
+    def _evict_tasks(self, node: NodeRt, reason: str) -> None:
+        for run in list(node.runs):
+            job = self.jobs.get((node.spec.account, run.job_key))
+            if job is not None and not run.detached:
+                self.stop_task(job, run.task, reason)
+
+    def _drop_node(self, pool: PoolRt, node: NodeRt, update_pool: bool = True) -> None:
+        pool.nodes.pop(node.id, None)
+        node.state = "leavingpool"
+        self.store.delete(pool.account, "node", pool.key, node.id)
+        self.spawn(self.backend.release(node.spec))
+        if update_pool:
+            self._maybe_steady(pool)
+
+    # -- per-task node bookkeeping ------------------------------------------------------------
+    def _pool_of(self, node: NodeRt) -> PoolRt | None:
+        return self.pools.get((node.spec.account, node.spec.pool_id.lower()))
+
+    def node_task_started(self, node: NodeRt, job: JobRt, task: TaskRt) -> None:
+        pool = self._pool_of(node)
+        rec = self.store.get(node.spec.account, "node", node.spec.pool_id.lower(), node.id)
+        if rec is None or pool is None:
+            return
+        doc = rec.doc
+        if node.state == "idle":
+            node.state = "running"
+            states.transition(states.NODE, doc, "running", self.now(), keep_previous=False)
+        doc["totalTasksRun"] = int(doc.get("totalTasksRun", 0)) + 1
+        doc["runningTasksCount"] = len(node.runs)
+        doc["runningTaskSlotsCount"] = node.used
+        recent = [t for t in doc.get("recentTasks") or [] if t.get("taskId") != task.id or t.get("jobId") != job.id]
+        recent.insert(0, {
+            "taskUrl": f"{self.account_url(job.account)}/jobs/{job.id}/tasks/{task.id}",
+            "jobId": job.id,
+            "taskId": task.id,
+            "taskState": "running",
+        })
+        doc["recentTasks"] = recent[:RECENT_TASKS]
+        self.store.put(rec)
+
+    def node_task_finished(self, node: NodeRt, job: JobRt, task: TaskRt, succeeded: bool | None) -> None:
+        pool = self._pool_of(node)
+        if pool is None or pool.nodes.get(node.id) is not node:
+            return
+        if node.leaving and not node.runs:
+            self._drop_node(pool, node)
+            return
+        rec = self.store.get(node.spec.account, "node", pool.key, node.id)
+        if rec is None:
+            return
+        doc = rec.doc
+        if succeeded:
+            doc["totalTasksSucceeded"] = int(doc.get("totalTasksSucceeded", 0)) + 1
+        doc["runningTasksCount"] = len(node.runs)
+        doc["runningTaskSlotsCount"] = node.used
+        for item in doc.get("recentTasks") or []:
+            if item.get("taskId") == task.id and item.get("jobId") == job.id:
+                item["taskState"] = "completed" if task.state == "completed" else task.state
+        if node.state == "running" and not node.runs:
+            node.state = "idle"
+            states.transition(states.NODE, doc, "idle", self.now(), keep_previous=False)
+        self.store.put(rec)

@@ -1,0 +1,107 @@
+"""The scheduler's in-memory projection: what it must know fast, rebuilt from the store at start."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from batchite.compute.base import NodeSpec
+
+SCHEDULABLE_NODE_STATES = frozenset({"idle", "running"})
+
+
+@dataclass(eq=False)
+class TaskRt:
+    account: str
+    job_key: str
+    id: str
+    seq: int
+    required_slots: int = 1
+    state: str = "active"
+    run: Run | None = None  # the current run while the task is running
+
+    @property
+    def key(self) -> str:
+        return self.id.lower()
+
+
+@dataclass(eq=False)
+class Run:
+    """One execution of a task on a node; a retry or requeue is a new Run."""
+
+    task: TaskRt
+    node: NodeRt
+    job_key: str
+    handle: Any = None
+    kill_reason: str | None = None  # why the scheduler killed the process, if it did
+    detached: bool = False  # the task's state already moved on; the exit only frees the slot
+    wall_timer: asyncio.TimerHandle | None = None
+
+
+@dataclass(eq=False)
+class NodeRt:
+    spec: NodeSpec
+    slots: int
+    state: str = "creating"
+    scheduling_enabled: bool = True
+    leaving: bool = False  # waiting for running tasks before it leaves the pool
+    used: int = 0
+    runs: set[Run] = field(default_factory=set)
+
+    @property
+    def id(self) -> str:
+        return self.spec.node_id
+
+    @property
+    def free(self) -> int:
+        return self.slots - self.used
+
+    def accepts(self, slots: int) -> bool:
+        return (
+            self.state in SCHEDULABLE_NODE_STATES
+            and self.scheduling_enabled
+            and not self.leaving
+            and self.free >= slots
+        )
+
+
+@dataclass(eq=False)
+class PoolRt:
+    account: str
+    id: str
+    vm_size: str
+    slots_per_node: int
+    fill_type: str = "spread"
+    deleting: bool = False
+    nodes: dict[str, NodeRt] = field(default_factory=dict)
+    allocating: int = 0  # nodes whose allocation is under way
+
+    @property
+    def key(self) -> str:
+        return self.id.lower()
+
+
+@dataclass(eq=False)
+class JobRt:
+    account: str
+    id: str
+    seq: int
+    pool_key: str
+    state: str = "active"
+    priority: int = 0
+    max_parallel: int = -1
+    on_all_complete: str = "noaction"
+    common_env: dict[str, str] = field(default_factory=dict)
+    running: int = 0
+    incomplete: int = 0
+    ready: deque[TaskRt] = field(default_factory=deque)
+    tasks: dict[str, TaskRt] = field(default_factory=dict)  # tasks not yet completed, by key
+
+    @property
+    def key(self) -> str:
+        return self.id.lower()
+
+    def can_run_more(self) -> bool:
+        return self.state == "active" and (self.max_parallel < 0 or self.running < self.max_parallel)

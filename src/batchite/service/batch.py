@@ -1,0 +1,63 @@
+"""BatchService: the service layer's front door, built once per process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from batchite.clock import Clock
+from batchite.compute.base import NodeBackend
+from batchite.scheduler import Scheduler
+from batchite.service.accounts import AccountRegistry
+from batchite.service.context import ServiceContext
+from batchite.service.files import FileService
+from batchite.service.jobs import JobService
+from batchite.service.nodes import NodeService
+from batchite.service.pools import PoolService
+from batchite.service.tasks import TaskService
+from batchite.store.base import Store
+from batchite.store.sqlite import SqliteStore
+
+
+class BatchService:
+    def __init__(
+        self,
+        store: Store,
+        backend: NodeBackend,
+        accounts: AccountRegistry,
+        public_url: str,
+        clock: Clock | None = None,
+    ) -> None:
+        self.clock = clock or Clock()
+        self.accounts = accounts
+        self.store = store
+        self.scheduler = Scheduler(store, backend, self.clock, lambda _account: self.ctx.public_url)
+        self.ctx = ServiceContext(store, self.scheduler, self.clock, accounts, public_url.rstrip("/"))
+        self.pools = PoolService(self.ctx)
+        self.jobs = JobService(self.ctx)
+        self.tasks = TaskService(self.ctx)
+        self.nodes = NodeService(self.ctx)
+        self.files = FileService(self.ctx)
+
+    @classmethod
+    def local(
+        cls, data_dir: Path, accounts: AccountRegistry, public_url: str, clock: Clock | None = None
+    ) -> BatchService:
+        from batchite.compute.local import LocalBackend
+
+        data_dir.mkdir(parents=True, exist_ok=True)
+        clock = clock or Clock()
+        store = SqliteStore(data_dir / "batchite.db", clock)
+        return cls(store, LocalBackend(data_dir / "nodes"), accounts, public_url, clock)
+
+    def start(self) -> None:
+        """Recover from the store; call on the running event loop."""
+        self.scheduler.recover()
+
+    async def committed(self) -> None:
+        """Wait until every change made so far is on disk."""
+        await self.store.committed()
+
+    async def stop(self) -> None:
+        self.scheduler.shutdown()
+        await self.store.committed()
+        self.store.close()

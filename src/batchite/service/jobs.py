@@ -1,0 +1,185 @@
+"""Jobs: create, read, update, replace, disable, enable, terminate, delete; task counts."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from batchite.domain import states
+from batchite.domain.errors import BatchError, conflict, exists, invalid_property, missing_property, not_found
+from batchite.domain.ids import check_id
+from batchite.service.context import Page, ServiceContext, require
+from batchite.store.base import Record
+
+UNLIMITED = "P10675199DT2H48M5.4775807S"
+BUSY_STATES = {
+    "completed": ("JobCompleted", "The specified job is already in a completed state."),
+    "terminating": ("JobBeingTerminated", "The specified job is being terminated."),
+    "deleting": ("JobBeingDeleted", "The specified job has been marked for deletion and is being reclaimed."),
+}
+
+
+def check_job_settings(body: dict[str, Any]) -> None:
+    priority = body.get("priority")
+    if priority is not None and not -1000 <= int(priority) <= 1000:
+        raise invalid_property("priority", priority, "The priority must be between -1000 and 1000.")
+    mpt = body.get("maxParallelTasks")
+    if mpt is not None and int(mpt) != -1 and int(mpt) < 1:
+        raise invalid_property("maxParallelTasks", mpt, "The value must be -1 or greater than 0.")
+    retries = (body.get("constraints") or {}).get("maxTaskRetryCount")
+    if retries is not None and int(retries) < -1:
+        raise invalid_property("maxTaskRetryCount", retries, "The value must be -1 or greater.")
+
+
+class JobService:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+
+    def get(self, account: str, job_id: str) -> Record:
+        return require(self.ctx.store.get(account, "job", "", job_id), not_found("job"))
+
+    def list(self, account: str, after: int, limit: int, where: str = "", params: tuple[Any, ...] = ()) -> Page:
+        return self.ctx.page(account, "job", "", after, limit, where, params)
+
+    def _modifiable(self, account: str, job_id: str) -> Record:
+        rec = self.get(account, job_id)
+        busy = BUSY_STATES.get(str(rec.doc.get("state")))
+        if busy:
+            raise conflict(*busy)
+        return rec
+
+    def create(self, account: str, body: dict[str, Any]) -> Record:
+        job_id = check_id(body["id"])
+        pool_info = body.get("poolInfo") or {}
+        if not pool_info.get("poolId") and not pool_info.get("autoPoolSpecification"):
+            raise missing_property("poolInfo.poolId")
+        if pool_info.get("autoPoolSpecification") and not pool_info.get("poolId"):
+            raise BatchError(
+                400, "UnsupportedProperty", "Auto pools are not supported by this version of Batchite.",
+                [("PropertyName", "poolInfo.autoPoolSpecification")],
+            )
+        check_job_settings(body)
+        if self.ctx.store.get(account, "job", "", job_id) is not None:
+            raise exists("job")
+        now = self.ctx.now_text()
+        doc: dict[str, Any] = copy.deepcopy(body)
+        constraints = doc.setdefault("constraints", {})
+        constraints.setdefault("maxWallClockTime", UNLIMITED)
+        constraints.setdefault("maxTaskRetryCount", 0)
+        doc.update(
+            {
+                "id": job_id,
+                "state": "active",
+                "stateTransitionTime": now,
+                "creationTime": now,
+                "priority": int(body.get("priority") or 0),
+                "maxParallelTasks": int(body.get("maxParallelTasks") if body.get("maxParallelTasks") is not None else -1),
+                "allowTaskPreemption": bool(body.get("allowTaskPreemption", False)),
+                "usesTaskDependencies": bool(body.get("usesTaskDependencies", False)),
+                "onAllTasksComplete": body.get("onAllTasksComplete") or "noaction",
+                "onTaskFailure": body.get("onTaskFailure") or "noaction",
+                "executionInfo": {"startTime": now, "poolId": pool_info.get("poolId")},
+            }
+        )
+        rec = self.ctx.store.insert(Record(account, "job", "", job_id, doc))
+        self.ctx.scheduler.job_added(rec)
+        return self.get(account, job_id)
+
+    def _apply(self, rec: Record, body: dict[str, Any], replace: bool) -> Record:
+        check_job_settings(body)
+        doc = rec.doc
+        if doc.get("onAllTasksComplete") == "terminatejob" and body.get("onAllTasksComplete") == "noaction":
+            raise invalid_property(
+                "onAllTasksComplete", "noaction", "onAllTasksComplete cannot be changed from terminatejob to noaction."
+            )
+        if replace:
+            if not body.get("poolInfo"):
+                raise missing_property("poolInfo")
+            doc["priority"] = int(body.get("priority") or 0)
+            doc["maxParallelTasks"] = int(body["maxParallelTasks"]) if body.get("maxParallelTasks") is not None else -1
+            doc["allowTaskPreemption"] = bool(body.get("allowTaskPreemption", False))
+            constraints = copy.deepcopy(body.get("constraints") or {})
+            constraints.setdefault("maxWallClockTime", UNLIMITED)
+            constraints.setdefault("maxTaskRetryCount", 0)
+            doc["constraints"] = constraints
+            doc["onAllTasksComplete"] = body.get("onAllTasksComplete") or doc.get("onAllTasksComplete", "noaction")
+            if body.get("metadata") is None:
+                doc.pop("metadata", None)
+        for name, value in body.items():
+            if value is None:
+                continue
+            if name == "constraints" and not replace:
+                doc.setdefault("constraints", {}).update(copy.deepcopy(value))
+            elif name == "poolInfo":
+                if doc.get("state") not in ("disabled",) and str(value.get("poolId", "")).lower() != str(
+                    (doc.get("poolInfo") or {}).get("poolId", "")
+                ).lower():
+                    raise conflict("JobNotDisabled", "The pool of a job can be changed only while the job is disabled.")
+                doc["poolInfo"] = copy.deepcopy(value)
+                doc.setdefault("executionInfo", {})["poolId"] = value.get("poolId")
+            elif name != "constraints":
+                doc[name] = copy.deepcopy(value)
+        self.ctx.store.put(rec)
+        self.ctx.scheduler.job_changed(rec)
+        return rec
+
+    def update(self, account: str, job_id: str, body: dict[str, Any]) -> Record:
+        return self._apply(self._modifiable(account, job_id), body, replace=False)
+
+    def replace(self, account: str, job_id: str, body: dict[str, Any]) -> Record:
+        return self._apply(self._modifiable(account, job_id), body, replace=True)
+
+    def disable(self, account: str, job_id: str, option: str) -> Record:
+        rec = self.get(account, job_id)
+        state = str(rec.doc.get("state"))
+        if state in ("disabling", "disabled"):
+            return rec
+        if state != "active":
+            busy = BUSY_STATES.get(state, ("InvalidJobState", f"The job is {state} and cannot be disabled."))
+            raise conflict(*busy)
+        states.transition(states.JOB, rec.doc, "disabling", self.ctx.clock.now())
+        self.ctx.store.put(rec)
+        self.ctx.scheduler.disable_job(rec, option)
+        return self.get(account, job_id)
+
+    def enable(self, account: str, job_id: str) -> Record:
+        rec = self.get(account, job_id)
+        state = str(rec.doc.get("state"))
+        if state in ("active", "enabling"):
+            return rec
+        if state not in ("disabled", "disabling"):
+            raise conflict(*BUSY_STATES.get(state, ("InvalidJobState", f"The job is {state}.")))
+        self.ctx.scheduler.enable_job(rec)
+        return self.get(account, job_id)
+
+    def terminate(self, account: str, job_id: str, reason: str | None) -> Record:
+        rec = self._modifiable(account, job_id)
+        states.transition(states.JOB, rec.doc, "terminating", self.ctx.clock.now())
+        self.ctx.store.put(rec)
+        self.ctx.scheduler.terminate_job(rec, reason or "UserTerminate")
+        return self.get(account, job_id)
+
+    def delete(self, account: str, job_id: str) -> None:
+        rec = self.get(account, job_id)
+        if rec.doc.get("state") != "deleting":
+            states.transition(states.JOB, rec.doc, "deleting", self.ctx.clock.now())
+            self.ctx.store.put(rec)
+        self.ctx.scheduler.delete_job(account, rec.id)
+
+    def task_counts(self, account: str, job_id: str) -> dict[str, Any]:
+        rec = self.get(account, job_id)
+        counts = {"active": 0, "running": 0, "completed": 0, "succeeded": 0, "failed": 0}
+        slots = dict(counts)
+        rows = self.ctx.store.aggregate(
+            account, "task", rec.key, ["$.state", "$.executionInfo.result"], "$.requiredSlots"
+        )
+        for state, result, n, slot_sum in rows:
+            bucket = "active" if state in ("active", "preparing") else str(state)
+            if bucket in counts:
+                counts[bucket] += int(n)
+                slots[bucket] += int(slot_sum or 0)
+            if state == "completed" and result in ("success", "failure"):
+                key = "succeeded" if result == "success" else "failed"
+                counts[key] += int(n)
+                slots[key] += int(slot_sum or 0)
+        return {"taskCounts": counts, "taskSlotCounts": slots}

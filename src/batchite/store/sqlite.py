@@ -1,0 +1,219 @@
+"""SQLite store: WAL, one connection on the event loop thread, commits grouped per loop tick.
+
+Every write runs inside an open transaction; the first write of a tick schedules one commit
+with `loop.call_soon`, and every request that wrote awaits `committed()` before it answers.
+So a response is sent only after its change is on disk, and a burst of writes shares a commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from batchite.clock import Clock, format_time, parse_time
+from batchite.store.base import Record
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS entities (
+    account TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    parent TEXT NOT NULL,
+    key TEXT NOT NULL,
+    id TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT '',
+    etag TEXT NOT NULL,
+    last_modified TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    doc TEXT NOT NULL,
+    extra TEXT NOT NULL DEFAULT '{}',
+    PRIMARY KEY (account, kind, parent, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS entities_seq ON entities (account, kind, parent, seq);
+CREATE INDEX IF NOT EXISTS entities_state ON entities (account, kind, parent, state);
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+_COLUMNS = "account, kind, parent, id, doc, etag, last_modified, seq, extra"
+
+
+class SqliteStore:
+    def __init__(self, path: Path | str, clock: Clock | None = None) -> None:
+        self.path = str(path)
+        self.clock = clock or Clock()
+        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute("PRAGMA foreign_keys=OFF")
+        self._conn.executescript(_SCHEMA)
+        self._lock = threading.RLock()  # only the CLI and tests touch the store off the loop
+        self._in_tx = False
+        self._commit_future: asyncio.Future[None] | None = None
+        row = self._conn.execute("SELECT COALESCE(MAX(seq), 0) FROM entities").fetchone()
+        self._seq = int(row[0])
+        # ETags: a counter seeded from the clock in 100 ns ticks, so they grow across restarts.
+        self._etag_counter = int(time.time() * 10_000_000) + 0x8D000000000000
+
+    # -- transactions -------------------------------------------------------------------
+    def _begin(self) -> None:
+        if not self._in_tx:
+            self._conn.execute("BEGIN")
+            self._in_tx = True
+            self._schedule_commit()
+
+    def _schedule_commit(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop (CLI / sync tests): flush() commits explicitly
+        if self._commit_future is None:
+            self._commit_future = loop.create_future()
+            loop.call_soon(self._commit)
+
+    def _commit(self) -> None:
+        fut, self._commit_future = self._commit_future, None
+        try:
+            self.flush()
+        except Exception as exc:  # pragma: no cover - disk full and the like
+            if fut is not None and not fut.done():
+                fut.set_exception(exc)
+            return
+        if fut is not None and not fut.done():
+            fut.set_result(None)
+
+    def flush(self) -> None:
+        with self._lock:
+            if self._in_tx:
+                self._conn.execute("COMMIT")
+                self._in_tx = False
+
+    async def committed(self) -> None:
+        """Wait until every write made so far is committed."""
+        if self._commit_future is not None:
+            await asyncio.shield(self._commit_future)
+        elif self._in_tx:
+            self.flush()
+
+    # -- writes -------------------------------------------------------------------------
+    def new_etag(self) -> str:
+        self._etag_counter += 1
+        return f"0x{self._etag_counter:X}"
+
+    def insert(self, record: Record) -> Record:
+        with self._lock:
+            self._seq += 1
+            record.seq = self._seq
+        return self.put(record)
+
+    def put(self, record: Record, *, modified: bool = True) -> Record:
+        if modified or not record.etag:
+            record.etag = self.new_etag()
+            record.last_modified = self.clock.now()
+        assert record.last_modified is not None
+        record.doc["eTag"] = record.etag
+        record.doc["lastModified"] = format_time(record.last_modified)
+        with self._lock:
+            self._begin()
+            self._conn.execute(
+                "INSERT OR REPLACE INTO entities (account, kind, parent, key, id, state, etag, last_modified, "
+                "seq, doc, extra) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    record.account, record.kind, record.parent, record.key, record.id, record.state,
+                    record.etag, format_time(record.last_modified), record.seq,
+                    json.dumps(record.doc, separators=(",", ":")),
+                    json.dumps(record.extra, separators=(",", ":")),
+                ),
+            )
+        return record
+
+    def delete(self, account: str, kind: str, parent: str, id: str) -> None:
+        with self._lock:
+            self._begin()
+            self._conn.execute(
+                "DELETE FROM entities WHERE account=? AND kind=? AND parent=? AND key=?",
+                (account, kind, parent, id.lower()),
+            )
+
+    def delete_children(self, account: str, kind: str, parent: str) -> None:
+        with self._lock:
+            self._begin()
+            self._conn.execute(
+                "DELETE FROM entities WHERE account=? AND kind=? AND parent=?", (account, kind, parent)
+            )
+
+    # -- reads --------------------------------------------------------------------------
+    @staticmethod
+    def _record(row: Sequence[Any]) -> Record:
+        account, kind, parent, id_, doc, etag, last_modified, seq, extra = row
+        return Record(
+            account=account, kind=kind, parent=parent, id=id_, doc=json.loads(doc), etag=etag,
+            last_modified=parse_time(last_modified), seq=seq, extra=json.loads(extra),
+        )
+
+    def get(self, account: str, kind: str, parent: str, id: str) -> Record | None:
+        with self._lock:
+            row = self._conn.execute(
+                f"SELECT {_COLUMNS} FROM entities WHERE account=? AND kind=? AND parent=? AND key=?",
+                (account, kind, parent, id.lower()),
+            ).fetchone()
+        return self._record(row) if row else None
+
+    def list(
+        self,
+        account: str,
+        kind: str,
+        parent: str,
+        *,
+        after_seq: int = 0,
+        limit: int | None = None,
+        where: str = "",
+        params: Sequence[Any] = (),
+    ) -> list[Record]:
+        sql = f"SELECT {_COLUMNS} FROM entities WHERE account=? AND kind=? AND parent=? AND seq>?"
+        args: list[Any] = [account, kind, parent, after_seq]
+        if where:
+            sql += f" AND ({where})"
+            args.extend(params)
+        sql += " ORDER BY seq"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        with self._lock:
+            rows = self._conn.execute(sql, args).fetchall()
+        return [self._record(r) for r in rows]
+
+    def all(self, kind: str) -> Iterator[Record]:
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {_COLUMNS} FROM entities WHERE kind=? ORDER BY seq", (kind,)
+            ).fetchall()
+        return (self._record(r) for r in rows)
+
+    def count_by_state(self, account: str, kind: str, parent: str) -> dict[str, int]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT state, COUNT(*) FROM entities WHERE account=? AND kind=? AND parent=? GROUP BY state",
+                (account, kind, parent),
+            ).fetchall()
+        return {str(s): int(n) for s, n in rows}
+
+    def aggregate(
+        self, account: str, kind: str, parent: str, group_paths: Sequence[str], sum_path: str
+    ) -> list[tuple[Any, ...]]:
+        """Rows of (group values..., count, sum of sum_path defaulting to 1) grouped by JSON paths."""
+        groups = ", ".join(f"json_extract(doc, '{p}')" for p in group_paths)
+        sql = (
+            f"SELECT {groups}, COUNT(*), SUM(COALESCE(json_extract(doc, '{sum_path}'), 1)) FROM entities "
+            f"WHERE account=? AND kind=? AND parent=? GROUP BY {', '.join(str(i + 1) for i in range(len(group_paths)))}"
+        )
+        with self._lock:
+            return [tuple(r) for r in self._conn.execute(sql, (account, kind, parent)).fetchall()]
+
+    def close(self) -> None:
+        self.flush()
+        self._conn.close()
