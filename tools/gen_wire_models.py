@@ -150,18 +150,14 @@ def parse_models(path: Path) -> list[SdkModel]:
         fields: list[SdkField] = []
         for stmt in node.body:
             if not (
-                isinstance(stmt, ast.AnnAssign)
-                and isinstance(stmt.target, ast.Name)
-                and _is_rest_field(stmt.value)
+                isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and _is_rest_field(stmt.value)
             ):
                 continue
             assert isinstance(stmt.value, ast.Call)
             kwargs: dict[str, str] = {
                 kw.arg: kw.value.value
                 for kw in stmt.value.keywords
-                if kw.arg is not None
-                and isinstance(kw.value, ast.Constant)
-                and isinstance(kw.value.value, str)
+                if kw.arg is not None and isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, str)
             }
             attr = stmt.target.id
             fields.append(SdkField(attr, kwargs.get("name", attr), stmt.annotation, kwargs.get("format")))
@@ -368,9 +364,7 @@ class WireModel(BaseModel):
 
 def render_models(cat: Catalogue, mapper: TypeMapper) -> str:
     out: list[str] = [header(cat.version), MODELS_PRELUDE]
-    out.append(
-        "\n\n# Extensible SDK enums: str, matched case-insensitively, normalised to canonical spelling.\n"
-    )
+    out.append("\n\n# Extensible SDK enums: str, matched case-insensitively, normalised to canonical spelling.\n")
     for enum in cat.enums:
         line = f'{enum.name}: TypeAlias = Annotated[str, _enum_check("{enum.name}")]'
         out.append(

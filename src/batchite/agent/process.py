@@ -8,6 +8,7 @@ waits on a child.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shlex
 import signal
@@ -66,8 +67,14 @@ def _spawn(launch: Launch) -> subprocess.Popen[bytes]:
         raise FileNotFoundError("empty command line")
     with open(launch.task_dir / "stdout.txt", "wb") as out, open(launch.task_dir / "stderr.txt", "wb") as err:
         return subprocess.Popen(
-            argv, cwd=wd, env=launch.env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-            start_new_session=True, close_fds=True,
+            argv,
+            cwd=wd,
+            env=launch.env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            start_new_session=True,
+            close_fds=True,
         )
 
 
@@ -140,10 +147,8 @@ class ProcessRunner:
     def _signal(rp: RunningProcess) -> None:
         if rp.popen is None or rp.popen.poll() is not None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(rp.popen.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
     def kill(self, rp: RunningProcess) -> None:
         rp.kill_requested = True

@@ -35,8 +35,12 @@ async def _unknown(request: Request, exc: Exception) -> Response:
     if status == 405:
         err = BatchError(405, "UnsupportedHttpVerb", f"The resource doesn't support the HTTP verb {request.method}.")
     else:
-        err = BatchError(404, "InvalidUri", "The requested URI does not represent any resource on the server.",
-                         [("UriPath", request.url.path)])
+        err = BatchError(
+            404,
+            "InvalidUri",
+            "The requested URI does not represent any resource on the server.",
+            [("UriPath", request.url.path)],
+        )
     return error_response(err, str(uuid.uuid4()), base, head=request.method == "HEAD")
 
 

@@ -19,14 +19,27 @@ from batchite.domain.errors import BatchError
 from batchite.service.accounts import AccountRegistry
 
 SIGNED_HEADERS = (
-    "content-encoding", "content-language", "content-length", "content-md5", "content-type", "date",
-    "if-modified-since", "if-match", "if-none-match", "if-unmodified-since", "range",
+    "content-encoding",
+    "content-language",
+    "content-length",
+    "content-md5",
+    "content-type",
+    "date",
+    "if-modified-since",
+    "if-match",
+    "if-none-match",
+    "if-unmodified-since",
+    "range",
 )
 MAX_CLOCK_SKEW = timedelta(minutes=15)
 
 
 def string_to_sign(
-    method: str, raw_path: str, raw_query: str, headers: Mapping[str, str], account: str,
+    method: str,
+    raw_path: str,
+    raw_query: str,
+    headers: Mapping[str, str],
+    account: str,
     content_length: str | None = None,
 ) -> str:
     values = []

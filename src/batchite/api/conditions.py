@@ -36,7 +36,9 @@ def _date(name: str, value: str) -> datetime:
         return parsedate_to_datetime(value)
     except (TypeError, ValueError) as exc:
         raise BatchError(
-            400, "InvalidHeaderValue", "The value provided for one of the HTTP headers was not in the correct format.",
+            400,
+            "InvalidHeaderValue",
+            "The value provided for one of the HTTP headers was not in the correct format.",
             [("HeaderName", name), ("HeaderValue", value)],
         ) from exc
 
@@ -64,7 +66,9 @@ def check(
     names = set(given)
     if len(names) > 1 and names not in _PAIRS:
         raise BatchError(
-            400, "InvalidHeaderValue", "The combination of conditional headers in the request is not supported.",
+            400,
+            "InvalidHeaderValue",
+            "The combination of conditional headers in the request is not supported.",
             [("HeaderName", ", ".join(sorted(names)))],
         )
     stamp = last_modified.replace(microsecond=0) if last_modified else None

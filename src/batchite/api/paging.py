@@ -31,10 +31,14 @@ def list_options(ctx: RequestContext) -> ListOptions:
             raise invalid_query("maxresults", raw, "The value must be an integer.") from exc
         if not 1 <= max_results <= MAX_RESULTS:
             raise BatchError(
-                400, "OutOfRangeQueryParameterValue",
+                400,
+                "OutOfRangeQueryParameterValue",
                 "One of the query parameters specified in the request URI is outside the permissible range.",
-                [("QueryParameterName", "maxresults"), ("QueryParameterValue", raw),
-                 ("Reason", f"The value must be between 1 and {MAX_RESULTS}.")],
+                [
+                    ("QueryParameterName", "maxresults"),
+                    ("QueryParameterValue", raw),
+                    ("Reason", f"The value must be between 1 and {MAX_RESULTS}."),
+                ],
             )
     token = ctx.query.get("$skiptoken", "")
     after = 0

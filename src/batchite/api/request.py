@@ -19,8 +19,8 @@ from batchite.api import auth
 from batchite.api.errors import JSON_TYPE, error_response
 from batchite.api.versions import PUBLISHED
 from batchite.domain.errors import BatchError
-from batchite.service import BatchService
 from batchite.domain.record import Record
+from batchite.service import BatchService
 from batchite.wire import from_wire, to_wire
 
 log = logging.getLogger("batchite.api")
@@ -58,7 +58,8 @@ class RequestContext:
         data = await self.request.body()
         if len(data) > limit:
             raise BatchError(
-                413, "RequestBodyTooLarge",
+                413,
+                "RequestBodyTooLarge",
                 "The request body is too large and exceeds the maximum permissible limit.",
                 [("MaxLimit", str(limit))],
             )
@@ -74,7 +75,9 @@ class RequestContext:
             parsed = json.loads(data)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise BatchError(
-                400, "InvalidRequestBody", "The specified Request Body is not syntactically valid.",
+                400,
+                "InvalidRequestBody",
+                "The specified Request Body is not syntactically valid.",
                 [("Reason", str(exc))],
             ) from exc
         if not isinstance(parsed, dict):
@@ -107,9 +110,7 @@ def entity_headers(rec: Record) -> dict[str, str]:
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        json.dumps(body, separators=(",", ":")), status_code=status, media_type=JSON_TYPE, headers=headers
-    )
+    return Response(json.dumps(body, separators=(",", ":")), status_code=status, media_type=JSON_TYPE, headers=headers)
 
 
 def select(doc: dict[str, Any], clause: str | None) -> dict[str, Any]:
@@ -121,7 +122,8 @@ def select(doc: dict[str, Any], clause: str | None) -> dict[str, Any]:
 
 def invalid_query(name: str, value: str, reason: str) -> BatchError:
     return BatchError(
-        400, "InvalidQueryParameterValue",
+        400,
+        "InvalidQueryParameterValue",
         "Value for one of the query parameters specified in the request URI is invalid.",
         [("QueryParameterName", name), ("QueryParameterValue", value), ("Reason", reason)],
     )
@@ -139,14 +141,21 @@ def validate(cls: type[ModelT], data: dict[str, Any]) -> dict[str, Any]:
         name = _loc(tuple(first.get("loc", ())))
         if first.get("type") == "missing":
             raise BatchError(
-                400, "MissingRequiredProperty", "A required property was not specified in the request body.",
+                400,
+                "MissingRequiredProperty",
+                "A required property was not specified in the request body.",
                 [("PropertyName", name)],
             ) from exc
         value = first.get("input")
         raise BatchError(
-            400, "InvalidPropertyValue", "The value provided for one of the properties in the request body is invalid.",
-            [("PropertyName", name), ("PropertyValue", "" if isinstance(value, dict | list) else str(value)),
-             ("Reason", str(first.get("msg", "")))],
+            400,
+            "InvalidPropertyValue",
+            "The value provided for one of the properties in the request body is invalid.",
+            [
+                ("PropertyName", name),
+                ("PropertyValue", "" if isinstance(value, dict | list) else str(value)),
+                ("Reason", str(first.get("msg", ""))),
+            ],
         ) from exc
     return to_wire(model)
 
@@ -156,7 +165,9 @@ def _base_url(request: Request) -> str:
     return f"{request.url.scheme}://{host}"
 
 
-def operation(operation_id: str, method: str, path: str) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
+def operation(
+    operation_id: str, method: str, path: str
+) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
     """Wrap a handler with the protocol every Batch operation shares."""
 
     def wrap(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
@@ -179,7 +190,8 @@ def operation(operation_id: str, method: str, path: str) -> Callable[[Handler], 
                 log.exception("internal error in %s", operation_id)
                 response = error_response(
                     BatchError(500, "InternalServerError", "The server encountered an internal error. Please retry."),
-                    request_id, base_url,
+                    request_id,
+                    base_url,
                 )
             response.headers["request-id"] = request_id
             if headers.get("client-request-id") and headers.get("return-client-request-id", "").lower() == "true":
@@ -203,20 +215,22 @@ def authorize(
     raw_path = request.scope.get("raw_path") or request.url.path.encode()
     raw_path_text = raw_path.decode("latin-1").split("?", 1)[0]
     raw_query = request.scope.get("query_string", b"").decode("latin-1")
-    account = auth.authenticate(
-        batch.accounts, request.method, raw_path_text, raw_query, headers, datetime.now(tz=UTC)
-    )
+    account = auth.authenticate(batch.accounts, request.method, raw_path_text, raw_query, headers, datetime.now(tz=UTC))
     query = {k.lower(): v for k, v in request.query_params.items()}
     version = query.get("api-version")
     if not version:
         raise BatchError(
-            400, "MissingRequiredQueryParameter", "A query parameter that's mandatory for this request is not specified.",
+            400,
+            "MissingRequiredQueryParameter",
+            "A query parameter that's mandatory for this request is not specified.",
             [("QueryParameterName", "api-version")],
         )
     if version not in PUBLISHED:
         if settings.strict_api_version:
             raise BatchError(
-                400, "UnsupportedRequestVersion", "The specified version of the Batch REST API is not supported.",
+                400,
+                "UnsupportedRequestVersion",
+                "The specified version of the Batch REST API is not supported.",
                 [("QueryParameterName", "api-version"), ("QueryParameterValue", version)],
             )
         log.warning("accepting unknown api-version %s (use --strict-api-version to reject)", version)
@@ -224,6 +238,12 @@ def authorize(
     if timeout is not None and not timeout.lstrip("-").isdigit():
         raise invalid_query("timeout", timeout, "The value must be an integer number of seconds.")
     return RequestContext(
-        request=request, batch=batch, account=account, request_id=request_id, base_url=base_url,
-        api_version=version, query=query, headers=headers,
+        request=request,
+        batch=batch,
+        account=account,
+        request_id=request_id,
+        base_url=base_url,
+        api_version=version,
+        query=query,
+        headers=headers,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -14,7 +15,24 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from batchite.cli.server import ChildServer, start_child_server, wait_healthy
 from batchite.service.accounts import DEV_ACCOUNT_KEY, DEV_ACCOUNT_NAME
 
-WORDS = "azure batch pool node job task slot queue retry output input file count word local cloud".split()
+WORDS = [
+    "azure",
+    "batch",
+    "pool",
+    "node",
+    "job",
+    "task",
+    "slot",
+    "queue",
+    "retry",
+    "output",
+    "input",
+    "file",
+    "count",
+    "word",
+    "local",
+    "cloud",
+]
 POOL_ID = "quickstart-pool"
 JOB_ID = "quickstart-job"
 
@@ -66,14 +84,15 @@ def run_quickstart(console: Console, endpoint: str, name: str, key: str, file_co
         )
         console.print(f"Created pool [bold]{POOL_ID}[/bold] (2 nodes, 2 task slots each)")
         client.create_job(m.BatchJobCreateOptions(id=JOB_ID, pool_info=m.BatchPoolInfo(pool_id=POOL_ID)))
-        tasks = [
-            m.BatchTaskCreateOptions(id=f"count-{p.stem}", command_line=f"wc -w {p}") for p in inputs
-        ]
+        tasks = [m.BatchTaskCreateOptions(id=f"count-{p.stem}", command_line=f"wc -w {p}") for p in inputs]
         client.create_tasks(JOB_ID, tasks)
         console.print(f"Added job [bold]{JOB_ID}[/bold] with {len(tasks)} tasks, one per generated file")
         with Progress(
-            TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), console=console,
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
         ) as progress:
             bar = progress.add_task("Running tasks", total=len(tasks))
             deadline = time.monotonic() + 120
@@ -87,20 +106,24 @@ def run_quickstart(console: Console, endpoint: str, name: str, key: str, file_co
         for task in sorted(client.list_tasks(JOB_ID), key=lambda t: t.id):
             output = b"".join(client.download_task_file(JOB_ID, task.id, "stdout.txt")).decode().strip()
             info = task.execution_info
-            node = task.node_info.node_id if task.node_info else "?"
+            node = (task.node_info.node_id if task.node_info else None) or "?"
             code = info.exit_code if info else None
             failed += 0 if code == 0 else 1
-            console.print(f"  {task.id}: exit {code} on {node[:18]}...  stdout: {output}")
+            words, _, path = output.partition(" ")
+            console.print(f"  {task.id}: exit {code} on node {node[:14]}...: {words} words in {Path(path).name}")
         console.print("[green]All tasks succeeded.[/green]" if not failed else f"[red]{failed} task(s) failed.[/red]")
         return 1 if failed else 0
     finally:
-        for cleanup in (lambda: client.begin_delete_job(JOB_ID, polling_interval=0.2).result(),
-                        lambda: client.begin_delete_pool(POOL_ID, polling_interval=0.2).result()):
+        for cleanup in (
+            lambda: client.begin_delete_job(JOB_ID, polling_interval=0).result(),
+            lambda: client.begin_delete_pool(POOL_ID, polling_interval=0).result(),
+        ):
             try:
                 cleanup()
             except Exception as exc:  # cleanup is best effort
                 console.print(f"[yellow]cleanup: {exc}[/yellow]")
         console.print("Deleted the job and the pool.")
         client.close()
+        shutil.rmtree(work, ignore_errors=True)
         if child is not None:
             child.stop()

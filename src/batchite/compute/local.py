@@ -42,8 +42,12 @@ class LocalBackend:
 
     def _identity(self, spec: NodeSpec) -> NodeIdentity:
         return NodeIdentity(
-            account=spec.account, account_url=spec.account_url, pool_id=spec.pool_id, node_id=spec.node_id,
-            root=self.node_root(spec), is_dedicated=spec.is_dedicated,
+            account=spec.account,
+            account_url=spec.account_url,
+            pool_id=spec.pool_id,
+            node_id=spec.node_id,
+            root=self.node_root(spec),
+            is_dedicated=spec.is_dedicated,
         )
 
     async def allocate(self, spec: NodeSpec) -> None:
@@ -61,7 +65,6 @@ class LocalBackend:
     ) -> RunningProcess:
         node = self._identity(spec)
         task_dir = task_directory(node, task)
-        (task_dir / "wd").mkdir(parents=True, exist_ok=True)
         launch = Launch(command_line=command_line, task_dir=task_dir, env=environment(node, task))
         return self.runner.start(launch, on_exit)
 

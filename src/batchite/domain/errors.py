@@ -52,14 +52,18 @@ def invalid_property(name: str, value: object, reason: str | None = None) -> Bat
     if reason:
         values.append(("Reason", reason))
     return BatchError(
-        400, "InvalidPropertyValue", "The value provided for one of the properties in the request body is invalid.",
+        400,
+        "InvalidPropertyValue",
+        "The value provided for one of the properties in the request body is invalid.",
         values,
     )
 
 
 def missing_property(name: str) -> BatchError:
     return BatchError(
-        400, "MissingRequiredProperty", "A required property was not specified in the request body.",
+        400,
+        "MissingRequiredProperty",
+        "A required property was not specified in the request body.",
         [("PropertyName", name)],
     )
 

@@ -12,7 +12,8 @@ _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 def check_id(value: str, prop: str = "id") -> str:
     if not isinstance(value, str) or not _ID.match(value):
         raise invalid_property(
-            prop, value,
+            prop,
+            value,
             "The id can contain any combination of alphanumeric characters including hyphens and underscores, "
             "and cannot contain more than 64 characters.",
         )

@@ -20,9 +20,7 @@ class VmSize:
 
 
 def _series(family: str, prefix: str, suffix: str, gb_per_core: float, cores: tuple[int, ...]) -> list[VmSize]:
-    return [
-        VmSize(f"Standard_{prefix}{n}{suffix}", n, int(n * gb_per_core * 1024), family) for n in cores
-    ]
+    return [VmSize(f"Standard_{prefix}{n}{suffix}", n, int(n * gb_per_core * 1024), family) for n in cores]
 
 
 _SIZES: list[VmSize] = [

@@ -39,7 +39,9 @@ class Scheduler(TaskLifecycle, NodeManager, JobLifecycle):
             if state == "completed":
                 continue
             if state == "terminating":
-                self.terminate_job(rec, str((rec.doc.get("executionInfo") or {}).get("terminateReason") or "UserTerminate"))
+                self.terminate_job(
+                    rec, str((rec.doc.get("executionInfo") or {}).get("terminateReason") or "UserTerminate")
+                )
                 continue
             if state == "disabling":
                 states.transition(states.JOB, rec.doc, "disabled", now)
@@ -56,7 +58,10 @@ class Scheduler(TaskLifecycle, NodeManager, JobLifecycle):
                     states.transition(states.TASK, task_rec.doc, "active", now)
                     self.store.put(task_rec)
                 task = TaskRt(
-                    account=rec.account, job_key=job.key, id=task_rec.id, seq=task_rec.seq,
+                    account=rec.account,
+                    job_key=job.key,
+                    id=task_rec.id,
+                    seq=task_rec.seq,
                     required_slots=int(task_rec.doc.get("requiredSlots") or 1),
                 )
                 job.incomplete += 1

@@ -7,7 +7,7 @@ from typing import Any
 from batchite.clock import format_time
 from batchite.domain import states
 from batchite.scheduler.base import SchedulerBase
-from batchite.scheduler.runtime import JobRt, NodeRt, TaskRt
+from batchite.scheduler.runtime import JobRt, TaskRt
 from batchite.store.base import Record
 
 
@@ -52,7 +52,10 @@ class JobLifecycle(SchedulerBase):
             return
         for rec in recs:
             task = TaskRt(
-                account=account, job_key=job_key, id=rec.id, seq=rec.seq,
+                account=account,
+                job_key=job_key,
+                id=rec.id,
+                seq=rec.seq,
                 required_slots=int(rec.doc.get("requiredSlots") or 1),
             )
             job.incomplete += 1
@@ -79,7 +82,10 @@ class JobLifecycle(SchedulerBase):
         if job is None:
             return
         task = TaskRt(
-            account=account, job_key=job_key, id=rec.id, seq=rec.seq,
+            account=account,
+            job_key=job_key,
+            id=rec.id,
+            seq=rec.seq,
             required_slots=int(rec.doc.get("requiredSlots") or 1),
         )
         job.incomplete += 1

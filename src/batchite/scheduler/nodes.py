@@ -87,9 +87,9 @@ class NodeManager(SchedulerBase):
         rec = self._pool_record(pool)
         if rec is None or rec.doc.get("allocationState") == allocation:
             return
-        if not states.can_move(states.ALLOCATION, str(rec.doc.get("allocationState", "")), allocation):
-            if allocation == "stopping":
-                return
+        current = str(rec.doc.get("allocationState", ""))
+        if allocation == "stopping" and not states.can_move(states.ALLOCATION, current, allocation):
+            return
         rec.doc["allocationState"] = allocation
         rec.doc["allocationStateTransitionTime"] = format_time(self.now())
         self.store.put(rec)
@@ -139,8 +139,12 @@ class NodeManager(SchedulerBase):
 
     def _add_node(self, pool: PoolRt, dedicated: bool) -> NodeRt:
         spec = NodeSpec(
-            account=pool.account, account_url=self.account_url(pool.account), pool_id=pool.id,
-            node_id=new_node_id(dedicated), is_dedicated=dedicated, vm_size=pool.vm_size,
+            account=pool.account,
+            account_url=self.account_url(pool.account),
+            pool_id=pool.id,
+            node_id=new_node_id(dedicated),
+            is_dedicated=dedicated,
+            vm_size=pool.vm_size,
         )
         node = NodeRt(spec=spec, slots=pool.slots_per_node)
         pool.nodes[node.id] = node
@@ -167,8 +171,12 @@ class NodeManager(SchedulerBase):
         """After a restart: the node's directory is still there; it comes back idle."""
         node = NodeRt(
             spec=NodeSpec(
-                account=pool.account, account_url=self.account_url(pool.account), pool_id=pool.id,
-                node_id=rec.id, is_dedicated=bool(rec.doc.get("isDedicated", True)), vm_size=pool.vm_size,
+                account=pool.account,
+                account_url=self.account_url(pool.account),
+                pool_id=pool.id,
+                node_id=rec.id,
+                is_dedicated=bool(rec.doc.get("isDedicated", True)),
+                vm_size=pool.vm_size,
             ),
             slots=pool.slots_per_node,
             state=str(rec.doc.get("state", "idle")),
@@ -230,12 +238,15 @@ class NodeManager(SchedulerBase):
         doc["runningTasksCount"] = len(node.runs)
         doc["runningTaskSlotsCount"] = node.used
         recent = [t for t in doc.get("recentTasks") or [] if t.get("taskId") != task.id or t.get("jobId") != job.id]
-        recent.insert(0, {
-            "taskUrl": f"{self.account_url(job.account)}/jobs/{job.id}/tasks/{task.id}",
-            "jobId": job.id,
-            "taskId": task.id,
-            "taskState": "running",
-        })
+        recent.insert(
+            0,
+            {
+                "taskUrl": f"{self.account_url(job.account)}/jobs/{job.id}/tasks/{task.id}",
+                "jobId": job.id,
+                "taskId": task.id,
+                "taskState": "running",
+            },
+        )
         doc["recentTasks"] = recent[:RECENT_TASKS]
         self.store.put(rec)
 

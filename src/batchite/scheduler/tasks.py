@@ -30,7 +30,8 @@ def outcome_failure(outcome: ProcessOutcome, kill_reason: str | None) -> dict[st
     """The failureInfo of a finished process, or None when it succeeded."""
     if kill_reason == "wallclock":
         return failure_info(
-            "TaskEnded", "The task exceeded its maximum wall clock time and was terminated",
+            "TaskEnded",
+            "The task exceeded its maximum wall clock time and was terminated",
             [{"name": "Reason", "value": "MaxWallClockTimeExceeded"}],
         )
     if outcome.exit_code is None:

@@ -35,7 +35,14 @@ class ServiceContext:
         return format_time(self.clock.now())
 
     def page(
-        self, account: str, kind: str, parent: str, after: int, limit: int, where: str = "", params: tuple[Any, ...] = ()
+        self,
+        account: str,
+        kind: str,
+        parent: str,
+        after: int,
+        limit: int,
+        where: str = "",
+        params: tuple[Any, ...] = (),
     ) -> Page:
         records = self.store.list(account, kind, parent, after_seq=after, limit=limit + 1, where=where, params=params)
         more = len(records) > limit

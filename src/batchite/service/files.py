@@ -48,7 +48,9 @@ class FileService:
         info = task.doc.get("nodeInfo")
         if not info:
             raise BatchError(
-                409, "TaskFilesUnavailable", "The task has not been scheduled on a node yet; it has no files.",
+                409,
+                "TaskFilesUnavailable",
+                "The task has not been scheduled on a node yet; it has no files.",
             )
         spec = self._node_spec(account, str(info["poolId"]), str(info["nodeId"]))
         root = str(info["taskRootDirectory"])
@@ -61,10 +63,7 @@ class FileService:
         if not loc.prefix:
             return list(infos)
         cut = len(loc.prefix) + 1
-        return [
-            FileInfo(i.name[cut:], i.is_directory, i.size, i.creation_time, i.last_modified, i.mode)
-            for i in infos
-        ]
+        return [FileInfo(i.name[cut:], i.is_directory, i.size, i.creation_time, i.last_modified, i.mode) for i in infos]
 
     def stat(self, loc: FileLocation) -> FileInfo:
         try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import builtins
+
 import copy
 from typing import Any
 
@@ -31,6 +33,10 @@ def check_job_settings(body: dict[str, Any]) -> None:
         raise invalid_property("maxTaskRetryCount", retries, "The value must be -1 or greater.")
 
 
+def _int_or(value: Any, default: int) -> int:
+    return default if value is None else int(value)
+
+
 class JobService:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
@@ -55,7 +61,9 @@ class JobService:
             raise missing_property("poolInfo.poolId")
         if pool_info.get("autoPoolSpecification") and not pool_info.get("poolId"):
             raise BatchError(
-                400, "UnsupportedProperty", "Auto pools are not supported by this version of Batchite.",
+                400,
+                "UnsupportedProperty",
+                "Auto pools are not supported by this version of Batchite.",
                 [("PropertyName", "poolInfo.autoPoolSpecification")],
             )
         check_job_settings(body)
@@ -73,7 +81,7 @@ class JobService:
                 "stateTransitionTime": now,
                 "creationTime": now,
                 "priority": int(body.get("priority") or 0),
-                "maxParallelTasks": int(body.get("maxParallelTasks") if body.get("maxParallelTasks") is not None else -1),
+                "maxParallelTasks": _int_or(body.get("maxParallelTasks"), -1),
                 "allowTaskPreemption": bool(body.get("allowTaskPreemption", False)),
                 "usesTaskDependencies": bool(body.get("usesTaskDependencies", False)),
                 "onAllTasksComplete": body.get("onAllTasksComplete") or "noaction",
@@ -96,7 +104,7 @@ class JobService:
             if not body.get("poolInfo"):
                 raise missing_property("poolInfo")
             doc["priority"] = int(body.get("priority") or 0)
-            doc["maxParallelTasks"] = int(body["maxParallelTasks"]) if body.get("maxParallelTasks") is not None else -1
+            doc["maxParallelTasks"] = _int_or(body.get("maxParallelTasks"), -1)
             doc["allowTaskPreemption"] = bool(body.get("allowTaskPreemption", False))
             constraints = copy.deepcopy(body.get("constraints") or {})
             constraints.setdefault("maxWallClockTime", UNLIMITED)
@@ -111,9 +119,11 @@ class JobService:
             if name == "constraints" and not replace:
                 doc.setdefault("constraints", {}).update(copy.deepcopy(value))
             elif name == "poolInfo":
-                if doc.get("state") not in ("disabled",) and str(value.get("poolId", "")).lower() != str(
-                    (doc.get("poolInfo") or {}).get("poolId", "")
-                ).lower():
+                if (
+                    doc.get("state") not in ("disabled",)
+                    and str(value.get("poolId", "")).lower()
+                    != str((doc.get("poolInfo") or {}).get("poolId", "")).lower()
+                ):
                     raise conflict("JobNotDisabled", "The pool of a job can be changed only while the job is disabled.")
                 doc["poolInfo"] = copy.deepcopy(value)
                 doc.setdefault("executionInfo", {})["poolId"] = value.get("poolId")

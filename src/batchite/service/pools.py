@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import builtins
+
 import copy
 from typing import Any
 
@@ -13,9 +15,22 @@ from batchite.store.base import Record
 
 MAX_SLOTS = 256
 NODE_STATE_COUNTS = (
-    "creating", "idle", "offline", "preempted", "rebooting", "reimaging", "running", "starting",
-    "startTaskFailed", "leavingPool", "unknown", "unusable", "waitingForStartTask", "deallocated",
-    "deallocating", "upgradingOS",
+    "creating",
+    "idle",
+    "offline",
+    "preempted",
+    "rebooting",
+    "reimaging",
+    "running",
+    "starting",
+    "startTaskFailed",
+    "leavingPool",
+    "unknown",
+    "unusable",
+    "waitingForStartTask",
+    "deallocated",
+    "deallocating",
+    "upgradingOS",
 )
 
 
@@ -30,7 +45,7 @@ class PoolService:
     def list(self, account: str, after: int, limit: int, where: str = "", params: tuple[Any, ...] = ()) -> Page:
         return self.ctx.page(account, "pool", "", after, limit, where, params)
 
-    def node_counts(self, account: str, after: int, limit: int) -> tuple[list[dict[str, Any]], int | None]:
+    def node_counts(self, account: str, after: int, limit: int) -> tuple[builtins.list[dict[str, Any]], int | None]:
         page = self.list(account, after, limit)
         out = []
         for rec in page.records:
@@ -56,7 +71,9 @@ class PoolService:
         limit = min(MAX_SLOTS, 4 * size.cores)
         if not 1 <= int(slots) <= limit:
             raise invalid_property(
-                "taskSlotsPerNode", slots, f"The value must be between 1 and {limit} (4 times the cores of {size.name})."
+                "taskSlotsPerNode",
+                slots,
+                f"The value must be between 1 and {limit} (4 times the cores of {size.name}).",
             )
 
     @staticmethod
@@ -82,7 +99,8 @@ class PoolService:
             for name in ("targetDedicatedNodes", "targetLowPriorityNodes"):
                 if body.get(name) is not None:
                     raise BatchError(
-                        400, "InvalidPropertyValue",
+                        400,
+                        "InvalidPropertyValue",
                         "targetDedicatedNodes and targetLowPriorityNodes must not be set on an autoscale pool.",
                         [("PropertyName", name)],
                     )
@@ -124,7 +142,9 @@ class PoolService:
     def _active(self, account: str, pool_id: str) -> Record:
         rec = self.get(account, pool_id)
         if rec.doc.get("state") == "deleting":
-            raise conflict("PoolBeingDeleted", "The specified pool has been marked for deletion and is being reclaimed.")
+            raise conflict(
+                "PoolBeingDeleted", "The specified pool has been marked for deletion and is being reclaimed."
+            )
         return rec
 
     def update(self, account: str, pool_id: str, body: dict[str, Any]) -> Record:
@@ -164,7 +184,9 @@ class PoolService:
         self._check_targets(body)
         dedicated = body.get("targetDedicatedNodes")
         low = body.get("targetLowPriorityNodes")
-        rec.doc["targetDedicatedNodes"] = int(dedicated if dedicated is not None else rec.doc.get("targetDedicatedNodes", 0))
+        rec.doc["targetDedicatedNodes"] = int(
+            dedicated if dedicated is not None else rec.doc.get("targetDedicatedNodes", 0)
+        )
         rec.doc["targetLowPriorityNodes"] = int(low if low is not None else rec.doc.get("targetLowPriorityNodes", 0))
         if body.get("resizeTimeout"):
             rec.doc["resizeTimeout"] = body["resizeTimeout"]
@@ -172,7 +194,9 @@ class PoolService:
         pool = self.ctx.scheduler.pools.get((account, rec.key))
         if pool is not None:
             self.ctx.scheduler.resize(
-                pool, rec.doc["targetDedicatedNodes"], rec.doc["targetLowPriorityNodes"],
+                pool,
+                rec.doc["targetDedicatedNodes"],
+                rec.doc["targetLowPriorityNodes"],
                 str(body.get("nodeDeallocationOption") or "requeue"),
             )
         return self.get(account, pool_id)

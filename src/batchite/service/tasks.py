@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import builtins
+
 import copy
 from typing import Any
 
@@ -47,7 +49,8 @@ class TaskService:
             raise invalid_property("requiredSlots", slots, "The value must be at least 1.")
         if body.get("dependsOn") and not job.doc.get("usesTaskDependencies"):
             raise BatchError(
-                400, "TaskDependenciesNotSpecifiedOnJob",
+                400,
+                "TaskDependenciesNotSpecifiedOnJob",
                 "The task has dependencies but the job does not have usesTaskDependencies set.",
             )
         now = self.ctx.now_text()
@@ -79,15 +82,17 @@ class TaskService:
         self.ctx.scheduler.tasks_added(account, job.key, [rec])
         return rec
 
-    def create_collection(self, account: str, job_id: str, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def create_collection(self, account: str, job_id: str, bodies: builtins.list[dict[str, Any]]) -> builtins.list[dict[str, Any]]:
         if len(bodies) > MAX_TASKS_PER_COLLECTION:
             raise BatchError(
-                413, "RequestBodyTooLarge", "The request body is too large and exceeds the maximum permissible limit.",
+                413,
+                "RequestBodyTooLarge",
+                "The request body is too large and exceeds the maximum permissible limit.",
                 [("MaxLimit", str(MAX_TASKS_PER_COLLECTION))],
             )
         job = self._open_job(account, job_id)
-        results: list[dict[str, Any]] = []
-        added: list[Record] = []
+        results: builtins.list[dict[str, Any]] = []
+        added: builtins.list[Record] = []
         seen: set[str] = set()
         for body in bodies:
             task_id = str(body.get("id", ""))
@@ -143,7 +148,9 @@ class TaskService:
         if rec.doc.get("state") != "completed":
             raise conflict("TaskNotCompleted", "The specified task is not in the completed state.")
         if info.get("result") != "failure":
-            raise conflict("TaskCompletedSuccessfully", "The specified task completed successfully; it cannot be reactivated.")
+            raise conflict(
+                "TaskCompletedSuccessfully", "The specified task completed successfully; it cannot be reactivated."
+            )
         rec.doc["executionInfo"] = {"retryCount": 0, "requeueCount": int(info.get("requeueCount", 0))}
         rec.doc.pop("nodeInfo", None)
         states.transition(states.TASK, rec.doc, "active", self.ctx.clock.now())

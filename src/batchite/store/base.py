@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import builtins
+
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
@@ -31,7 +33,7 @@ class Store(Protocol):
         limit: int | None = None,
         where: str = "",
         params: Sequence[Any] = (),
-    ) -> list[Record]: ...
+    ) -> builtins.list[Record]: ...
 
     def all(self, kind: str) -> Iterable[Record]: ...
 
@@ -39,7 +41,7 @@ class Store(Protocol):
 
     def aggregate(
         self, account: str, kind: str, parent: str, group_paths: Sequence[str], sum_path: str
-    ) -> list[tuple[Any, ...]]: ...
+    ) -> builtins.list[tuple[Any, ...]]: ...
 
     def new_etag(self) -> str: ...
 

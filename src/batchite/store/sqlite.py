@@ -7,6 +7,8 @@ So a response is sent only after its change is on disk, and a burst of writes sh
 
 from __future__ import annotations
 
+import builtins
+
 import asyncio
 import json
 import sqlite3
@@ -123,8 +125,15 @@ class SqliteStore:
                 "INSERT OR REPLACE INTO entities (account, kind, parent, key, id, state, etag, last_modified, "
                 "seq, doc, extra) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (
-                    record.account, record.kind, record.parent, record.key, record.id, record.state,
-                    record.etag, format_time(record.last_modified), record.seq,
+                    record.account,
+                    record.kind,
+                    record.parent,
+                    record.key,
+                    record.id,
+                    record.state,
+                    record.etag,
+                    format_time(record.last_modified),
+                    record.seq,
                     json.dumps(record.doc, separators=(",", ":")),
                     json.dumps(record.extra, separators=(",", ":")),
                 ),
@@ -142,17 +151,22 @@ class SqliteStore:
     def delete_children(self, account: str, kind: str, parent: str) -> None:
         with self._lock:
             self._begin()
-            self._conn.execute(
-                "DELETE FROM entities WHERE account=? AND kind=? AND parent=?", (account, kind, parent)
-            )
+            self._conn.execute("DELETE FROM entities WHERE account=? AND kind=? AND parent=?", (account, kind, parent))
 
     # -- reads --------------------------------------------------------------------------
     @staticmethod
     def _record(row: Sequence[Any]) -> Record:
         account, kind, parent, id_, doc, etag, last_modified, seq, extra = row
         return Record(
-            account=account, kind=kind, parent=parent, id=id_, doc=json.loads(doc), etag=etag,
-            last_modified=parse_time(last_modified), seq=seq, extra=json.loads(extra),
+            account=account,
+            kind=kind,
+            parent=parent,
+            id=id_,
+            doc=json.loads(doc),
+            etag=etag,
+            last_modified=parse_time(last_modified),
+            seq=seq,
+            extra=json.loads(extra),
         )
 
     def get(self, account: str, kind: str, parent: str, id: str) -> Record | None:
@@ -173,9 +187,9 @@ class SqliteStore:
         limit: int | None = None,
         where: str = "",
         params: Sequence[Any] = (),
-    ) -> list[Record]:
+    ) -> builtins.list[Record]:
         sql = f"SELECT {_COLUMNS} FROM entities WHERE account=? AND kind=? AND parent=? AND seq>?"
-        args: list[Any] = [account, kind, parent, after_seq]
+        args: builtins.list[Any] = [account, kind, parent, after_seq]
         if where:
             sql += f" AND ({where})"
             args.extend(params)
@@ -189,9 +203,7 @@ class SqliteStore:
 
     def all(self, kind: str) -> Iterator[Record]:
         with self._lock:
-            rows = self._conn.execute(
-                f"SELECT {_COLUMNS} FROM entities WHERE kind=? ORDER BY seq", (kind,)
-            ).fetchall()
+            rows = self._conn.execute(f"SELECT {_COLUMNS} FROM entities WHERE kind=? ORDER BY seq", (kind,)).fetchall()
         return (self._record(r) for r in rows)
 
     def count_by_state(self, account: str, kind: str, parent: str) -> dict[str, int]:
@@ -204,7 +216,7 @@ class SqliteStore:
 
     def aggregate(
         self, account: str, kind: str, parent: str, group_paths: Sequence[str], sum_path: str
-    ) -> list[tuple[Any, ...]]:
+    ) -> builtins.list[tuple[Any, ...]]:
         """Rows of (group values..., count, sum of sum_path defaulting to 1) grouped by JSON paths."""
         groups = ", ".join(f"json_extract(doc, '{p}')" for p in group_paths)
         sql = (

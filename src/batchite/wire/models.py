@@ -25,9 +25,7 @@ def _enum_check(enum_name: str) -> AfterValidator:
         try:
             return canonical[value.lower()]
         except KeyError:
-            raise ValueError(
-                f"{value!r} is not a valid {enum_name}; allowed values: {', '.join(allowed)}"
-            ) from None
+            raise ValueError(f"{value!r} is not a valid {enum_name}; allowed values: {', '.join(allowed)}") from None
 
     return AfterValidator(check)
 
@@ -56,12 +54,8 @@ def _timedelta_to_wire(value: timedelta) -> str:
     return f"{sign}P{date_part}" + (f"T{time_part}" if time_part else "")
 
 
-WireDatetime: TypeAlias = Annotated[
-    datetime, PlainSerializer(_datetime_to_wire, return_type=str, when_used="json")
-]
-WireTimedelta: TypeAlias = Annotated[
-    timedelta, PlainSerializer(_timedelta_to_wire, return_type=str, when_used="json")
-]
+WireDatetime: TypeAlias = Annotated[datetime, PlainSerializer(_datetime_to_wire, return_type=str, when_used="json")]
+WireTimedelta: TypeAlias = Annotated[timedelta, PlainSerializer(_timedelta_to_wire, return_type=str, when_used="json")]
 # int64 fields that the service encodes as JSON strings (e.g. "readIOps": "42").
 Int64String: TypeAlias = Annotated[int, PlainSerializer(str, return_type=str, when_used="json")]
 
@@ -194,9 +188,7 @@ class BatchAutoPoolSpecification(WireModel):
 class BatchContainerConfiguration(WireModel):
     type: ContainerType = Field(alias="type")
     container_image_names: list[str] | None = Field(default=None, alias="containerImageNames")
-    container_registries: list[ContainerRegistryReference] | None = Field(
-        default=None, alias="containerRegistries"
-    )
+    container_registries: list[ContainerRegistryReference] | None = Field(default=None, alias="containerRegistries")
 
 
 class BatchCreateTaskCollectionResult(WireModel):
@@ -245,9 +237,7 @@ class BatchJob(WireModel):
     state: BatchJobState = Field(alias="state")
     state_transition_time: WireDatetime = Field(alias="stateTransitionTime")
     previous_state: BatchJobState | None = Field(default=None, alias="previousState")
-    previous_state_transition_time: WireDatetime | None = Field(
-        default=None, alias="previousStateTransitionTime"
-    )
+    previous_state_transition_time: WireDatetime | None = Field(default=None, alias="previousStateTransitionTime")
     priority: int | None = Field(default=None, alias="priority")
     allow_task_preemption: bool | None = Field(default=None, alias="allowTaskPreemption")
     max_parallel_tasks: int | None = Field(default=None, alias="maxParallelTasks")
@@ -259,13 +249,9 @@ class BatchJob(WireModel):
         default=None, alias="commonEnvironmentSettings"
     )
     pool_info: BatchPoolInfo = Field(alias="poolInfo")
-    all_tasks_complete_mode: BatchAllTasksCompleteMode | None = Field(
-        default=None, alias="onAllTasksComplete"
-    )
+    all_tasks_complete_mode: BatchAllTasksCompleteMode | None = Field(default=None, alias="onAllTasksComplete")
     task_failure_mode: BatchTaskFailureMode | None = Field(default=None, alias="onTaskFailure")
-    network_configuration: BatchJobNetworkConfiguration | None = Field(
-        default=None, alias="networkConfiguration"
-    )
+    network_configuration: BatchJobNetworkConfiguration | None = Field(default=None, alias="networkConfiguration")
     metadata: list[BatchMetadataItem] | None = Field(default=None, alias="metadata")
     execution_info: BatchJobExecutionInfo | None = Field(default=None, alias="executionInfo")
     job_statistics: BatchJobStatistics | None = Field(default=None, alias="stats")
@@ -291,13 +277,9 @@ class BatchJobCreateOptions(WireModel):
         default=None, alias="commonEnvironmentSettings"
     )
     pool_info: BatchPoolInfo = Field(alias="poolInfo")
-    all_tasks_complete_mode: BatchAllTasksCompleteMode | None = Field(
-        default=None, alias="onAllTasksComplete"
-    )
+    all_tasks_complete_mode: BatchAllTasksCompleteMode | None = Field(default=None, alias="onAllTasksComplete")
     task_failure_mode: BatchTaskFailureMode | None = Field(default=None, alias="onTaskFailure")
-    network_configuration: BatchJobNetworkConfiguration | None = Field(
-        default=None, alias="networkConfiguration"
-    )
+    network_configuration: BatchJobNetworkConfiguration | None = Field(default=None, alias="networkConfiguration")
     metadata: list[BatchMetadataItem] | None = Field(default=None, alias="metadata")
 
 
@@ -358,9 +340,7 @@ class BatchJobPreparationTask(WireModel):
     constraints: BatchTaskConstraints | None = Field(default=None, alias="constraints")
     wait_for_success: bool | None = Field(default=None, alias="waitForSuccess")
     user_identity: UserIdentity | None = Field(default=None, alias="userIdentity")
-    rerun_on_node_reboot_after_success: bool | None = Field(
-        default=None, alias="rerunOnNodeRebootAfterSuccess"
-    )
+    rerun_on_node_reboot_after_success: bool | None = Field(default=None, alias="rerunOnNodeRebootAfterSuccess")
 
 
 class BatchJobPreparationTaskExecutionInfo(WireModel):
@@ -410,9 +390,7 @@ class BatchJobSchedule(WireModel):
     state: BatchJobScheduleState = Field(alias="state")
     state_transition_time: WireDatetime = Field(alias="stateTransitionTime")
     previous_state: BatchJobScheduleState | None = Field(default=None, alias="previousState")
-    previous_state_transition_time: WireDatetime | None = Field(
-        default=None, alias="previousStateTransitionTime"
-    )
+    previous_state_transition_time: WireDatetime | None = Field(default=None, alias="previousStateTransitionTime")
     schedule: BatchJobScheduleConfiguration | None = Field(default=None, alias="schedule")
     job_specification: BatchJobSpecification = Field(alias="jobSpecification")
     execution_info: BatchJobScheduleExecutionInfo = Field(alias="executionInfo")
@@ -477,13 +455,9 @@ class BatchJobSpecification(WireModel):
     max_parallel_tasks: int | None = Field(default=None, alias="maxParallelTasks")
     display_name: str | None = Field(default=None, alias="displayName")
     uses_task_dependencies: bool | None = Field(default=None, alias="usesTaskDependencies")
-    all_tasks_complete_mode: BatchAllTasksCompleteMode | None = Field(
-        default=None, alias="onAllTasksComplete"
-    )
+    all_tasks_complete_mode: BatchAllTasksCompleteMode | None = Field(default=None, alias="onAllTasksComplete")
     task_failure_mode: BatchTaskFailureMode | None = Field(default=None, alias="onTaskFailure")
-    network_configuration: BatchJobNetworkConfiguration | None = Field(
-        default=None, alias="networkConfiguration"
-    )
+    network_configuration: BatchJobNetworkConfiguration | None = Field(default=None, alias="networkConfiguration")
     constraints: BatchJobConstraints | None = Field(default=None, alias="constraints")
     job_manager_task: BatchJobManagerTask | None = Field(default=None, alias="jobManagerTask")
     job_preparation_task: BatchJobPreparationTask | None = Field(default=None, alias="jobPreparationTask")
@@ -522,13 +496,9 @@ class BatchJobUpdateOptions(WireModel):
     max_parallel_tasks: int | None = Field(default=None, alias="maxParallelTasks")
     constraints: BatchJobConstraints | None = Field(default=None, alias="constraints")
     pool_info: BatchPoolInfo | None = Field(default=None, alias="poolInfo")
-    all_tasks_complete_mode: BatchAllTasksCompleteMode | None = Field(
-        default=None, alias="onAllTasksComplete"
-    )
+    all_tasks_complete_mode: BatchAllTasksCompleteMode | None = Field(default=None, alias="onAllTasksComplete")
     metadata: list[BatchMetadataItem] | None = Field(default=None, alias="metadata")
-    network_configuration: BatchJobNetworkConfiguration | None = Field(
-        default=None, alias="networkConfiguration"
-    )
+    network_configuration: BatchJobNetworkConfiguration | None = Field(default=None, alias="networkConfiguration")
 
 
 class BatchMetadataItem(WireModel):
@@ -557,9 +527,7 @@ class BatchNode(WireModel):
     start_task_info: BatchStartTaskInfo | None = Field(default=None, alias="startTaskInfo")
     errors: list[BatchNodeError] | None = Field(default=None, alias="errors")
     is_dedicated: bool | None = Field(default=None, alias="isDedicated")
-    endpoint_configuration: BatchNodeEndpointConfiguration | None = Field(
-        default=None, alias="endpointConfiguration"
-    )
+    endpoint_configuration: BatchNodeEndpointConfiguration | None = Field(default=None, alias="endpointConfiguration")
     node_agent_info: BatchNodeAgentInfo | None = Field(default=None, alias="nodeAgentInfo")
     virtual_machine_info: VirtualMachineInfo = Field(alias="virtualMachineInfo")
 
@@ -590,9 +558,7 @@ class BatchNodeCounts(WireModel):
 
 
 class BatchNodeDeallocateOptions(WireModel):
-    node_deallocate_option: BatchNodeDeallocateOption | None = Field(
-        default=None, alias="nodeDeallocateOption"
-    )
+    node_deallocate_option: BatchNodeDeallocateOption | None = Field(default=None, alias="nodeDeallocateOption")
 
 
 class BatchNodeDisableSchedulingOptions(WireModel):
@@ -653,9 +619,7 @@ class BatchNodeRemoteLoginSettings(WireModel):
 class BatchNodeRemoveOptions(WireModel):
     node_ids: list[str] = Field(alias="nodeList")
     resize_timeout: WireTimedelta | None = Field(default=None, alias="resizeTimeout")
-    node_deallocation_option: BatchNodeDeallocationOption | None = Field(
-        default=None, alias="nodeDeallocationOption"
-    )
+    node_deallocation_option: BatchNodeDeallocationOption | None = Field(default=None, alias="nodeDeallocationOption")
 
 
 class BatchNodeUserCreateOptions(WireModel):
@@ -679,9 +643,7 @@ class BatchNodeVMExtension(WireModel):
 
 
 class BatchOsDisk(WireModel):
-    ephemeral_os_disk_settings: BatchDiffDiskSettings | None = Field(
-        default=None, alias="ephemeralOSDiskSettings"
-    )
+    ephemeral_os_disk_settings: BatchDiffDiskSettings | None = Field(default=None, alias="ephemeralOSDiskSettings")
     caching: CachingType | None = Field(default=None, alias="caching")
     disk_size_gb: int | None = Field(default=None, alias="diskSizeGB")
     managed_disk: ManagedDisk | None = Field(default=None, alias="managedDisk")
@@ -698,9 +660,7 @@ class BatchPool(WireModel):
     state: BatchPoolState = Field(alias="state")
     state_transition_time: WireDatetime = Field(alias="stateTransitionTime")
     allocation_state: AllocationState | None = Field(default=None, alias="allocationState")
-    allocation_state_transition_time: WireDatetime | None = Field(
-        default=None, alias="allocationStateTransitionTime"
-    )
+    allocation_state_transition_time: WireDatetime | None = Field(default=None, alias="allocationStateTransitionTime")
     vm_size: str = Field(alias="vmSize")
     virtual_machine_configuration: VirtualMachineConfiguration | None = Field(
         default=None, alias="virtualMachineConfiguration"
@@ -713,9 +673,7 @@ class BatchPool(WireModel):
     target_low_priority_nodes: int | None = Field(default=None, alias="targetLowPriorityNodes")
     enable_auto_scale: bool | None = Field(default=None, alias="enableAutoScale")
     auto_scale_formula: str | None = Field(default=None, alias="autoScaleFormula")
-    auto_scale_evaluation_interval: WireTimedelta | None = Field(
-        default=None, alias="autoScaleEvaluationInterval"
-    )
+    auto_scale_evaluation_interval: WireTimedelta | None = Field(default=None, alias="autoScaleEvaluationInterval")
     auto_scale_run: AutoScaleRun | None = Field(default=None, alias="autoScaleRun")
     enable_inter_node_communication: bool | None = Field(default=None, alias="enableInterNodeCommunication")
     network_configuration: NetworkConfiguration | None = Field(default=None, alias="networkConfiguration")
@@ -724,9 +682,7 @@ class BatchPool(WireModel):
         default=None, alias="applicationPackageReferences"
     )
     task_slots_per_node: int | None = Field(default=None, alias="taskSlotsPerNode")
-    task_scheduling_policy: BatchTaskSchedulingPolicy | None = Field(
-        default=None, alias="taskSchedulingPolicy"
-    )
+    task_scheduling_policy: BatchTaskSchedulingPolicy | None = Field(default=None, alias="taskSchedulingPolicy")
     user_accounts: list[UserAccount] | None = Field(default=None, alias="userAccounts")
     metadata: list[BatchMetadataItem] | None = Field(default=None, alias="metadata")
     pool_statistics: BatchPoolStatistics | None = Field(default=None, alias="stats")
@@ -747,9 +703,7 @@ class BatchPoolCreateOptions(WireModel):
     target_low_priority_nodes: int | None = Field(default=None, alias="targetLowPriorityNodes")
     enable_auto_scale: bool | None = Field(default=None, alias="enableAutoScale")
     auto_scale_formula: str | None = Field(default=None, alias="autoScaleFormula")
-    auto_scale_evaluation_interval: WireTimedelta | None = Field(
-        default=None, alias="autoScaleEvaluationInterval"
-    )
+    auto_scale_evaluation_interval: WireTimedelta | None = Field(default=None, alias="autoScaleEvaluationInterval")
     enable_inter_node_communication: bool | None = Field(default=None, alias="enableInterNodeCommunication")
     network_configuration: NetworkConfiguration | None = Field(default=None, alias="networkConfiguration")
     start_task: BatchStartTask | None = Field(default=None, alias="startTask")
@@ -757,9 +711,7 @@ class BatchPoolCreateOptions(WireModel):
         default=None, alias="applicationPackageReferences"
     )
     task_slots_per_node: int | None = Field(default=None, alias="taskSlotsPerNode")
-    task_scheduling_policy: BatchTaskSchedulingPolicy | None = Field(
-        default=None, alias="taskSchedulingPolicy"
-    )
+    task_scheduling_policy: BatchTaskSchedulingPolicy | None = Field(default=None, alias="taskSchedulingPolicy")
     user_accounts: list[UserAccount] | None = Field(default=None, alias="userAccounts")
     metadata: list[BatchMetadataItem] | None = Field(default=None, alias="metadata")
     mount_configuration: list[MountConfiguration] | None = Field(default=None, alias="mountConfiguration")
@@ -768,9 +720,7 @@ class BatchPoolCreateOptions(WireModel):
 
 class BatchPoolEnableAutoScaleOptions(WireModel):
     auto_scale_formula: str | None = Field(default=None, alias="autoScaleFormula")
-    auto_scale_evaluation_interval: WireTimedelta | None = Field(
-        default=None, alias="autoScaleEvaluationInterval"
-    )
+    auto_scale_evaluation_interval: WireTimedelta | None = Field(default=None, alias="autoScaleEvaluationInterval")
 
 
 class BatchPoolEndpointConfiguration(WireModel):
@@ -794,9 +744,7 @@ class BatchPoolIdentityReference(WireModel):
 
 class BatchPoolInfo(WireModel):
     pool_id: str | None = Field(default=None, alias="poolId")
-    auto_pool_specification: BatchAutoPoolSpecification | None = Field(
-        default=None, alias="autoPoolSpecification"
-    )
+    auto_pool_specification: BatchAutoPoolSpecification | None = Field(default=None, alias="autoPoolSpecification")
 
 
 class BatchPoolNodeCounts(WireModel):
@@ -807,9 +755,7 @@ class BatchPoolNodeCounts(WireModel):
 
 class BatchPoolReplaceOptions(WireModel):
     start_task: BatchStartTask | None = Field(default=None, alias="startTask")
-    application_package_references: list[BatchApplicationPackageReference] = Field(
-        alias="applicationPackageReferences"
-    )
+    application_package_references: list[BatchApplicationPackageReference] = Field(alias="applicationPackageReferences")
     metadata: list[BatchMetadataItem] = Field(alias="metadata")
 
 
@@ -817,9 +763,7 @@ class BatchPoolResizeOptions(WireModel):
     target_dedicated_nodes: int | None = Field(default=None, alias="targetDedicatedNodes")
     target_low_priority_nodes: int | None = Field(default=None, alias="targetLowPriorityNodes")
     resize_timeout: WireTimedelta | None = Field(default=None, alias="resizeTimeout")
-    node_deallocation_option: BatchNodeDeallocationOption | None = Field(
-        default=None, alias="nodeDeallocationOption"
-    )
+    node_deallocation_option: BatchNodeDeallocationOption | None = Field(default=None, alias="nodeDeallocationOption")
 
 
 class BatchPoolResourceStatistics(WireModel):
@@ -845,17 +789,13 @@ class BatchPoolSpecification(WireModel):
         default=None, alias="virtualMachineConfiguration"
     )
     task_slots_per_node: int | None = Field(default=None, alias="taskSlotsPerNode")
-    task_scheduling_policy: BatchTaskSchedulingPolicy | None = Field(
-        default=None, alias="taskSchedulingPolicy"
-    )
+    task_scheduling_policy: BatchTaskSchedulingPolicy | None = Field(default=None, alias="taskSchedulingPolicy")
     resize_timeout: WireTimedelta | None = Field(default=None, alias="resizeTimeout")
     target_dedicated_nodes: int | None = Field(default=None, alias="targetDedicatedNodes")
     target_low_priority_nodes: int | None = Field(default=None, alias="targetLowPriorityNodes")
     enable_auto_scale: bool | None = Field(default=None, alias="enableAutoScale")
     auto_scale_formula: str | None = Field(default=None, alias="autoScaleFormula")
-    auto_scale_evaluation_interval: WireTimedelta | None = Field(
-        default=None, alias="autoScaleEvaluationInterval"
-    )
+    auto_scale_evaluation_interval: WireTimedelta | None = Field(default=None, alias="autoScaleEvaluationInterval")
     enable_inter_node_communication: bool | None = Field(default=None, alias="enableInterNodeCommunication")
     network_configuration: NetworkConfiguration | None = Field(default=None, alias="networkConfiguration")
     start_task: BatchStartTask | None = Field(default=None, alias="startTask")
@@ -889,9 +829,7 @@ class BatchPoolUpdateOptions(WireModel):
         default=None, alias="virtualMachineConfiguration"
     )
     task_slots_per_node: int | None = Field(default=None, alias="taskSlotsPerNode")
-    task_scheduling_policy: BatchTaskSchedulingPolicy | None = Field(
-        default=None, alias="taskSchedulingPolicy"
-    )
+    task_scheduling_policy: BatchTaskSchedulingPolicy | None = Field(default=None, alias="taskSchedulingPolicy")
     network_configuration: NetworkConfiguration | None = Field(default=None, alias="networkConfiguration")
     user_accounts: list[UserAccount] | None = Field(default=None, alias="userAccounts")
     mount_configuration: list[MountConfiguration] | None = Field(default=None, alias="mountConfiguration")
@@ -952,9 +890,7 @@ class BatchSubtask(WireModel):
     state: BatchSubtaskState | None = Field(default=None, alias="state")
     state_transition_time: WireDatetime | None = Field(default=None, alias="stateTransitionTime")
     previous_state: BatchSubtaskState | None = Field(default=None, alias="previousState")
-    previous_state_transition_time: WireDatetime | None = Field(
-        default=None, alias="previousStateTransitionTime"
-    )
+    previous_state_transition_time: WireDatetime | None = Field(default=None, alias="previousStateTransitionTime")
     result: BatchTaskExecutionResult | None = Field(default=None, alias="result")
 
 
@@ -978,9 +914,7 @@ class BatchTask(WireModel):
     state: BatchTaskState = Field(alias="state")
     state_transition_time: WireDatetime = Field(alias="stateTransitionTime")
     previous_state: BatchTaskState | None = Field(default=None, alias="previousState")
-    previous_state_transition_time: WireDatetime | None = Field(
-        default=None, alias="previousStateTransitionTime"
-    )
+    previous_state_transition_time: WireDatetime | None = Field(default=None, alias="previousStateTransitionTime")
     command_line: str = Field(alias="commandLine")
     container_settings: BatchTaskContainerSettings | None = Field(default=None, alias="containerSettings")
     resource_files: list[ResourceFile] | None = Field(default=None, alias="resourceFiles")
@@ -1146,9 +1080,7 @@ class BatchUserAssignedIdentity(WireModel):
 
 
 class BatchVmDiskSecurityProfile(WireModel):
-    security_encryption_type: SecurityEncryptionTypes | None = Field(
-        default=None, alias="securityEncryptionType"
-    )
+    security_encryption_type: SecurityEncryptionTypes | None = Field(default=None, alias="securityEncryptionType")
 
 
 class BatchVmImageReference(WireModel):
@@ -1192,9 +1124,7 @@ class DataDisk(WireModel):
 class DiskCustomerManagedKey(WireModel):
     identity_reference: BatchPoolIdentityReference | None = Field(default=None, alias="identityReference")
     key_url: str | None = Field(default=None, alias="keyUrl")
-    rotation_to_latest_key_version_enabled: bool | None = Field(
-        default=None, alias="rotationToLatestKeyVersionEnabled"
-    )
+    rotation_to_latest_key_version_enabled: bool | None = Field(default=None, alias="rotationToLatestKeyVersionEnabled")
 
 
 class DiskEncryptionConfiguration(WireModel):
@@ -1289,9 +1219,7 @@ class MountConfiguration(WireModel):
         default=None, alias="azureBlobFileSystemConfiguration"
     )
     nfs_mount_configuration: NfsMountConfiguration | None = Field(default=None, alias="nfsMountConfiguration")
-    cifs_mount_configuration: CifsMountConfiguration | None = Field(
-        default=None, alias="cifsMountConfiguration"
-    )
+    cifs_mount_configuration: CifsMountConfiguration | None = Field(default=None, alias="cifsMountConfiguration")
     azure_file_share_configuration: AzureFileShareConfiguration | None = Field(
         default=None, alias="azureFileShareConfiguration"
     )
@@ -1313,9 +1241,7 @@ class NetworkConfiguration(WireModel):
     dynamic_vnet_assignment_scope: DynamicVNetAssignmentScope | None = Field(
         default=None, alias="dynamicVNetAssignmentScope"
     )
-    endpoint_configuration: BatchPoolEndpointConfiguration | None = Field(
-        default=None, alias="endpointConfiguration"
-    )
+    endpoint_configuration: BatchPoolEndpointConfiguration | None = Field(default=None, alias="endpointConfiguration")
     public_ip_address_configuration: BatchPublicIpAddressConfiguration | None = Field(
         default=None, alias="publicIPAddressConfiguration"
     )
@@ -1415,9 +1341,7 @@ class ServiceArtifactReference(WireModel):
 
 class UpgradePolicy(WireModel):
     mode: UpgradeMode = Field(alias="mode")
-    automatic_os_upgrade_policy: AutomaticOsUpgradePolicy | None = Field(
-        default=None, alias="automaticOSUpgradePolicy"
-    )
+    automatic_os_upgrade_policy: AutomaticOsUpgradePolicy | None = Field(default=None, alias="automaticOSUpgradePolicy")
     rolling_upgrade_policy: RollingUpgradePolicy | None = Field(default=None, alias="rollingUpgradePolicy")
 
 
@@ -1437,12 +1361,8 @@ class UserAccount(WireModel):
     name: str = Field(alias="name")
     password: str = Field(alias="password")
     elevation_level: ElevationLevel | None = Field(default=None, alias="elevationLevel")
-    linux_user_configuration: LinuxUserConfiguration | None = Field(
-        default=None, alias="linuxUserConfiguration"
-    )
-    windows_user_configuration: WindowsUserConfiguration | None = Field(
-        default=None, alias="windowsUserConfiguration"
-    )
+    linux_user_configuration: LinuxUserConfiguration | None = Field(default=None, alias="linuxUserConfiguration")
+    windows_user_configuration: WindowsUserConfiguration | None = Field(default=None, alias="windowsUserConfiguration")
 
 
 class UserIdentity(WireModel):
@@ -1456,9 +1376,7 @@ class VirtualMachineConfiguration(WireModel):
     windows_configuration: WindowsConfiguration | None = Field(default=None, alias="windowsConfiguration")
     data_disks: list[DataDisk] | None = Field(default=None, alias="dataDisks")
     license_type: str | None = Field(default=None, alias="licenseType")
-    container_configuration: BatchContainerConfiguration | None = Field(
-        default=None, alias="containerConfiguration"
-    )
+    container_configuration: BatchContainerConfiguration | None = Field(default=None, alias="containerConfiguration")
     disk_encryption_configuration: DiskEncryptionConfiguration | None = Field(
         default=None, alias="diskEncryptionConfiguration"
     )
@@ -1468,9 +1386,7 @@ class VirtualMachineConfiguration(WireModel):
     extensions: list[VMExtension] | None = Field(default=None, alias="extensions")
     os_disk: BatchOsDisk | None = Field(default=None, alias="osDisk")
     security_profile: SecurityProfile | None = Field(default=None, alias="securityProfile")
-    service_artifact_reference: ServiceArtifactReference | None = Field(
-        default=None, alias="serviceArtifactReference"
-    )
+    service_artifact_reference: ServiceArtifactReference | None = Field(default=None, alias="serviceArtifactReference")
 
 
 class VirtualMachineInfo(WireModel):

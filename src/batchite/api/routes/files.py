@@ -46,7 +46,9 @@ def _range(ctx: RequestContext) -> tuple[int | None, int | None]:
     match = _RANGE.match(raw.strip())
     if not match or not (match.group(1) or match.group(2)):
         raise BatchError(
-            400, "InvalidHeaderValue", "The value provided for one of the HTTP headers was not in the correct format.",
+            400,
+            "InvalidHeaderValue",
+            "The value provided for one of the HTTP headers was not in the correct format.",
             [("HeaderName", "ocp-range"), ("HeaderValue", raw)],
         )
     start = int(match.group(1)) if match.group(1) else None

@@ -8,13 +8,13 @@ from starlette.routing import Route
 from batchite.api import conditions
 from batchite.api.paging import list_options, list_response
 from batchite.api.request import RequestContext, json_response, operation
+from batchite.wire.bodies import JobReplaceBody
 from batchite.wire.models import (
     BatchJobCreateOptions,
     BatchJobDisableOptions,
     BatchJobTerminateOptions,
     BatchJobUpdateOptions,
 )
-from batchite.wire.bodies import JobReplaceBody
 
 
 def _guard(ctx: RequestContext, read: bool = False) -> None:

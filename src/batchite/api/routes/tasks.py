@@ -38,7 +38,9 @@ async def create_task_collection(ctx: RequestContext) -> Response:
     tasks = raw.get("value")
     if isinstance(tasks, list) and len(tasks) > 100:
         raise BatchError(
-            413, "RequestBodyTooLarge", "The request body is too large and exceeds the maximum permissible limit.",
+            413,
+            "RequestBodyTooLarge",
+            "The request body is too large and exceeds the maximum permissible limit.",
             [("MaxLimit", "100")],
         )
     body = validate(BatchTaskGroup, raw)

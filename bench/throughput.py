@@ -1,0 +1,102 @@
+"""Throughput: N trivial tasks (/bin/true) through create_tasks on a pool with 2 slots in total.
+
+Prints tasks per second from the first add to the last completion, beside the same N processes
+spawned directly by two threads with subprocess (the machine's ceiling), and the ratio.
+
+    python bench/throughput.py --tasks 2000 [--endpoint URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import threading
+import time
+import uuid
+
+from azure.batch import BatchClient
+from azure.batch import models as m
+from azure.core.credentials import AzureNamedKeyCredential
+
+from batchite.cli.server import start_child_server
+from batchite.service.accounts import DEV_ACCOUNT_KEY, DEV_ACCOUNT_NAME
+
+
+def ceiling(n: int, threads: int = 2) -> float:
+    """Tasks per second when two threads spawn and wait for /bin/true directly."""
+    per = [n // threads + (1 if i < n % threads else 0) for i in range(threads)]
+
+    def worker(count: int) -> None:
+        for _ in range(count):
+            subprocess.Popen(["/bin/true"]).wait()
+
+    start = time.perf_counter()
+    pool = [threading.Thread(target=worker, args=(c,)) for c in per]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return n / (time.perf_counter() - start)
+
+
+def batchite(endpoint: str, n: int) -> tuple[float, float]:
+    client = BatchClient(endpoint=endpoint, credential=AzureNamedKeyCredential(DEV_ACCOUNT_NAME, DEV_ACCOUNT_KEY))
+    suffix = uuid.uuid4().hex[:6]
+    pool_id, job_id = f"bench-pool-{suffix}", f"bench-job-{suffix}"
+    client.create_pool(
+        m.BatchPoolCreateOptions(
+            id=pool_id,
+            vm_size="standard_d2s_v3",
+            target_dedicated_nodes=1,
+            task_slots_per_node=2,
+            virtual_machine_configuration=m.VirtualMachineConfiguration(
+                image_reference=m.BatchVmImageReference(
+                    publisher="canonical", offer="0001-com-ubuntu-server-jammy", sku="22_04-lts"
+                ),
+                node_agent_sku_id="batch.node.ubuntu 22.04",
+            ),
+        )
+    )
+    while client.get_pool(pool_id).allocation_state != "steady":
+        time.sleep(0.05)
+    client.create_job(m.BatchJobCreateOptions(id=job_id, pool_info=m.BatchPoolInfo(pool_id=pool_id)))
+    tasks = [m.BatchTaskCreateOptions(id=f"t{i}", command_line="/bin/true") for i in range(n)]
+    start = time.perf_counter()
+    client.create_tasks(job_id, tasks, max_concurrency=2)
+    added = time.perf_counter()
+    while client.get_job_task_counts(job_id).task_counts.completed < n:
+        time.sleep(0.1)
+    end = time.perf_counter()
+    counts = client.get_job_task_counts(job_id).task_counts
+    assert counts.succeeded == n, counts
+    client.begin_delete_job(job_id, polling_interval=0.2).result()
+    client.begin_delete_pool(pool_id, polling_interval=0.2).result()
+    client.close()
+    return n / (end - start), n / (added - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tasks", type=int, default=2000)
+    parser.add_argument("--endpoint", default="", help="a running Batchite (default: start one)")
+    args = parser.parse_args()
+    child = None
+    endpoint = args.endpoint
+    if not endpoint:
+        child = start_child_server()
+        endpoint = child.endpoint
+    try:
+        direct = ceiling(args.tasks)
+        end_to_end, add_rate = batchite(endpoint, args.tasks)
+    finally:
+        if child is not None:
+            child.stop()
+    print(f"tasks                         {args.tasks}")
+    print(f"direct subprocess, 2 threads  {direct:8.0f} tasks/s  (the machine's ceiling)")
+    print(f"batchite end to end           {end_to_end:8.0f} tasks/s  (first add to last completion)")
+    print(f"batchite create_tasks alone   {add_rate:8.0f} tasks/s")
+    print(f"ratio                         {end_to_end / direct:8.2f}")
+
+
+if __name__ == "__main__":
+    main()

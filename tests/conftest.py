@@ -1,0 +1,60 @@
+"""Shared fixtures: a Batchite server on a free port, and official SDK clients pointed at it."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import pytest
+
+from batchite.cli.server import ChildServer, start_child_server
+from batchite.service.accounts import DEV_ACCOUNT_KEY, DEV_ACCOUNT_NAME
+
+T = TypeVar("T")
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChildServer]:
+    child = start_child_server(tmp_path_factory.mktemp("batchite-data"))
+    yield child
+    child.stop()
+
+
+@pytest.fixture(scope="session")
+def endpoint(server: ChildServer) -> str:
+    return server.endpoint
+
+
+def make_client(endpoint: str, name: str = DEV_ACCOUNT_NAME, key: str = DEV_ACCOUNT_KEY) -> Any:
+    from azure.batch import BatchClient
+    from azure.core.credentials import AzureNamedKeyCredential
+
+    return BatchClient(endpoint=endpoint, credential=AzureNamedKeyCredential(name, key), retry_total=0)
+
+
+@pytest.fixture(scope="session")
+def client(endpoint: str) -> Iterator[Any]:
+    c = make_client(endpoint)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def uid() -> Callable[[str], str]:
+    """Unique ids per test, so tests sharing one server never collide."""
+    suffix = uuid.uuid4().hex[:8]
+    return lambda prefix: f"{prefix}-{suffix}"
+
+
+def wait_for(probe: Callable[[], T | None], timeout: float = 30.0, interval: float = 0.02) -> T:
+    """Poll the service (the SDK has no push channel) until probe returns a truthy value."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")
