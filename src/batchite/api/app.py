@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from batchite import __version__
 from batchite.api.errors import error_response
-from batchite.api.routes import files, jobs, nodes, pools, tasks
+from batchite.api.routes import account, files, jobs, nodes, pools, tasks
 from batchite.domain.errors import BatchError
 from batchite.service import BatchService
 
@@ -55,6 +55,7 @@ def create_app(batch: BatchService, settings: ApiSettings | None = None) -> Star
 
     routes = [
         Route("/_batchite/health", health, methods=["GET"]),
+        *account.ROUTES,
         *pools.ROUTES,
         *nodes.ROUTES,
         *files.ROUTES,

@@ -5,12 +5,12 @@ from __future__ import annotations
 from batchite.clock import format_time
 from batchite.domain import states
 from batchite.scheduler.jobs import JobLifecycle
-from batchite.scheduler.nodes import NodeManager
+from batchite.scheduler.node_actions import NodeActions
 from batchite.scheduler.runtime import TaskRt
 from batchite.scheduler.tasks import TaskLifecycle
 
 
-class Scheduler(TaskLifecycle, NodeManager, JobLifecycle):
+class Scheduler(TaskLifecycle, NodeActions, JobLifecycle):
     """One per service; every method runs on the event loop thread."""
 
     def recover(self) -> None:

@@ -48,7 +48,7 @@ class NodeManager(SchedulerBase):
         self.kick()
 
     def resize(self, pool: PoolRt, dedicated: int, low_priority: int, option: str = "requeue") -> None:
-        self._set_allocation(pool, "resizing")
+        self.set_allocation(pool, "resizing")
         for is_dedicated, target in ((True, dedicated), (False, low_priority)):
             current = [n for n in pool.nodes.values() if n.spec.is_dedicated == is_dedicated and not n.leaving]
             for _ in range(target - len(current)):
@@ -59,14 +59,14 @@ class NodeManager(SchedulerBase):
                 victims = sorted(current, key=lambda n: (n.used, n.state != "idle"))[:surplus]
                 for node in victims:
                     self.remove_node(pool, node, option)
-        self._maybe_steady(pool)
+        self.maybe_steady(pool)
 
     def stop_resize(self, pool: PoolRt) -> None:
         if pool.allocating or any(n.leaving for n in pool.nodes.values()):
-            self._set_allocation(pool, "stopping")
+            self.set_allocation(pool, "stopping")
         for node in pool.nodes.values():
             node.leaving = False
-        self._maybe_steady(pool)
+        self.maybe_steady(pool)
         self.kick()
 
     def delete_pool(self, account: str, pool_id: str) -> None:
@@ -74,7 +74,7 @@ class NodeManager(SchedulerBase):
         if pool is not None:
             pool.deleting = True
             for node in list(pool.nodes.values()):
-                self._evict_tasks(node, "requeue")
+                self.evict_tasks(node, "requeue")
                 self._drop_node(pool, node, update_pool=False)
         self.store.delete_children(account, "node", pool_id.lower())
         self.store.delete(account, "pool", "", pool_id)
@@ -83,7 +83,7 @@ class NodeManager(SchedulerBase):
     def _pool_record(self, pool: PoolRt) -> Record | None:
         return self.store.get(pool.account, "pool", "", pool.id)
 
-    def _set_allocation(self, pool: PoolRt, allocation: str) -> None:
+    def set_allocation(self, pool: PoolRt, allocation: str) -> None:
         rec = self._pool_record(pool)
         if rec is None or rec.doc.get("allocationState") == allocation:
             return
@@ -105,7 +105,7 @@ class NodeManager(SchedulerBase):
             rec.doc["currentLowPriorityNodes"] = low
             self.store.put(rec)
 
-    def _maybe_steady(self, pool: PoolRt) -> None:
+    def maybe_steady(self, pool: PoolRt) -> None:
         self._update_counts(pool)
         if pool.allocating == 0 and not any(n.leaving for n in pool.nodes.values()):
             rec = self._pool_record(pool)
@@ -157,14 +157,14 @@ class NodeManager(SchedulerBase):
 
     async def _bring_up(self, pool: PoolRt, node: NodeRt) -> None:
         try:
-            self._set_node_state(pool, node, "starting")
+            self.set_node_state(pool, node, "starting")
             await self.backend.allocate(node.spec)
             if pool.nodes.get(node.id) is node:
-                self._set_node_state(pool, node, "idle")
+                self.set_node_state(pool, node, "idle")
         finally:
             pool.allocating -= 1
             if not pool.deleting:
-                self._maybe_steady(pool)
+                self.maybe_steady(pool)
             self.kick()
 
     def restore_node(self, pool: PoolRt, rec: Record) -> None:
@@ -191,7 +191,10 @@ class NodeManager(SchedulerBase):
         pool.allocating += 1
         self.spawn(self._bring_up(pool, node))
 
-    def _set_node_state(self, pool: PoolRt, node: NodeRt, new: str) -> None:
+    def run_pending_action(self, pool: PoolRt, node: NodeRt) -> None:
+        raise NotImplementedError  # provided by NodeActions
+
+    def set_node_state(self, pool: PoolRt, node: NodeRt, new: str) -> None:
         rec = self.store.get(pool.account, "node", pool.key, node.id)
         node.state = new
         if rec is None:
@@ -204,10 +207,10 @@ class NodeManager(SchedulerBase):
         if option in ("taskcompletion", "retaineddata") and node.runs:
             node.leaving = True
             return
-        self._evict_tasks(node, "terminate" if option == "terminate" else "requeue")
+        self.evict_tasks(node, "terminate" if option == "terminate" else "requeue")
         self._drop_node(pool, node)
 
-    def _evict_tasks(self, node: NodeRt, reason: str) -> None:
+    def evict_tasks(self, node: NodeRt, reason: str) -> None:
         for run in list(node.runs):
             job = self.jobs.get((node.spec.account, run.job_key))
             if job is not None and not run.detached:
@@ -216,10 +219,19 @@ class NodeManager(SchedulerBase):
     def _drop_node(self, pool: PoolRt, node: NodeRt, update_pool: bool = True) -> None:
         pool.nodes.pop(node.id, None)
         node.state = "leavingpool"
+        rec = self.store.get(pool.account, "node", pool.key, node.id)
+        if rec is not None:  # the usage ledger behind pool usage metrics outlives the node
+            usage = {
+                "poolId": pool.id,
+                "vmSize": pool.vm_size,
+                "start": rec.doc.get("allocationTime"),
+                "end": format_time(self.now()),
+            }
+            self.store.insert(Record(pool.account, "nodeusage", pool.key, node.id, usage))
         self.store.delete(pool.account, "node", pool.key, node.id)
         self.spawn(self.backend.release(node.spec))
         if update_pool:
-            self._maybe_steady(pool)
+            self.maybe_steady(pool)
 
     # -- per-task node bookkeeping ------------------------------------------------------------
     def _pool_of(self, node: NodeRt) -> PoolRt | None:
@@ -257,6 +269,8 @@ class NodeManager(SchedulerBase):
         if node.leaving and not node.runs:
             self._drop_node(pool, node)
             return
+        if node.pending_action and not node.runs:
+            self.run_pending_action(pool, node)
         rec = self.store.get(node.spec.account, "node", pool.key, node.id)
         if rec is None:
             return

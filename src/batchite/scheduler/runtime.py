@@ -47,6 +47,7 @@ class NodeRt:
     state: str = "creating"
     scheduling_enabled: bool = True
     leaving: bool = False  # waiting for running tasks before it leaves the pool
+    pending_action: str | None = None  # reboot/reimage/deallocate waiting for running tasks
     used: int = 0
     runs: set[Run] = field(default_factory=set)
 
@@ -63,6 +64,7 @@ class NodeRt:
             self.state in SCHEDULABLE_NODE_STATES
             and self.scheduling_enabled
             and not self.leaving
+            and self.pending_action is None
             and self.free >= slots
         )
 

@@ -8,6 +8,7 @@ from batchite.clock import Clock
 from batchite.compute.base import NodeBackend
 from batchite.scheduler import Scheduler
 from batchite.service.accounts import AccountRegistry
+from batchite.service.applications import ApplicationService
 from batchite.service.context import ServiceContext
 from batchite.service.files import FileService
 from batchite.service.jobs import JobService
@@ -37,6 +38,7 @@ class BatchService:
         self.tasks = TaskService(self.ctx)
         self.nodes = NodeService(self.ctx)
         self.files = FileService(self.ctx)
+        self.applications = ApplicationService(self.ctx)
 
     @classmethod
     def local(

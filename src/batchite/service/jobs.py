@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
-
 import copy
 from typing import Any
 
@@ -175,6 +173,12 @@ class JobService:
             states.transition(states.JOB, rec.doc, "deleting", self.ctx.clock.now())
             self.ctx.store.put(rec)
         self.ctx.scheduler.delete_job(account, rec.id)
+
+    def preparation_status(self, account: str, job_id: str, after: int, limit: int) -> Page:
+        rec = self.get(account, job_id)
+        if not rec.doc.get("jobPreparationTask"):
+            raise conflict("JobPreparationTaskNotSpecified", "The specified job does not have a job preparation task.")
+        return self.ctx.page(account, "prepstatus", rec.key, after, limit)
 
     def task_counts(self, account: str, job_id: str) -> dict[str, Any]:
         rec = self.get(account, job_id)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import builtins
-
 import copy
 from typing import Any
 
@@ -82,7 +81,9 @@ class TaskService:
         self.ctx.scheduler.tasks_added(account, job.key, [rec])
         return rec
 
-    def create_collection(self, account: str, job_id: str, bodies: builtins.list[dict[str, Any]]) -> builtins.list[dict[str, Any]]:
+    def create_collection(
+        self, account: str, job_id: str, bodies: builtins.list[dict[str, Any]]
+    ) -> builtins.list[dict[str, Any]]:
         if len(bodies) > MAX_TASKS_PER_COLLECTION:
             raise BatchError(
                 413,

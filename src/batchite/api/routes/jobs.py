@@ -96,6 +96,13 @@ async def get_task_counts(ctx: RequestContext) -> Response:
     return json_response({"odata.metadata": f"{ctx.base_url}/$metadata#taskcounts/@Element", **result})
 
 
+@operation("Jobs_ListJobPreparationAndReleaseTaskStatus", "GET", "/jobs/{jobId}/jobpreparationandreleasetaskstatus")
+async def list_preparation_status(ctx: RequestContext) -> Response:
+    opts = list_options(ctx)
+    page = ctx.batch.jobs.preparation_status(ctx.account, ctx.path("jobId"), opts.after, opts.max_results)
+    return list_response(ctx, "jobpreparationandreleasetaskstatuslist", [r.doc for r in page.records], page.next_after)
+
+
 ROUTES = [
     Route("/jobs", create_job, methods=["POST"]),
     Route("/jobs", list_jobs, methods=["GET"]),
@@ -107,4 +114,5 @@ ROUTES = [
     Route("/jobs/{jobId}/enable", enable_job, methods=["POST"]),
     Route("/jobs/{jobId}/terminate", terminate_job, methods=["POST"]),
     Route("/jobs/{jobId}/taskcounts", get_task_counts, methods=["GET"]),
+    Route("/jobs/{jobId}/jobpreparationandreleasetaskstatus", list_preparation_status, methods=["GET"]),
 ]

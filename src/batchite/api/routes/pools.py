@@ -10,6 +10,7 @@ from batchite.api.paging import list_options, list_response, slice_items
 from batchite.api.request import RequestContext, operation
 from batchite.service.images import supported_images
 from batchite.wire.models import (
+    BatchNodeRemoveOptions,
     BatchPoolCreateOptions,
     BatchPoolReplaceOptions,
     BatchPoolResizeOptions,
@@ -92,6 +93,16 @@ async def stop_resize(ctx: RequestContext) -> Response:
     return ctx.entity_done(rec, _url(ctx, rec.id), 202)
 
 
+@operation("Pools_RemoveNodes", "POST", "/pools/{poolId}/removenodes")
+async def remove_nodes(ctx: RequestContext) -> Response:
+    _guard(ctx)
+    body = await ctx.model(BatchNodeRemoveOptions)
+    rec = ctx.batch.nodes.remove(
+        ctx.account, ctx.path("poolId"), list(body["nodeList"]), body.get("nodeDeallocationOption")
+    )
+    return ctx.entity_done(rec, _url(ctx, rec.id), 202)
+
+
 @operation("Pools_ListSupportedImages", "GET", "/supportedimages")
 async def list_supported_images(ctx: RequestContext) -> Response:
     items, after = slice_items(supported_images(), list_options(ctx))
@@ -115,6 +126,7 @@ ROUTES = [
     Route("/pools/{poolId}/updateproperties", replace_pool, methods=["POST"]),
     Route("/pools/{poolId}/resize", resize_pool, methods=["POST"]),
     Route("/pools/{poolId}/stopresize", stop_resize, methods=["POST"]),
+    Route("/pools/{poolId}/removenodes", remove_nodes, methods=["POST"]),
     Route("/supportedimages", list_supported_images, methods=["GET"]),
     Route("/nodecounts", list_pool_node_counts, methods=["GET"]),
 ]
