@@ -11,6 +11,8 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from pydantic import TypeAdapter
+
 
 class Clock:
     """Service time = start + (wall elapsed) * time_scale."""
@@ -48,19 +50,24 @@ def parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
+_DURATION = TypeAdapter(timedelta)
+_DURATIONS: dict[str, timedelta | None] = {}
+
+
 def parse_duration(value: str | None) -> timedelta | None:
     """An ISO 8601 duration ("PT1H", "P7D", "P10675199DT2H48M5.4775807S") as a timedelta."""
     if value is None:
         return None
-    from pydantic import TypeAdapter
-
-    try:
-        return TypeAdapter(timedelta).validate_python(value)
-    except Exception:
-        return timedelta.max if value.startswith("P10675199D") else None
+    if value not in _DURATIONS:
+        try:
+            parsed: timedelta | None = _DURATION.validate_python(value)
+        except ValueError:
+            parsed = timedelta.max if value.startswith("P10675199D") else None
+        if len(_DURATIONS) < 4096:
+            _DURATIONS[value] = parsed
+        return parsed
+    return _DURATIONS[value]
 
 
 def format_duration(value: timedelta) -> str:
-    from pydantic import TypeAdapter
-
-    return str(TypeAdapter(timedelta).dump_python(value, mode="json"))
+    return str(_DURATION.dump_python(value, mode="json"))

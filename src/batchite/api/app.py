@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from batchite import __version__
 from batchite.api.errors import error_response
-from batchite.api.routes import account, files, jobs, nodes, pools, tasks
+from batchite.api.routes import account, files, jobs, jobschedules, nodes, pools, tasks
 from batchite.domain.errors import BatchError
 from batchite.service import BatchService
 
@@ -60,6 +60,7 @@ def create_app(batch: BatchService, settings: ApiSettings | None = None) -> Star
         *nodes.ROUTES,
         *files.ROUTES,
         *jobs.ROUTES,
+        *jobschedules.ROUTES,
         *tasks.ROUTES,
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: _unknown, 405: _unknown})

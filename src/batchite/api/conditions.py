@@ -8,7 +8,7 @@ is 304 on a read for If-None-Match / If-Modified-Since, and 412 otherwise.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 from batchite.domain.errors import BatchError
@@ -33,7 +33,7 @@ def _etag_matches(header: str, etag: str | None) -> bool:
 
 def _date(name: str, value: str) -> datetime:
     try:
-        return parsedate_to_datetime(value)
+        when = parsedate_to_datetime(value)
     except (TypeError, ValueError) as exc:
         raise BatchError(
             400,
@@ -41,6 +41,7 @@ def _date(name: str, value: str) -> datetime:
             "The value provided for one of the HTTP headers was not in the correct format.",
             [("HeaderName", name), ("HeaderValue", value)],
         ) from exc
+    return when if when.tzinfo else when.replace(tzinfo=UTC)  # asctime and -0000 dates are GMT
 
 
 def not_met(status: int) -> BatchError:

@@ -9,8 +9,10 @@ from urllib.parse import quote
 
 from starlette.responses import Response
 
+from batchite.api.odata import parse_list_filter
 from batchite.api.request import RequestContext, invalid_query, json_response, select
 from batchite.domain.errors import BatchError
+from batchite.domain.filters import Filter, evaluate
 
 MAX_RESULTS = 1000
 
@@ -19,9 +21,14 @@ MAX_RESULTS = 1000
 class ListOptions:
     max_results: int
     after: int
+    flt: Filter | None = None
+
+    def matches(self, doc: dict[str, Any]) -> bool:
+        return self.flt is None or evaluate(self.flt, doc)
 
 
-def list_options(ctx: RequestContext) -> ListOptions:
+def list_options(ctx: RequestContext, filterable: str | None = None) -> ListOptions:
+    """maxresults, $skiptoken and, for operations that take one, $filter (parsed against FILTERABLE)."""
     raw = ctx.query.get("maxresults")
     max_results = MAX_RESULTS
     if raw is not None:
@@ -46,7 +53,9 @@ def list_options(ctx: RequestContext) -> ListOptions:
         if not token.isdigit():
             raise invalid_query("$skiptoken", token, "The continuation token is not valid.")
         after = int(token)
-    return ListOptions(max_results, after)
+    text = ctx.query.get("$filter")
+    flt = parse_list_filter(filterable, text) if text and filterable else None
+    return ListOptions(max_results, after, flt)
 
 
 def next_link(ctx: RequestContext, after: int) -> str:
@@ -74,7 +83,8 @@ def list_response(
 
 
 def slice_items(items: list[dict[str, Any]], opts: ListOptions) -> tuple[list[dict[str, Any]], int | None]:
-    """Page a list that is not stored (images, files): the token is an offset."""
+    """Filter and page a list that is not stored (images, files): the token is an offset."""
+    items = [item for item in items if opts.matches(item)]
     window = items[opts.after : opts.after + opts.max_results]
     more = opts.after + opts.max_results < len(items)
     return window, (opts.after + opts.max_results if more else None)

@@ -19,8 +19,22 @@ class VmSize:
     family: str
 
 
+# The largest sizes of some series have less memory than cores x GiB-per-core (Azure's size tables).
+_MEMORY_GIB_OVERRIDES = {
+    "Standard_E64_v3": 432,
+    "Standard_E64s_v3": 432,
+    "Standard_E96_v5": 672,
+    "Standard_E96s_v5": 672,
+}
+
+
 def _series(family: str, prefix: str, suffix: str, gb_per_core: float, cores: tuple[int, ...]) -> list[VmSize]:
-    return [VmSize(f"Standard_{prefix}{n}{suffix}", n, int(n * gb_per_core * 1024), family) for n in cores]
+    sizes = []
+    for n in cores:
+        name = f"Standard_{prefix}{n}{suffix}"
+        gib = _MEMORY_GIB_OVERRIDES.get(name, n * gb_per_core)
+        sizes.append(VmSize(name, n, int(gib * 1024), family))
+    return sizes
 
 
 _SIZES: list[VmSize] = [

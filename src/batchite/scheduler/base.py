@@ -10,6 +10,7 @@ from typing import Any
 from batchite.clock import Clock
 from batchite.compute.base import NodeBackend
 from batchite.scheduler.runtime import JobRt, NodeRt, PoolRt, TaskRt
+from batchite.scheduler.schedules import ScheduleTimers
 from batchite.store.base import Record, Store
 
 
@@ -30,6 +31,7 @@ class SchedulerBase:
         self._kick_pending = False
         self._background: set[asyncio.Task[Any]] = set()
         self.listeners: list[Callable[[str, Record], None]] = []
+        self.schedule_timers = ScheduleTimers(clock)  # job schedules; the service registers on_due
 
     def now(self) -> datetime:
         return self.clock.now()

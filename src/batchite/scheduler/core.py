@@ -73,4 +73,5 @@ class Scheduler(TaskLifecycle, NodeActions, JobLifecycle):
         self.kick()
 
     def shutdown(self) -> None:
+        self.schedule_timers.cancel_all()
         self.backend.shutdown()

@@ -114,7 +114,10 @@ class JobLifecycle(SchedulerBase):
         if job is None:
             return
         job.state = "active"
-        states.transition(states.JOB, rec.doc, "active", self.now())
+        now = self.now()
+        if rec.doc.get("state") in ("disabled", "disabling"):
+            states.transition(states.JOB, rec.doc, "enabling", now)
+        states.transition(states.JOB, rec.doc, "active", now)
         self.store.put(rec)
         self.kick()
 
@@ -136,6 +139,7 @@ class JobLifecycle(SchedulerBase):
         self.emit("job.completed", rec)
 
     def delete_job(self, account: str, job_id: str) -> None:
+        gone = self.store.get(account, "job", "", job_id)
         job = self.jobs.pop((account, job_id.lower()), None)
         if job is not None:
             job.state = "deleting"
@@ -148,6 +152,8 @@ class JobLifecycle(SchedulerBase):
                     self.backend.remove_task_directory(node.spec, f"workitems/{job_id}")
         self.store.delete_children(account, "task", job_id.lower())
         self.store.delete(account, "job", "", job_id)
+        if gone is not None:
+            self.emit("job.deleted", gone)
 
     # -- completion ---------------------------------------------------------------------
     def check_job_complete(self, job: JobRt) -> None:

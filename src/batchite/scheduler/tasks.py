@@ -80,6 +80,7 @@ class TaskLifecycle(SchedulerBase):
                 continue
             jobs.sort(key=lambda j: (-j.priority, j.seq))
             for job in jobs:
+                parked: list[TaskRt] = []  # tasks no node of this pool can ever hold
                 while job.ready and job.can_run_more():
                     task = job.ready[0]
                     if task.state != "active" or job.tasks.get(task.key) is not task:
@@ -87,9 +88,13 @@ class TaskLifecycle(SchedulerBase):
                         continue
                     node = self._pick_node(pool, task.required_slots)
                     if node is None:
+                        if task.required_slots > pool.slots_per_node:
+                            parked.append(job.ready.popleft())
+                            continue
                         break
                     job.ready.popleft()
                     self._start(job, task, node)
+                job.ready.extendleft(reversed(parked))
 
     # -- start --------------------------------------------------------------------------
     def _start(self, job: JobRt, task: TaskRt, node: NodeRt) -> None:
@@ -181,8 +186,8 @@ class TaskLifecycle(SchedulerBase):
             self.node_task_finished(node, job, task, False)
             self.enqueue(job, task, front=True)
             return
-        self.node_task_finished(node, job, task, failure is None)
         self._complete(job, task, rec)
+        self.node_task_finished(node, job, task, failure is None)
         self.kick()
 
     def _complete(self, job: JobRt, task: TaskRt, rec: Record) -> None:

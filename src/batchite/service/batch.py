@@ -12,6 +12,7 @@ from batchite.service.applications import ApplicationService
 from batchite.service.context import ServiceContext
 from batchite.service.files import FileService
 from batchite.service.jobs import JobService
+from batchite.service.jobschedules import JobScheduleService
 from batchite.service.nodes import NodeService
 from batchite.service.pools import PoolService
 from batchite.service.tasks import TaskService
@@ -35,6 +36,9 @@ class BatchService:
         self.ctx = ServiceContext(store, self.scheduler, self.clock, accounts, public_url.rstrip("/"))
         self.pools = PoolService(self.ctx)
         self.jobs = JobService(self.ctx)
+        self.job_schedules = JobScheduleService(self.ctx, self.jobs)
+        self.scheduler.schedule_timers.register(self.job_schedules.evaluate)
+        self.scheduler.listeners.append(self.job_schedules.on_event)
         self.tasks = TaskService(self.ctx)
         self.nodes = NodeService(self.ctx)
         self.files = FileService(self.ctx)
@@ -54,6 +58,7 @@ class BatchService:
     def start(self) -> None:
         """Recover from the store; call on the running event loop."""
         self.scheduler.recover()
+        self.job_schedules.recover()
 
     async def committed(self) -> None:
         """Wait until every change made so far is on disk."""

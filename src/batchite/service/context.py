@@ -7,6 +7,7 @@ from typing import Any
 
 from batchite.clock import Clock, format_time
 from batchite.domain.errors import BatchError
+from batchite.domain.filters import Filter
 from batchite.scheduler import Scheduler
 from batchite.service.accounts import AccountRegistry
 from batchite.store.base import Record, Store
@@ -41,10 +42,13 @@ class ServiceContext:
         parent: str,
         after: int,
         limit: int,
+        flt: Filter | None = None,
         where: str = "",
         params: tuple[Any, ...] = (),
     ) -> Page:
-        records = self.store.list(account, kind, parent, after_seq=after, limit=limit + 1, where=where, params=params)
+        records = self.store.list(
+            account, kind, parent, after_seq=after, limit=limit + 1, where=where, params=params, flt=flt
+        )
         more = len(records) > limit
         records = records[:limit]
         return Page(records, records[-1].seq if more and records else None)

@@ -7,6 +7,7 @@ from typing import Any
 
 from batchite.domain import states
 from batchite.domain.errors import BatchError, conflict, exists, invalid_property, missing_property, not_found
+from batchite.domain.filters import Filter
 from batchite.domain.ids import check_id
 from batchite.service.context import Page, ServiceContext, require
 from batchite.store.base import Record
@@ -31,6 +32,18 @@ def check_job_settings(body: dict[str, Any]) -> None:
         raise invalid_property("maxTaskRetryCount", retries, "The value must be -1 or greater.")
 
 
+def check_pool_info(pool_info: dict[str, Any], prop: str = "poolInfo") -> None:
+    if not pool_info.get("poolId") and not pool_info.get("autoPoolSpecification"):
+        raise missing_property(f"{prop}.poolId")
+    if pool_info.get("autoPoolSpecification") and not pool_info.get("poolId"):
+        raise BatchError(
+            400,
+            "UnsupportedProperty",
+            "Auto pools are not supported by this version of Batchite.",
+            [("PropertyName", f"{prop}.autoPoolSpecification")],
+        )
+
+
 def _int_or(value: Any, default: int) -> int:
     return default if value is None else int(value)
 
@@ -42,8 +55,16 @@ class JobService:
     def get(self, account: str, job_id: str) -> Record:
         return require(self.ctx.store.get(account, "job", "", job_id), not_found("job"))
 
-    def list(self, account: str, after: int, limit: int, where: str = "", params: tuple[Any, ...] = ()) -> Page:
-        return self.ctx.page(account, "job", "", after, limit, where, params)
+    def list(
+        self,
+        account: str,
+        after: int,
+        limit: int,
+        flt: Filter | None = None,
+        where: str = "",
+        params: tuple[Any, ...] = (),
+    ) -> Page:
+        return self.ctx.page(account, "job", "", after, limit, flt, where, params)
 
     def _modifiable(self, account: str, job_id: str) -> Record:
         rec = self.get(account, job_id)
@@ -52,21 +73,20 @@ class JobService:
             raise conflict(*busy)
         return rec
 
-    def create(self, account: str, body: dict[str, Any]) -> Record:
-        job_id = check_id(body["id"])
+    def create(self, account: str, body: dict[str, Any], *, schedule: str | None = None) -> Record:
+        """Create a job; `schedule` (a job schedule's key) marks a job that schedule makes, whose
+        id (`{scheduleId}:job-{n}`) is the schedule's own and is not checked as a user's id."""
+        job_id = str(body["id"]) if schedule else check_id(body["id"])
         pool_info = body.get("poolInfo") or {}
-        if not pool_info.get("poolId") and not pool_info.get("autoPoolSpecification"):
-            raise missing_property("poolInfo.poolId")
-        if pool_info.get("autoPoolSpecification") and not pool_info.get("poolId"):
-            raise BatchError(
-                400,
-                "UnsupportedProperty",
-                "Auto pools are not supported by this version of Batchite.",
-                [("PropertyName", "poolInfo.autoPoolSpecification")],
-            )
+        check_pool_info(pool_info)
         check_job_settings(body)
         if self.ctx.store.get(account, "job", "", job_id) is not None:
             raise exists("job")
+        if schedule is None and self.ctx.store.get(account, "jobschedule", "", job_id) is not None:
+            raise conflict(
+                "JobScheduleWithSameIdExists",
+                "A job schedule with the specified job id exists. Job and job schedule cannot have the same id.",
+            )
         now = self.ctx.now_text()
         doc: dict[str, Any] = copy.deepcopy(body)
         constraints = doc.setdefault("constraints", {})
@@ -87,7 +107,8 @@ class JobService:
                 "executionInfo": {"startTime": now, "poolId": pool_info.get("poolId")},
             }
         )
-        rec = self.ctx.store.insert(Record(account, "job", "", job_id, doc))
+        extra = {"schedule": schedule} if schedule else {}
+        rec = self.ctx.store.insert(Record(account, "job", "", job_id, doc, extra=extra))
         self.ctx.scheduler.job_added(rec)
         return self.get(account, job_id)
 
@@ -174,19 +195,17 @@ class JobService:
             self.ctx.store.put(rec)
         self.ctx.scheduler.delete_job(account, rec.id)
 
-    def preparation_status(self, account: str, job_id: str, after: int, limit: int) -> Page:
+    def preparation_status(self, account: str, job_id: str, after: int, limit: int, flt: Filter | None = None) -> Page:
         rec = self.get(account, job_id)
         if not rec.doc.get("jobPreparationTask"):
             raise conflict("JobPreparationTaskNotSpecified", "The specified job does not have a job preparation task.")
-        return self.ctx.page(account, "prepstatus", rec.key, after, limit)
+        return self.ctx.page(account, "prepstatus", rec.key, after, limit, flt)
 
     def task_counts(self, account: str, job_id: str) -> dict[str, Any]:
         rec = self.get(account, job_id)
         counts = {"active": 0, "running": 0, "completed": 0, "succeeded": 0, "failed": 0}
         slots = dict(counts)
-        rows = self.ctx.store.aggregate(
-            account, "task", rec.key, ["$.state", "$.executionInfo.result"], "$.requiredSlots"
-        )
+        rows = self.ctx.store.count_by_state_and_result(account, "task", rec.key)
         for state, result, n, slot_sum in rows:
             bucket = "active" if state in ("active", "preparing") else str(state)
             if bucket in counts:

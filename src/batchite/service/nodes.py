@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from batchite.domain.errors import BatchError, conflict, missing_property, not_found
+from batchite.domain.filters import Filter
 from batchite.scheduler.runtime import NodeRt, PoolRt
 from batchite.service.context import Page, ServiceContext, require
 from batchite.storage.blobs import upload_files
@@ -39,11 +40,9 @@ class NodeService:
     def _pool(self, account: str, pool_id: str) -> Record:
         return require(self.ctx.store.get(account, "pool", "", pool_id), not_found("pool"))
 
-    def list(
-        self, account: str, pool_id: str, after: int, limit: int, where: str = "", params: tuple[Any, ...] = ()
-    ) -> Page:
+    def list(self, account: str, pool_id: str, after: int, limit: int, flt: Filter | None = None) -> Page:
         pool = self._pool(account, pool_id)
-        return self.ctx.page(account, "node", pool.key, after, limit, where, params)
+        return self.ctx.page(account, "node", pool.key, after, limit, flt)
 
     def get(self, account: str, pool_id: str, node_id: str) -> Record:
         pool = self._pool(account, pool_id)

@@ -8,6 +8,7 @@ from typing import Any
 
 from batchite.domain import vmsizes
 from batchite.domain.errors import BatchError, conflict, exists, invalid_property, missing_property, not_found
+from batchite.domain.filters import Filter
 from batchite.domain.ids import check_id
 from batchite.service.context import Page, ServiceContext, require
 from batchite.store.base import Record
@@ -41,13 +42,12 @@ class PoolService:
     def get(self, account: str, pool_id: str) -> Record:
         return require(self.ctx.store.get(account, "pool", "", pool_id), not_found("pool"))
 
-    def list(self, account: str, after: int, limit: int, where: str = "", params: tuple[Any, ...] = ()) -> Page:
-        return self.ctx.page(account, "pool", "", after, limit, where, params)
+    def list(self, account: str, after: int, limit: int, flt: Filter | None = None) -> Page:
+        return self.ctx.page(account, "pool", "", after, limit, flt)
 
-    def node_counts(self, account: str, after: int, limit: int) -> tuple[builtins.list[dict[str, Any]], int | None]:
-        page = self.list(account, after, limit)
+    def node_counts(self, account: str) -> builtins.list[dict[str, Any]]:
         out = []
-        for rec in page.records:
+        for rec in self.ctx.store.list(account, "pool", ""):
             counts: dict[str, dict[str, int]] = {
                 "dedicated": {name: 0 for name in NODE_STATE_COUNTS},
                 "lowPriority": {name: 0 for name in NODE_STATE_COUNTS},
@@ -59,7 +59,7 @@ class PoolService:
             for bucket in counts.values():
                 bucket["total"] = sum(bucket.values())
             out.append({"poolId": rec.id, **counts})
-        return out, page.next_after
+        return out
 
     # -- validation ---------------------------------------------------------------------
     @staticmethod

@@ -8,6 +8,7 @@ from typing import Any
 
 from batchite.domain import states
 from batchite.domain.errors import BatchError, conflict, exists, invalid_property, not_found
+from batchite.domain.filters import Filter
 from batchite.domain.ids import check_id
 from batchite.service.context import Page, ServiceContext, require
 from batchite.service.jobs import BUSY_STATES, UNLIMITED
@@ -27,11 +28,9 @@ class TaskService:
         job = self._job(account, job_id)
         return require(self.ctx.store.get(account, "task", job.key, task_id), not_found("task"))
 
-    def list(
-        self, account: str, job_id: str, after: int, limit: int, where: str = "", params: tuple[Any, ...] = ()
-    ) -> Page:
+    def list(self, account: str, job_id: str, after: int, limit: int, flt: Filter | None = None) -> Page:
         job = self._job(account, job_id)
-        return self.ctx.page(account, "task", job.key, after, limit, where, params)
+        return self.ctx.page(account, "task", job.key, after, limit, flt)
 
     # -- add ----------------------------------------------------------------------------
     def _open_job(self, account: str, job_id: str) -> Record:

@@ -5,10 +5,10 @@
 from __future__ import annotations
 
 import builtins
-
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
+from batchite.domain.filters import Filter
 from batchite.domain.record import Record
 
 
@@ -33,15 +33,16 @@ class Store(Protocol):
         limit: int | None = None,
         where: str = "",
         params: Sequence[Any] = (),
+        flt: Filter | None = None,
     ) -> builtins.list[Record]: ...
 
     def all(self, kind: str) -> Iterable[Record]: ...
 
     def count_by_state(self, account: str, kind: str, parent: str) -> dict[str, int]: ...
 
-    def aggregate(
-        self, account: str, kind: str, parent: str, group_paths: Sequence[str], sum_path: str
-    ) -> builtins.list[tuple[Any, ...]]: ...
+    def count_by_state_and_result(
+        self, account: str, kind: str, parent: str
+    ) -> builtins.list[tuple[str, str | None, int, int]]: ...
 
     def new_etag(self) -> str: ...
 

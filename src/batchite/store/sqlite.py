@@ -7,9 +7,8 @@ So a response is sent only after its change is on disk, and a burst of writes sh
 
 from __future__ import annotations
 
-import builtins
-
 import asyncio
+import builtins
 import json
 import sqlite3
 import threading
@@ -19,8 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from batchite.clock import Clock, format_time, parse_time
+from batchite.domain.filters import Filter
 from batchite.store.base import Record
+from batchite.store.filter_sql import compile_filter
 
+SCHEMA_VERSION = 1
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entities (
     account TEXT NOT NULL,
@@ -34,10 +36,12 @@ CREATE TABLE IF NOT EXISTS entities (
     seq INTEGER NOT NULL,
     doc TEXT NOT NULL,
     extra TEXT NOT NULL DEFAULT '{}',
+    result TEXT GENERATED ALWAYS AS (json_extract(doc, '$.executionInfo.result')) VIRTUAL,
+    slots INTEGER GENERATED ALWAYS AS (COALESCE(json_extract(doc, '$.requiredSlots'), 1)) VIRTUAL,
     PRIMARY KEY (account, kind, parent, key)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS entities_seq ON entities (account, kind, parent, seq);
-CREATE INDEX IF NOT EXISTS entities_state ON entities (account, kind, parent, state);
+CREATE INDEX IF NOT EXISTS entities_state ON entities (account, kind, parent, state, result, slots);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 
@@ -52,7 +56,15 @@ class SqliteStore:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA foreign_keys=OFF")
+        version = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+        has_table = self._conn.execute("SELECT 1 FROM sqlite_master WHERE name='entities'").fetchone()
+        if has_table and version != SCHEMA_VERSION:
+            raise RuntimeError(
+                f"{self.path} was written by another version of Batchite (schema {version}, "
+                f"this one reads {SCHEMA_VERSION}); use a new --data-dir"
+            )
         self._conn.executescript(_SCHEMA)
+        self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         self._lock = threading.RLock()  # only the CLI and tests touch the store off the loop
         self._in_tx = False
         self._commit_future: asyncio.Future[None] | None = None
@@ -187,12 +199,17 @@ class SqliteStore:
         limit: int | None = None,
         where: str = "",
         params: Sequence[Any] = (),
+        flt: Filter | None = None,
     ) -> builtins.list[Record]:
         sql = f"SELECT {_COLUMNS} FROM entities WHERE account=? AND kind=? AND parent=? AND seq>?"
         args: builtins.list[Any] = [account, kind, parent, after_seq]
         if where:
             sql += f" AND ({where})"
             args.extend(params)
+        if flt is not None:
+            clause, values = compile_filter(flt)
+            sql += f" AND ({clause})"
+            args.extend(values)
         sql += " ORDER BY seq"
         if limit is not None:
             sql += " LIMIT ?"
@@ -214,17 +231,17 @@ class SqliteStore:
             ).fetchall()
         return {str(s): int(n) for s, n in rows}
 
-    def aggregate(
-        self, account: str, kind: str, parent: str, group_paths: Sequence[str], sum_path: str
-    ) -> builtins.list[tuple[Any, ...]]:
-        """Rows of (group values..., count, sum of sum_path defaulting to 1) grouped by JSON paths."""
-        groups = ", ".join(f"json_extract(doc, '{p}')" for p in group_paths)
-        sql = (
-            f"SELECT {groups}, COUNT(*), SUM(COALESCE(json_extract(doc, '{sum_path}'), 1)) FROM entities "
-            f"WHERE account=? AND kind=? AND parent=? GROUP BY {', '.join(str(i + 1) for i in range(len(group_paths)))}"
-        )
+    def count_by_state_and_result(
+        self, account: str, kind: str, parent: str
+    ) -> builtins.list[tuple[str, str | None, int, int]]:
+        """Rows of (state, executionInfo.result, count, sum of requiredSlots), from the covering index."""
         with self._lock:
-            return [tuple(r) for r in self._conn.execute(sql, (account, kind, parent)).fetchall()]
+            rows = self._conn.execute(
+                "SELECT state, result, COUNT(*), SUM(slots) FROM entities "
+                "WHERE account=? AND kind=? AND parent=? GROUP BY state, result",
+                (account, kind, parent),
+            ).fetchall()
+        return [(str(s), r, int(n), int(t or 0)) for s, r, n, t in rows]
 
     def close(self) -> None:
         self.flush()

@@ -38,7 +38,7 @@ def _time(ctx: RequestContext, name: str):  # type: ignore[no-untyped-def]
 @operation("Pools_ListPoolUsageMetrics", "GET", "/poolusagemetrics")
 async def list_usage_metrics(ctx: RequestContext) -> Response:
     items = pool_usage_metrics(ctx.batch.ctx, ctx.account, _time(ctx, "starttime"), _time(ctx, "endtime"))
-    window, after = slice_items(items, list_options(ctx))
+    window, after = slice_items(items, list_options(ctx, "poolusagemetrics"))
     return list_response(ctx, "poolusagemetrics", window, after)
 
 

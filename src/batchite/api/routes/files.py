@@ -94,7 +94,7 @@ def _list(ctx: RequestContext, loc: FileLocation, url_prefix: str) -> Response:
         }
         for f in ctx.batch.files.list(loc, recursive)
     ]
-    window, after = slice_items(items, list_options(ctx))
+    window, after = slice_items(items, list_options(ctx, "files"))
     return list_response(ctx, "files", window, after)
 
 

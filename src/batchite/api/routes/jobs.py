@@ -31,8 +31,8 @@ async def create_job(ctx: RequestContext) -> Response:
 
 @operation("Jobs_ListJobs", "GET", "/jobs")
 async def list_jobs(ctx: RequestContext) -> Response:
-    opts = list_options(ctx)
-    page = ctx.batch.jobs.list(ctx.account, opts.after, opts.max_results)
+    opts = list_options(ctx, "jobs")
+    page = ctx.batch.jobs.list(ctx.account, opts.after, opts.max_results, opts.flt)
     items = [{**r.doc, "url": f"{ctx.base_url}/jobs/{r.id}"} for r in page.records]
     return list_response(ctx, "jobs", items, page.next_after)
 
@@ -98,8 +98,8 @@ async def get_task_counts(ctx: RequestContext) -> Response:
 
 @operation("Jobs_ListJobPreparationAndReleaseTaskStatus", "GET", "/jobs/{jobId}/jobpreparationandreleasetaskstatus")
 async def list_preparation_status(ctx: RequestContext) -> Response:
-    opts = list_options(ctx)
-    page = ctx.batch.jobs.preparation_status(ctx.account, ctx.path("jobId"), opts.after, opts.max_results)
+    opts = list_options(ctx, "jobpreparationandreleasetaskstatus")
+    page = ctx.batch.jobs.preparation_status(ctx.account, ctx.path("jobId"), opts.after, opts.max_results, opts.flt)
     return list_response(ctx, "jobpreparationandreleasetaskstatuslist", [r.doc for r in page.records], page.next_after)
 
 

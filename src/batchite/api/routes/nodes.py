@@ -28,9 +28,9 @@ def _node_url(pool_id: str, node_id: str) -> str:
 
 @operation("Nodes_ListNodes", "GET", "/pools/{poolId}/nodes")
 async def list_nodes(ctx: RequestContext) -> Response:
-    opts = list_options(ctx)
+    opts = list_options(ctx, "nodes")
     pool_id = ctx.path("poolId")
-    page = ctx.batch.nodes.list(ctx.account, pool_id, opts.after, opts.max_results)
+    page = ctx.batch.nodes.list(ctx.account, pool_id, opts.after, opts.max_results, opts.flt)
     items = [{**r.doc, "url": f"{ctx.base_url}{_node_url(pool_id, r.id)}"} for r in page.records]
     return list_response(ctx, "nodes", items, page.next_after)
 

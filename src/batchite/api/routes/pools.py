@@ -36,8 +36,8 @@ async def create_pool(ctx: RequestContext) -> Response:
 
 @operation("Pools_ListPools", "GET", "/pools")
 async def list_pools(ctx: RequestContext) -> Response:
-    opts = list_options(ctx)
-    page = ctx.batch.pools.list(ctx.account, opts.after, opts.max_results)
+    opts = list_options(ctx, "pools")
+    page = ctx.batch.pools.list(ctx.account, opts.after, opts.max_results, opts.flt)
     items = [{**r.doc, "url": f"{ctx.base_url}/pools/{r.id}"} for r in page.records]
     return list_response(ctx, "pools", items, page.next_after)
 
@@ -105,14 +105,13 @@ async def remove_nodes(ctx: RequestContext) -> Response:
 
 @operation("Pools_ListSupportedImages", "GET", "/supportedimages")
 async def list_supported_images(ctx: RequestContext) -> Response:
-    items, after = slice_items(supported_images(), list_options(ctx))
+    items, after = slice_items(supported_images(), list_options(ctx, "supportedimages"))
     return list_response(ctx, "supportedimages", items, after)
 
 
 @operation("Pools_ListPoolNodeCounts", "GET", "/nodecounts")
 async def list_pool_node_counts(ctx: RequestContext) -> Response:
-    opts = list_options(ctx)
-    items, after = ctx.batch.pools.node_counts(ctx.account, opts.after, opts.max_results)
+    items, after = slice_items(ctx.batch.pools.node_counts(ctx.account), list_options(ctx, "nodecounts"))
     return list_response(ctx, "poolnodecounts", items, after)
 
 

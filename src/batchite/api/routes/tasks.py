@@ -50,9 +50,9 @@ async def create_task_collection(ctx: RequestContext) -> Response:
 
 @operation("Tasks_ListTasks", "GET", "/jobs/{jobId}/tasks")
 async def list_tasks(ctx: RequestContext) -> Response:
-    opts = list_options(ctx)
+    opts = list_options(ctx, "tasks")
     job_id = ctx.path("jobId")
-    page = ctx.batch.tasks.list(ctx.account, job_id, opts.after, opts.max_results)
+    page = ctx.batch.tasks.list(ctx.account, job_id, opts.after, opts.max_results, opts.flt)
     items = [{**r.doc, "url": f"{ctx.base_url}{_url(job_id, r.id)}"} for r in page.records]
     return list_response(ctx, "tasks", items, page.next_after)
 
