@@ -100,7 +100,7 @@ class History:
             if not math.isfinite(first) or first < 0:
                 raise SampleError(f"GetSample count must be a non-negative number, got {format_double(first)}")
             count = int(first)
-            return tuple(value for _, value in self.samples[len(self.samples) - count :]) if count else ()
+            return tuple(value for _, value in self.samples[max(0, len(self.samples) - count) :]) if count else ()
         end: RuntimeValue | None = None
         wanted: RuntimeValue | None = None
         if len(args) == 2:

@@ -69,6 +69,9 @@ class SchedulerBase:
     def check_job_complete(self, job: JobRt) -> None:
         raise NotImplementedError
 
+    def count_completion(self, account: str, pool_key: str, succeeded: bool) -> None:
+        """Feeds the autoscale samples ($SucceededTasks, $FailedTasks); a no-op without them."""
+
     def spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._background.add(task)

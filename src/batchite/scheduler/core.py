@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from batchite.clock import format_time
 from batchite.domain import states
+from batchite.scheduler.autoscaling import AutoScaler
 from batchite.scheduler.jobs import JobLifecycle
-from batchite.scheduler.node_actions import NodeActions
 from batchite.scheduler.runtime import TaskRt
 from batchite.scheduler.tasks import TaskLifecycle
 
 
-class Scheduler(TaskLifecycle, NodeActions, JobLifecycle):
+class Scheduler(TaskLifecycle, AutoScaler, JobLifecycle):
     """One per service; every method runs on the event loop thread."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.init_autoscale()
 
     def recover(self) -> None:
         """Rebuild the projection from the store. Running tasks are requeued; none is lost."""
@@ -70,8 +76,13 @@ class Scheduler(TaskLifecycle, NodeActions, JobLifecycle):
         for rec in self.store.all("task"):
             if rec.doc.get("state") == "completed":
                 self.schedule_retention(rec)
+        for rec in self.store.all("pool"):
+            if rec.doc.get("enableAutoScale") and rec.doc.get("state") == "active":
+                self.arm_autoscale(rec)
+        self.start_sampling()
         self.kick()
 
     def shutdown(self) -> None:
         self.schedule_timers.cancel_all()
+        self.stop_autoscale()
         self.backend.shutdown()

@@ -70,6 +70,7 @@ class NodeManager(SchedulerBase):
         self.kick()
 
     def delete_pool(self, account: str, pool_id: str) -> None:
+        self.disarm_autoscale(account, pool_id)
         pool = self.pools.pop((account, pool_id.lower()), None)
         if pool is not None:
             pool.deleting = True
@@ -78,6 +79,9 @@ class NodeManager(SchedulerBase):
                 self._drop_node(pool, node, update_pool=False)
         self.store.delete_children(account, "node", pool_id.lower())
         self.store.delete(account, "pool", "", pool_id)
+
+    def disarm_autoscale(self, account: str, pool_id: str) -> None:
+        """Stop evaluating a pool's formula; the autoscale part overrides this."""
 
     # -- nodes --------------------------------------------------------------------------
     def _pool_record(self, pool: PoolRt) -> Record | None:

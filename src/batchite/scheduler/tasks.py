@@ -187,6 +187,7 @@ class TaskLifecycle(SchedulerBase):
             self.enqueue(job, task, front=True)
             return
         self._complete(job, task, rec)
+        self.count_completion(job.account, job.pool_key, failure is None)
         self.node_task_finished(node, job, task, failure is None)
         self.kick()
 

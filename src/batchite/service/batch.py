@@ -9,6 +9,7 @@ from batchite.compute.base import NodeBackend
 from batchite.scheduler import Scheduler
 from batchite.service.accounts import AccountRegistry
 from batchite.service.applications import ApplicationService
+from batchite.service.autoscale import AutoScaleService
 from batchite.service.context import ServiceContext
 from batchite.service.files import FileService
 from batchite.service.jobs import JobService
@@ -32,7 +33,8 @@ class BatchService:
         self.clock = clock or Clock()
         self.accounts = accounts
         self.store = store
-        self.scheduler = Scheduler(store, backend, self.clock, lambda _account: self.ctx.public_url)
+        public = public_url.rstrip("/")
+        self.scheduler = Scheduler(store, backend, self.clock, lambda _account: public)
         self.ctx = ServiceContext(store, self.scheduler, self.clock, accounts, public_url.rstrip("/"))
         self.pools = PoolService(self.ctx)
         self.jobs = JobService(self.ctx)
@@ -43,6 +45,7 @@ class BatchService:
         self.nodes = NodeService(self.ctx)
         self.files = FileService(self.ctx)
         self.applications = ApplicationService(self.ctx)
+        self.autoscale = AutoScaleService(self.ctx, self.pools)
 
     @classmethod
     def local(

@@ -11,6 +11,7 @@ from batchite.domain.errors import BatchError, conflict, exists, invalid_propert
 from batchite.domain.filters import Filter
 from batchite.domain.ids import check_id
 from batchite.service.context import Page, ServiceContext, require
+from batchite.service.formula_checks import check_formula, check_interval
 from batchite.store.base import Record
 
 MAX_SLOTS = 256
@@ -133,8 +134,13 @@ class PoolService:
             doc["targetDedicatedNodes"] = int(body.get("targetDedicatedNodes") or 0)
             doc["targetLowPriorityNodes"] = int(body.get("targetLowPriorityNodes") or 0)
             doc.setdefault("resizeTimeout", "PT15M")
+        if autoscale:
+            check_formula(str(doc["autoScaleFormula"]))
+            doc["autoScaleEvaluationInterval"] = check_interval(body.get("autoScaleEvaluationInterval"))
         rec = self.ctx.store.insert(Record(account, "pool", "", pool_id, doc))
         self.ctx.scheduler.pool_added(rec)
+        if autoscale:
+            self.ctx.scheduler.arm_autoscale(rec)
         return self.get(account, pool_id)
 
     # -- updates ------------------------------------------------------------------------

@@ -29,8 +29,8 @@ async def create_job_schedule(ctx: RequestContext) -> Response:
 
 @operation("JobSchedules_ListJobSchedules", "GET", "/jobschedules")
 async def list_job_schedules(ctx: RequestContext) -> Response:
-    opts = list_options(ctx)
-    page = ctx.batch.job_schedules.list(ctx.account, opts.after, opts.max_results)
+    opts = list_options(ctx, "jobschedules")
+    page = ctx.batch.job_schedules.list(ctx.account, opts.after, opts.max_results, opts.flt)
     items = [{**r.doc, "url": f"{ctx.base_url}{_path(r.id)}"} for r in page.records]
     return list_response(ctx, "jobschedules", items, page.next_after)
 
@@ -98,8 +98,9 @@ async def terminate_job_schedule(ctx: RequestContext) -> Response:
 
 @operation("Jobs_ListJobsFromSchedule", "GET", "/jobschedules/{jobScheduleId}/jobs")
 async def list_jobs_from_schedule(ctx: RequestContext) -> Response:
-    opts = list_options(ctx)
-    page = ctx.batch.job_schedules.list_jobs(ctx.account, ctx.path("jobScheduleId"), opts.after, opts.max_results)
+    opts = list_options(ctx, "jobsfromschedule")
+    schedule_id = ctx.path("jobScheduleId")
+    page = ctx.batch.job_schedules.list_jobs(ctx.account, schedule_id, opts.after, opts.max_results, opts.flt)
     items = [{**r.doc, "url": f"{ctx.base_url}/jobs/{r.id}"} for r in page.records]
     return list_response(ctx, "jobs", items, page.next_after)
 

@@ -7,11 +7,13 @@ from starlette.routing import Route
 
 from batchite.api import conditions
 from batchite.api.paging import list_options, list_response, slice_items
-from batchite.api.request import RequestContext, operation
+from batchite.api.request import RequestContext, json_response, operation
 from batchite.service.images import supported_images
 from batchite.wire.models import (
     BatchNodeRemoveOptions,
     BatchPoolCreateOptions,
+    BatchPoolEnableAutoScaleOptions,
+    BatchPoolEvaluateAutoScaleOptions,
     BatchPoolReplaceOptions,
     BatchPoolResizeOptions,
     BatchPoolUpdateOptions,
@@ -103,6 +105,32 @@ async def remove_nodes(ctx: RequestContext) -> Response:
     return ctx.entity_done(rec, _url(ctx, rec.id), 202)
 
 
+@operation("Pools_EnablePoolAutoScale", "POST", "/pools/{poolId}/enableautoscale")
+async def enable_autoscale(ctx: RequestContext) -> Response:
+    _guard(ctx)
+    body = await ctx.model(BatchPoolEnableAutoScaleOptions, required=False)
+    rec = ctx.batch.autoscale.enable(ctx.account, ctx.path("poolId"), body)
+    return ctx.entity_done(rec, _url(ctx, rec.id), 200)
+
+
+@operation("Pools_DisablePoolAutoScale", "POST", "/pools/{poolId}/disableautoscale")
+async def disable_autoscale(ctx: RequestContext) -> Response:
+    rec = ctx.batch.autoscale.disable(ctx.account, ctx.path("poolId"))
+    return ctx.entity_done(rec, _url(ctx, rec.id), 200)
+
+
+@operation("Pools_EvaluatePoolAutoScale", "POST", "/pools/{poolId}/evaluateautoscale")
+async def evaluate_autoscale(ctx: RequestContext) -> Response:
+    body = await ctx.model(BatchPoolEvaluateAutoScaleOptions)
+    pool_id = ctx.path("poolId")
+    run = ctx.batch.autoscale.evaluate(ctx.account, pool_id, str(body["autoScaleFormula"]))
+    response = json_response(
+        {"odata.metadata": f"{ctx.base_url}/$metadata#Microsoft.Azure.Batch.Protocol.Entities.AutoScaleRun", **run}
+    )
+    response.headers["DataServiceId"] = f"{ctx.base_url}/pools/{pool_id}"
+    return response
+
+
 @operation("Pools_ListSupportedImages", "GET", "/supportedimages")
 async def list_supported_images(ctx: RequestContext) -> Response:
     items, after = slice_items(supported_images(), list_options(ctx, "supportedimages"))
@@ -126,6 +154,9 @@ ROUTES = [
     Route("/pools/{poolId}/resize", resize_pool, methods=["POST"]),
     Route("/pools/{poolId}/stopresize", stop_resize, methods=["POST"]),
     Route("/pools/{poolId}/removenodes", remove_nodes, methods=["POST"]),
+    Route("/pools/{poolId}/enableautoscale", enable_autoscale, methods=["POST"]),
+    Route("/pools/{poolId}/disableautoscale", disable_autoscale, methods=["POST"]),
+    Route("/pools/{poolId}/evaluateautoscale", evaluate_autoscale, methods=["POST"]),
     Route("/supportedimages", list_supported_images, methods=["GET"]),
     Route("/nodecounts", list_pool_node_counts, methods=["GET"]),
 ]
