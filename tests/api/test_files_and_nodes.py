@@ -14,7 +14,10 @@ from tests.sdk import job_options, pool_options, task_options
 
 POLL = 0.1
 # Runs in the task's working directory (AZ_BATCH_TASK_DIR/wd); writes stdout and a small tree.
-WRITER = "/bin/sh -c 'printf \"hello world\" && mkdir -p sub/deeper && printf abcdef > sub/a.txt && printf x > sub/deeper/b.txt'"
+WRITER = (
+    '/bin/sh -c \'printf "hello world" && mkdir -p sub/deeper'
+    " && printf abcdef > sub/a.txt && printf x > sub/deeper/b.txt'"
+)
 
 
 @dataclass
@@ -56,7 +59,9 @@ def test_list_task_files_top_level_and_recursive(client: Any, ran: Ran) -> None:
     assert top["stdout.txt"].url.endswith(f"/jobs/{ran.job_id}/tasks/{ran.task_id}/files/stdout.txt")
 
     deep = _files(client.list_task_files(ran.job_id, ran.task_id, recursive=True))
-    assert {"stdout.txt", "stderr.txt", "wd", "wd/sub", "wd/sub/a.txt", "wd/sub/deeper", "wd/sub/deeper/b.txt"} <= set(deep)
+    assert {"stdout.txt", "stderr.txt", "wd", "wd/sub", "wd/sub/a.txt", "wd/sub/deeper", "wd/sub/deeper/b.txt"} <= set(
+        deep
+    )
     assert deep["wd/sub"].is_directory is True
     assert deep["wd/sub/a.txt"].is_directory is False
     assert deep["wd/sub/a.txt"].properties.content_length == 6
@@ -71,7 +76,9 @@ def test_list_task_files_top_level_and_recursive(client: Any, ran: Ran) -> None:
 def test_download_task_file_whole_and_with_ocp_range(client: Any, ran: Ran) -> None:
     assert b"".join(client.download_task_file(ran.job_id, ran.task_id, "stdout.txt")) == b"hello world"
     assert b"".join(client.download_task_file(ran.job_id, ran.task_id, "stdout.txt", ocp_range="bytes=0-4")) == b"hello"
-    assert b"".join(client.download_task_file(ran.job_id, ran.task_id, "stdout.txt", ocp_range="bytes=6-10")) == b"world"
+    assert (
+        b"".join(client.download_task_file(ran.job_id, ran.task_id, "stdout.txt", ocp_range="bytes=6-10")) == b"world"
+    )
     assert b"".join(client.download_task_file(ran.job_id, ran.task_id, "wd/sub/a.txt", ocp_range="bytes=2-")) == b"cdef"
     assert b"".join(client.download_task_file(ran.job_id, ran.task_id, "wd/sub/deeper/b.txt")) == b"x"
     assert b"".join(client.download_task_file(ran.job_id, ran.task_id, "stderr.txt")) == b""
@@ -176,7 +183,9 @@ def test_delete_node_file(client: Any, ran: Ran) -> None:
         client.get_task_file_properties(ran.job_id, ran.task_id, "wd/sub/a.txt")
     client.delete_node_file(ran.pool_id, ran.node_id, f"{ran.task_dir}/wd/sub", recursive=True)
     assert not [
-        f for f in client.list_node_files(ran.pool_id, ran.node_id, recursive=True) if f.name.startswith(f"{ran.task_dir}/wd/sub")
+        f
+        for f in client.list_node_files(ran.pool_id, ran.node_id, recursive=True)
+        if f.name.startswith(f"{ran.task_dir}/wd/sub")
     ]
 
 

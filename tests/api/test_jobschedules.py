@@ -288,6 +288,8 @@ def test_one_off_schedule_runs_one_job_and_completes(client: Any, uid: Any, clea
     assert js.execution_info.end_time is not None
     assert js.execution_info.next_run_time is None
     assert job_ids(client, sid) == [f"{sid}:job-1"]
+    assert sid in [s.id for s in client.list_job_schedules(filter="state eq 'completed'")]
+    assert sid not in [s.id for s in client.list_job_schedules(filter="state eq 'active'")]
     job = client.get_job(f"{sid}:job-1")
     assert job.state == "completed"
     assert job.execution_info.termination_reason == "AllTasksComplete"
@@ -330,6 +332,8 @@ def test_recurrence_makes_jobs_listed_from_the_schedule(fast: Any, uid: Any) -> 
     assert all(dt.timedelta(seconds=50) <= g <= dt.timedelta(seconds=75) for g in gaps), gaps
     assert js.execution_info.next_run_time > created[-1]
     assert job_ids(fast, other) == [f"{other}:job-1"]  # its job never ends: no second one
+    assert [j.id for j in fast.list_jobs_from_schedule(other, filter="state eq 'active'")] == [f"{other}:job-1"]
+    assert list(fast.list_jobs_from_schedule(sid, filter="state eq 'active'")) == []
     assert all(j.id.startswith(f"{sid}:") for j in fast.list_jobs_from_schedule(sid, max_results=1))
     for s in (sid, other):
         fast.begin_delete_job_schedule(s, polling_interval=POLL).result()

@@ -358,10 +358,12 @@ def test_if_match_on_update_with_a_stale_etag_is_412(client: Any, pool: str) -> 
     from azure.core.exceptions import ResourceModifiedError
 
     etag = client.get_pool(pool).etag
-    client.update_pool(pool, {"metadata": [{"name": "v", "value": "1"}]}, etag=etag,
-                       match_condition=MatchConditions.IfNotModified)
+    client.update_pool(
+        pool, {"metadata": [{"name": "v", "value": "1"}]}, etag=etag, match_condition=MatchConditions.IfNotModified
+    )
     with pytest.raises(ResourceModifiedError) as info:
-        client.update_pool(pool, {"metadata": [{"name": "v", "value": "2"}]}, etag=etag,
-                           match_condition=MatchConditions.IfNotModified)
+        client.update_pool(
+            pool, {"metadata": [{"name": "v", "value": "2"}]}, etag=etag, match_condition=MatchConditions.IfNotModified
+        )
     assert info.value.status_code == 412
     assert [(i.name, i.value) for i in client.get_pool(pool).metadata] == [("v", "1")]

@@ -160,10 +160,15 @@ def test_replace_task_constraints(client: Any, idle_job: str) -> None:
     before = client.get_task(idle_job, "t1")
 
     status, _ = client.replace_task(
-        idle_job, "t1",
-        m.BatchTask(constraints=m.BatchTaskConstraints(
-            max_wall_clock_time=dt.timedelta(hours=1), retention_time=dt.timedelta(days=1), max_task_retry_count=3,
-        )),
+        idle_job,
+        "t1",
+        m.BatchTask(
+            constraints=m.BatchTaskConstraints(
+                max_wall_clock_time=dt.timedelta(hours=1),
+                retention_time=dt.timedelta(days=1),
+                max_task_retry_count=3,
+            )
+        ),
         cls=_status,
     )
     assert status == 200
@@ -220,7 +225,9 @@ def test_terminate_active_task_completes_it_without_running(client: Any, idle_jo
 
 
 def test_reactivate_failed_task_runs_it_again(client: Any, job: str) -> None:
-    client.create_task(job, task_options("t1", "/bin/false", constraints=m.BatchTaskConstraints(max_task_retry_count=1)))
+    client.create_task(
+        job, task_options("t1", "/bin/false", constraints=m.BatchTaskConstraints(max_task_retry_count=1))
+    )
     first = wait_task(client, job, "t1")
     assert first.execution_info.result == "failure"
     assert first.execution_info.retry_count == 1
@@ -228,8 +235,11 @@ def test_reactivate_failed_task_runs_it_again(client: Any, job: str) -> None:
     status, _ = client.reactivate_task(job, "t1", cls=_status)
     assert status == 204
     task = wait_for(
-        lambda: (t := client.get_task(job, "t1")).state == "completed"
-        and t.execution_info.start_time > first.execution_info.end_time and t,
+        lambda: (
+            (t := client.get_task(job, "t1")).state == "completed"
+            and t.execution_info.start_time > first.execution_info.end_time
+            and t
+        ),
         timeout=20,
     )
     assert task.execution_info.result == "failure"
@@ -280,7 +290,8 @@ def test_job_max_task_retry_count_is_the_default_for_its_tasks(client: Any, uid:
 def test_max_wall_clock_time_ends_a_long_task_with_failure(client: Any, job: str) -> None:
     started = time.monotonic()
     client.create_task(
-        job, task_options("t1", "sleep 30", constraints=m.BatchTaskConstraints(max_wall_clock_time=dt.timedelta(seconds=1)))
+        job,
+        task_options("t1", "sleep 30", constraints=m.BatchTaskConstraints(max_wall_clock_time=dt.timedelta(seconds=1))),
     )
     task = wait_task(client, job, "t1", timeout=15)
     assert time.monotonic() - started < 10
@@ -295,14 +306,26 @@ def test_max_wall_clock_time_ends_a_long_task_with_failure(client: Any, job: str
 def test_environment_settings_and_batch_variables_are_visible(client: Any, uid: Any, cleanup: Any) -> None:
     pool_id = make_pool(client, uid("envpool"), cleanup)
     job_id = uid("job")
-    client.create_job(job_options(
-        job_id, pool_id, common_environment_settings=[m.EnvironmentSetting(name="FROM_JOB", value="job-value")]
-    ))
+    client.create_job(
+        job_options(
+            job_id, pool_id, common_environment_settings=[m.EnvironmentSetting(name="FROM_JOB", value="job-value")]
+        )
+    )
     cleanup("job", job_id)
     env = [m.EnvironmentSetting(name="MY_SETTING", value="hello world")]
-    names = ["MY_SETTING", "FROM_JOB", "AZ_BATCH_JOB_ID", "AZ_BATCH_TASK_ID", "AZ_BATCH_POOL_ID",
-             "AZ_BATCH_NODE_ID", "AZ_BATCH_ACCOUNT_NAME", "AZ_BATCH_TASK_WORKING_DIR", "AZ_BATCH_TASK_DIR",
-             "AZ_BATCH_NODE_SHARED_DIR", "AZ_BATCH_NODE_ROOT_DIR"]
+    names = [
+        "MY_SETTING",
+        "FROM_JOB",
+        "AZ_BATCH_JOB_ID",
+        "AZ_BATCH_TASK_ID",
+        "AZ_BATCH_POOL_ID",
+        "AZ_BATCH_NODE_ID",
+        "AZ_BATCH_ACCOUNT_NAME",
+        "AZ_BATCH_TASK_WORKING_DIR",
+        "AZ_BATCH_TASK_DIR",
+        "AZ_BATCH_NODE_SHARED_DIR",
+        "AZ_BATCH_NODE_ROOT_DIR",
+    ]
     client.create_tasks(
         job_id,
         [task_options(f"env{i}", f"printenv {name}", environment_settings=env) for i, name in enumerate(names)]
@@ -437,8 +460,30 @@ def http_file(tmp_path: Any) -> Iterator[str]:
 )
 def test_resource_files_are_downloaded_into_the_working_directory(client: Any, job: str, http_file: str) -> None:
     client.create_task(
-        job, task_options("t1", "cat input.txt", resource_files=[m.ResourceFile(http_url=http_file, file_path="input.txt")])
+        job,
+        task_options("t1", "cat input.txt", resource_files=[m.ResourceFile(http_url=http_file, file_path="input.txt")]),
     )
     task = wait_task(client, job, "t1")
     assert task.execution_info.exit_code == 0
     assert stdout(client, job, "t1") == "from a resource file\n"
+
+
+@pytest.mark.xfail(
+    reason="dependsOn is accepted (service/tasks.py only checks usesTaskDependencies) but the scheduler "
+    "(scheduler/tasks.py TaskLifecycle.dispatch) never looks at it: a dependent task runs at once",
+    strict=True,
+)
+def test_a_dependent_task_waits_for_the_task_it_depends_on(client: Any, uid: Any, cleanup: Any) -> None:
+    pool_id = make_pool(client, uid("dpool"), cleanup, dedicated=1, slots=2)
+    job_id = uid("job")
+    client.create_job(job_options(job_id, pool_id, uses_task_dependencies=True))
+    cleanup("job", job_id)
+    client.create_tasks(
+        job_id,
+        [
+            task_options("first", "sleep 1"),
+            task_options("second", "/bin/true", depends_on=m.BatchTaskDependencies(task_ids=["first"])),
+        ],
+    )
+    tasks = {t.id: t for t in wait_for(lambda: all_completed(client, job_id))}
+    assert tasks["second"].execution_info.start_time >= tasks["first"].execution_info.end_time

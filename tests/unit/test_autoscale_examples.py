@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - the documented formulas are quoted verbatim, long lines included
 """The example formulas of the Azure docs ("Create a formula to automatically scale compute nodes in a Batch
 pool", the Pool autoscale event and Evaluate-autoscale REST pages), run on sample histories built here."""
 
@@ -83,7 +84,16 @@ POWERSHELL = (
     "$CurrentDedicated));$TargetDedicated=min(100,totalNodes);"
 )
 
-ALL_EXAMPLES = [PENDING_TASKS, PREEMPTED_NODES, CPU_BASED, TIME_OF_DAY, TASK_BASED, PARALLEL_TASKS, INITIAL_SIZE, POWERSHELL]
+ALL_EXAMPLES = [
+    PENDING_TASKS,
+    PREEMPTED_NODES,
+    CPU_BASED,
+    TIME_OF_DAY,
+    TASK_BASED,
+    PARALLEL_TASKS,
+    INITIAL_SIZE,
+    POWERSHELL,
+]
 
 
 def every(seconds: int, values: Sequence[float], end: datetime = NOW) -> list[tuple[datetime, float]]:
