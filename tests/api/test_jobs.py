@@ -363,11 +363,6 @@ def test_max_parallel_tasks_bounds_a_job(client: Any, uid: Any, pool: str, clean
     assert a.execution_info.end_time <= b.execution_info.start_time  # one at a time, on a 2-slot node
 
 
-@pytest.mark.xfail(
-    reason="the job's constraints.maxWallClockTime is stored but never enforced: only task constraints get a "
-    "timer (scheduler/tasks.py _start); nothing terminates the job with terminateReason MaxWallClockTimeExpiry",
-    strict=True,
-)
 def test_job_max_wall_clock_time_terminates_the_job(client: Any, uid: Any, pool: str, cleanup: Any) -> None:
     job_id = uid("job")
     client.create_job(

@@ -468,11 +468,6 @@ def test_resource_files_are_downloaded_into_the_working_directory(client: Any, j
     assert stdout(client, job, "t1") == "from a resource file\n"
 
 
-@pytest.mark.xfail(
-    reason="dependsOn is accepted (service/tasks.py only checks usesTaskDependencies) but the scheduler "
-    "(scheduler/tasks.py TaskLifecycle.dispatch) never looks at it: a dependent task runs at once",
-    strict=True,
-)
 def test_a_dependent_task_waits_for_the_task_it_depends_on(client: Any, uid: Any, cleanup: Any) -> None:
     pool_id = make_pool(client, uid("dpool"), cleanup, dedicated=1, slots=2)
     job_id = uid("job")

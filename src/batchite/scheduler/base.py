@@ -69,6 +69,18 @@ class SchedulerBase:
     def check_job_complete(self, job: JobRt) -> None:
         raise NotImplementedError
 
+    def admit(self, job: JobRt, task: TaskRt, doc: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def dependency_done(self, job: JobRt, task_key: str, rec: Record) -> None:
+        raise NotImplementedError
+
+    def dependency_forget(self, job: JobRt, task_key: str) -> None:
+        raise NotImplementedError
+
+    def task_completed_for_job(self, job: JobRt, rec: Record) -> None:
+        raise NotImplementedError
+
     def count_completion(self, account: str, pool_key: str, succeeded: bool) -> None:
         """Feeds the autoscale samples ($SucceededTasks, $FailedTasks); a no-op without them."""
 

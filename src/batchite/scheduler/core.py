@@ -7,12 +7,13 @@ from typing import Any
 from batchite.clock import format_time
 from batchite.domain import states
 from batchite.scheduler.autoscaling import AutoScaler
+from batchite.scheduler.dependencies import Dependencies
 from batchite.scheduler.jobs import JobLifecycle
 from batchite.scheduler.runtime import TaskRt
 from batchite.scheduler.tasks import TaskLifecycle
 
 
-class Scheduler(TaskLifecycle, AutoScaler, JobLifecycle):
+class Scheduler(TaskLifecycle, AutoScaler, JobLifecycle, Dependencies):
     """One per service; every method runs on the event loop thread."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -56,6 +57,9 @@ class Scheduler(TaskLifecycle, AutoScaler, JobLifecycle):
                 states.transition(states.JOB, rec.doc, "active", now)
                 self.store.put(rec)
             job = self.job_runtime(rec)
+            if rec.doc.get("usesTaskDependencies"):
+                for done in self.store.list(rec.account, "task", job.key, where="state = 'completed'"):
+                    self.dependency_done(job, done.key, done)
             for task_rec in self.store.list(rec.account, "task", job.key, where="state != 'completed'"):
                 if task_rec.doc.get("state") in ("running", "preparing"):
                     info = task_rec.doc.setdefault("executionInfo", {"retryCount": 0, "requeueCount": 0})
@@ -71,7 +75,7 @@ class Scheduler(TaskLifecycle, AutoScaler, JobLifecycle):
                     required_slots=int(task_rec.doc.get("requiredSlots") or 1),
                 )
                 job.incomplete += 1
-                self.enqueue(job, task)
+                self.admit(job, task, task_rec.doc)
             self.check_job_complete(job)
         for rec in self.store.all("task"):
             if rec.doc.get("state") == "completed":

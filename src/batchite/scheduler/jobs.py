@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from functools import partial
 from typing import Any
 
-from batchite.clock import format_time
+from batchite.clock import format_time, parse_duration, parse_time
 from batchite.domain import states
+from batchite.domain.exits import task_exit_options
 from batchite.scheduler.base import SchedulerBase
 from batchite.scheduler.runtime import JobRt, TaskRt
 from batchite.store.base import Record
@@ -25,9 +28,31 @@ class JobLifecycle(SchedulerBase):
             max_parallel=int(doc.get("maxParallelTasks", -1) if doc.get("maxParallelTasks") is not None else -1),
             on_all_complete=str(doc.get("onAllTasksComplete") or "noaction"),
             common_env={e["name"]: e.get("value", "") for e in doc.get("commonEnvironmentSettings") or []},
+            on_task_failure=str(doc.get("onTaskFailure") or "noaction"),
         )
         self.jobs[(rec.account, job.key)] = job
+        self._arm_job_wall_clock(job, rec)
         return job
+
+    def _arm_job_wall_clock(self, job: JobRt, rec: Record) -> None:
+        if job.wall_timer is not None:
+            job.wall_timer.cancel()
+            job.wall_timer = None
+        limit = parse_duration((rec.doc.get("constraints") or {}).get("maxWallClockTime"))
+        created = rec.doc.get("creationTime")
+        if limit is None or limit >= timedelta(days=3650) or not created:
+            return
+        delay = max(timedelta(0), parse_time(str(created)) + limit - self.now())
+        job.wall_timer = self.clock.call_later(delay, partial(self._job_wall_clock_expired, job))
+
+    def _job_wall_clock_expired(self, job: JobRt) -> None:
+        job.wall_timer = None
+        if self.jobs.get((job.account, job.key)) is not job:
+            return
+        rec = self.store.get(job.account, "job", "", job.id)
+        if rec is not None and rec.doc.get("state") not in ("completed", "terminating", "deleting"):
+            states.transition(states.JOB, rec.doc, "terminating", self.now())
+            self.terminate_job(rec, "MaxWallClockTimeExpiry")
 
     def job_added(self, rec: Record) -> None:
         job = self.job_runtime(rec)
@@ -42,6 +67,8 @@ class JobLifecycle(SchedulerBase):
         mpt = doc.get("maxParallelTasks")
         job.max_parallel = -1 if mpt is None else int(mpt)
         job.on_all_complete = str(doc.get("onAllTasksComplete") or "noaction")
+        job.on_task_failure = str(doc.get("onTaskFailure") or "noaction")
+        self._arm_job_wall_clock(job, rec)
         job.pool_key = str((doc.get("poolInfo") or {}).get("poolId") or "").lower()
         self.check_job_complete(job)
         self.kick()
@@ -59,7 +86,7 @@ class JobLifecycle(SchedulerBase):
                 required_slots=int(rec.doc.get("requiredSlots") or 1),
             )
             job.incomplete += 1
-            self.enqueue(job, task)
+            self.admit(job, task, rec.doc)
 
     def task_runtime(self, account: str, job_key: str, task_id: str) -> tuple[JobRt | None, TaskRt | None]:
         job = self.jobs.get((account, job_key))
@@ -73,6 +100,8 @@ class JobLifecycle(SchedulerBase):
 
     def delete_task(self, account: str, job_key: str, task_id: str) -> None:
         job, task = self.task_runtime(account, job_key, task_id)
+        if job is not None:
+            self.dependency_forget(job, task_id.lower())
         if job is not None and task is not None:
             self.stop_task(job, task, "delete")
             self.check_job_complete(job)
@@ -89,7 +118,8 @@ class JobLifecycle(SchedulerBase):
             required_slots=int(rec.doc.get("requiredSlots") or 1),
         )
         job.incomplete += 1
-        self.enqueue(job, task)
+        self.dependency_forget(job, task.key)
+        self.admit(job, task, rec.doc)
 
     def disable_job(self, rec: Record, option: str) -> None:
         job = self.jobs.get((rec.account, rec.key))
@@ -124,6 +154,8 @@ class JobLifecycle(SchedulerBase):
     def terminate_job(self, rec: Record, reason: str) -> None:
         job = self.jobs.get((rec.account, rec.key))
         if job is not None:
+            if job.wall_timer is not None:
+                job.wall_timer.cancel()
             job.state = "terminating"
             for task in [t for t in job.tasks.values() if t.state == "running"]:
                 self.stop_task(job, task, "terminate")
@@ -142,6 +174,8 @@ class JobLifecycle(SchedulerBase):
         gone = self.store.get(account, "job", "", job_id)
         job = self.jobs.pop((account, job_id.lower()), None)
         if job is not None:
+            if job.wall_timer is not None:
+                job.wall_timer.cancel()
             job.state = "deleting"
             for task in list(job.tasks.values()):
                 self.stop_task(job, task, "delete")
@@ -156,6 +190,25 @@ class JobLifecycle(SchedulerBase):
             self.emit("job.deleted", gone)
 
     # -- completion ---------------------------------------------------------------------
+    def task_completed_for_job(self, job: JobRt, rec: Record) -> None:
+        """onTaskFailure performexitoptionsjobaction: apply the matching exit condition's jobAction."""
+        if job.on_task_failure != "performexitoptionsjobaction" or job.state != "active":
+            return
+        options = task_exit_options(rec.doc, rec.extra.get("failureStage"))
+        failed = (rec.doc.get("executionInfo") or {}).get("result") == "failure"
+        if not (failed or options.explicit):
+            return
+        job_rec = self.store.get(job.account, "job", "", job.id)
+        if job_rec is None:
+            return
+        if options.job_action == "terminate":
+            states.transition(states.JOB, job_rec.doc, "terminating", self.now())
+            self.terminate_job(job_rec, "TaskFailed")
+        elif options.job_action == "disable":
+            states.transition(states.JOB, job_rec.doc, "disabling", self.now())
+            self.store.put(job_rec)
+            self.disable_job(job_rec, "requeue")
+
     def check_job_complete(self, job: JobRt) -> None:
         if job.state == "disabling" and not any(t.state == "running" for t in job.tasks.values()):
             rec = self.store.get(job.account, "job", "", job.id)

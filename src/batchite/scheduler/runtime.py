@@ -21,6 +21,8 @@ class TaskRt:
     required_slots: int = 1
     state: str = "active"
     run: Run | None = None  # the current run while the task is running
+    depends_on: tuple[str, ...] = ()  # task keys
+    depends_ranges: tuple[tuple[int, int], ...] = ()
 
     @property
     def key(self) -> str:
@@ -96,6 +98,13 @@ class JobRt:
     max_parallel: int = -1
     on_all_complete: str = "noaction"
     common_env: dict[str, str] = field(default_factory=dict)
+    on_task_failure: str = "noaction"
+    wall_timer: asyncio.TimerHandle | None = None
+    # Task dependencies: completed tasks that satisfy / block their dependents, and who waits.
+    satisfied: set[str] = field(default_factory=set)
+    blocking: set[str] = field(default_factory=set)
+    waiting: dict[str, TaskRt] = field(default_factory=dict)
+    dependents: dict[str, set[str]] = field(default_factory=dict)
     running: int = 0
     incomplete: int = 0
     ready: deque[TaskRt] = field(default_factory=deque)

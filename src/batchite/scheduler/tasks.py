@@ -199,6 +199,8 @@ class TaskLifecycle(SchedulerBase):
             job.incomplete -= 1
         self.schedule_retention(rec)
         self.emit("task.completed", rec)
+        self.dependency_done(job, task.key, rec)
+        self.task_completed_for_job(job, rec)
         self.check_job_complete(job)
 
     def schedule_retention(self, rec: Record) -> None:

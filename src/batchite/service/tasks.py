@@ -51,6 +51,11 @@ class TaskService:
                 "TaskDependenciesNotSpecifiedOnJob",
                 "The task has dependencies but the job does not have usesTaskDependencies set.",
             )
+        if job.doc.get("onTaskFailure", "noaction") == "noaction" and _sets_job_action(body.get("exitConditions")):
+            raise invalid_property(
+                "exitConditions", "jobAction",
+                "A jobAction needs the job's onTaskFailure to be performexitoptionsjobaction.",
+            )
         now = self.ctx.now_text()
         doc: dict[str, Any] = copy.deepcopy(body)
         constraints = doc.setdefault("constraints", {})
@@ -162,6 +167,15 @@ class TaskService:
         rec = self.get(account, job_id, task_id)
         self.ctx.scheduler.delete_task(account, rec.parent, rec.id)
         self.ctx.store.delete(account, "task", rec.parent, rec.id)
+
+
+def _sets_job_action(conditions: dict[str, Any] | None) -> bool:
+    if not conditions:
+        return False
+    listed = (conditions.get("exitCodes") or []) + (conditions.get("exitCodeRanges") or [])
+    options = [c.get("exitOptions") for c in listed]
+    options += [conditions.get(k) for k in ("preProcessingError", "fileUploadError", "default")]
+    return any(isinstance(o, dict) and o.get("jobAction") not in (None, "none") for o in options)
 
 
 def error_body(err: BatchError) -> dict[str, Any]:
