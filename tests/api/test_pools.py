@@ -428,11 +428,6 @@ def test_task_slots_per_node_above_four_times_the_cores_is_rejected(client: Any,
         client.get_pool(pool_id)
 
 
-@pytest.mark.xfail(
-    reason="a pool's startTask is stored but never run: scheduler/nodes.py NodeManager._bring_up moves a "
-    "node starting -> idle without it, so no node reaches starttaskfailed and startTaskInfo is never set",
-    strict=True,
-)
 def test_a_failing_start_task_with_wait_for_success_leaves_the_node_start_task_failed(
     client: Any, uid: Any, cleanup: Any
 ) -> None:

@@ -29,6 +29,7 @@ class TaskIdentity:
     relative_dir: str  # e.g. workitems/job1/job-1/task1
     user_environment: dict[str, str] = field(default_factory=dict)
     extra_environment: dict[str, str] = field(default_factory=dict)
+    job_prep_relative_dir: str | None = None
 
 
 def prepare_node(root: Path) -> None:
@@ -69,6 +70,11 @@ def environment(node: NodeIdentity, task: TaskIdentity) -> dict[str, str]:
             "AZ_BATCH_TASK_USER_IDENTITY": "PoolNonAdmin",
         }
     )
+    if task.job_prep_relative_dir:
+        env["AZ_BATCH_JOB_PREP_DIR"] = str(node.root / task.job_prep_relative_dir)
+        env["AZ_BATCH_JOB_PREP_WORKING_DIR"] = str(node.root / task.job_prep_relative_dir / "wd")
+    if not task.job_id:
+        env.pop("AZ_BATCH_JOB_ID", None)
     env.update(task.extra_environment)
     env.update(task.user_environment)
     return env

@@ -69,6 +69,18 @@ class SchedulerBase:
     def check_job_complete(self, job: JobRt) -> None:
         raise NotImplementedError
 
+    def node_booted(self, pool: PoolRt, node: NodeRt) -> None:
+        raise NotImplementedError
+
+    def set_node_state(self, pool: PoolRt, node: NodeRt, new: str) -> None:
+        raise NotImplementedError
+
+    def release_job(self, job: JobRt, then: Callable[[], None]) -> None:
+        raise NotImplementedError
+
+    def ensure_prepared(self, job: JobRt, node: NodeRt, proceed: Callable[[bool], None]) -> bool:
+        raise NotImplementedError
+
     def admit(self, job: JobRt, task: TaskRt, doc: dict[str, Any]) -> None:
         raise NotImplementedError
 

@@ -29,7 +29,13 @@ class JobLifecycle(SchedulerBase):
             on_all_complete=str(doc.get("onAllTasksComplete") or "noaction"),
             common_env={e["name"]: e.get("value", "") for e in doc.get("commonEnvironmentSettings") or []},
             on_task_failure=str(doc.get("onTaskFailure") or "noaction"),
+            prep_dir=f"workitems/{rec.id}/job-1/jobpreparation" if doc.get("jobPreparationTask") else None,
         )
+        if job.prep_dir:
+            for status in self.store.list(rec.account, "prepstatus", job.key):
+                info = status.doc.get("jobPreparationTaskExecutionInfo") or {}
+                if info.get("state") == "completed":
+                    job.prep[status.id] = "succeeded" if info.get("result") == "success" else "failed"
         self.jobs[(rec.account, job.key)] = job
         self._arm_job_wall_clock(job, rec)
         return job
@@ -152,16 +158,24 @@ class JobLifecycle(SchedulerBase):
         self.kick()
 
     def terminate_job(self, rec: Record, reason: str) -> None:
+        """Stop the job's running tasks, run its release tasks, then it is completed."""
         job = self.jobs.get((rec.account, rec.key))
-        if job is not None:
-            if job.wall_timer is not None:
-                job.wall_timer.cancel()
-            job.state = "terminating"
-            for task in [t for t in job.tasks.values() if t.state == "running"]:
-                self.stop_task(job, task, "terminate")
-            job.ready.clear()
-            self.jobs.pop((rec.account, rec.key), None)
+        if job is None:
+            self._finish_terminate(rec, reason)
+            return
+        if job.wall_timer is not None:
+            job.wall_timer.cancel()
+        job.state = "terminating"
+        for task in [t for t in job.tasks.values() if t.state in ("running", "preparing")]:
+            self.stop_task(job, task, "terminate")
+        job.ready.clear()
+        self.jobs.pop((rec.account, rec.key), None)
+        self.release_job(job, partial(self._finish_terminate, rec, reason))
+
+    def _finish_terminate(self, rec: Record, reason: str) -> None:
         rec = self.store.get(rec.account, "job", "", rec.id) or rec
+        if rec.doc.get("state") not in ("terminating", "active", "disabled", "disabling", "enabling"):
+            return
         now = self.now()
         states.transition(states.JOB, rec.doc, "completed", now)
         info: dict[str, Any] = rec.doc.setdefault("executionInfo", {})
@@ -171,20 +185,27 @@ class JobLifecycle(SchedulerBase):
         self.emit("job.completed", rec)
 
     def delete_job(self, account: str, job_id: str) -> None:
-        gone = self.store.get(account, "job", "", job_id)
+        """Stop the job's tasks, run its release tasks if it was still running, then remove it."""
         job = self.jobs.pop((account, job_id.lower()), None)
-        if job is not None:
-            if job.wall_timer is not None:
-                job.wall_timer.cancel()
-            job.state = "deleting"
-            for task in list(job.tasks.values()):
-                self.stop_task(job, task, "delete")
-            job.ready.clear()
+        if job is None:
+            self._finish_delete(account, job_id)
+            return
+        if job.wall_timer is not None:
+            job.wall_timer.cancel()
+        job.state = "deleting"
+        for task in list(job.tasks.values()):
+            self.stop_task(job, task, "delete")
+        job.ready.clear()
+        self.release_job(job, partial(self._finish_delete, account, job_id))
+
+    def _finish_delete(self, account: str, job_id: str) -> None:
+        gone = self.store.get(account, "job", "", job_id)
         for pool in self.pools.values():
             if pool.account == account:
                 for node in pool.nodes.values():
                     self.backend.remove_task_directory(node.spec, f"workitems/{job_id}")
         self.store.delete_children(account, "task", job_id.lower())
+        self.store.delete_children(account, "prepstatus", job_id.lower())
         self.store.delete(account, "job", "", job_id)
         if gone is not None:
             self.emit("job.deleted", gone)

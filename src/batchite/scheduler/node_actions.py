@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from batchite.clock import format_time
 from batchite.scheduler.nodes import NodeManager
-from batchite.scheduler.runtime import NodeRt, PoolRt
+from batchite.scheduler.runtime import JobRt, NodeRt, PoolRt
 
 WAITING_OPTIONS = ("taskcompletion", "retaineddata")
 
@@ -62,8 +62,15 @@ class NodeActions(NodeManager):
         if rec is not None:
             rec.doc["lastBootTime"] = format_time(self.now())
             self.store.put(rec)
-        self.set_node_state(pool, node, "idle")
-        self.kick()
+        for job in self.jobs.values():  # preparation tasks run again after a reimage (or reboot, if asked)
+            if job.account == pool.account and node.id in job.prep and (wipe or self._rerun_prep(job)):
+                job.prep.pop(node.id, None)
+        self.node_booted(pool, node)
+
+    def _rerun_prep(self, job: JobRt) -> bool:
+        rec = self.store.get(job.account, "job", "", job.id)
+        prep = (rec.doc.get("jobPreparationTask") if rec else None) or {}
+        return prep.get("rerunOnNodeRebootAfterSuccess", True) is not False
 
     def start_node(self, pool: PoolRt, node: NodeRt) -> None:
         self.set_node_state(pool, node, "starting")

@@ -164,7 +164,7 @@ class NodeManager(SchedulerBase):
             self.set_node_state(pool, node, "starting")
             await self.backend.allocate(node.spec)
             if pool.nodes.get(node.id) is node:
-                self.set_node_state(pool, node, "idle")
+                self.node_booted(pool, node)
         finally:
             pool.allocating -= 1
             if not pool.deleting:

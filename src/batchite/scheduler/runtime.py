@@ -100,6 +100,9 @@ class JobRt:
     common_env: dict[str, str] = field(default_factory=dict)
     on_task_failure: str = "noaction"
     wall_timer: asyncio.TimerHandle | None = None
+    prep_dir: str | None = None  # set when the job has a job preparation task
+    prep: dict[str, str] = field(default_factory=dict)  # node id -> running / succeeded / failed
+    prep_waiters: dict[str, list[Any]] = field(default_factory=dict)  # node id -> callbacks(ok)
     # Task dependencies: completed tasks that satisfy / block their dependents, and who waits.
     satisfied: set[str] = field(default_factory=set)
     blocking: set[str] = field(default_factory=set)

@@ -55,10 +55,10 @@ class TaskLifecycle(SchedulerBase):
         self.kick()
 
     @staticmethod
-    def _pick_node(pool: PoolRt, slots: int) -> NodeRt | None:
+    def _pick_node(pool: PoolRt, slots: int, job: JobRt) -> NodeRt | None:
         best: NodeRt | None = None
         for node in pool.nodes.values():
-            if not node.accepts(slots):
+            if not node.accepts(slots) or job.prep.get(node.id) == "failed":
                 continue
             if best is None:
                 best = node
@@ -86,7 +86,7 @@ class TaskLifecycle(SchedulerBase):
                     if task.state != "active" or job.tasks.get(task.key) is not task:
                         job.ready.popleft()
                         continue
-                    node = self._pick_node(pool, task.required_slots)
+                    node = self._pick_node(pool, task.required_slots, job)
                     if node is None:
                         if task.required_slots > pool.slots_per_node:
                             parked.append(job.ready.popleft())
@@ -104,7 +104,6 @@ class TaskLifecycle(SchedulerBase):
             return
         now = self.now()
         doc = rec.doc
-        states.transition(states.TASK, doc, "running", now)
         info = doc.setdefault("executionInfo", {"retryCount": 0, "requeueCount": 0})
         for stale in ("endTime", "exitCode", "result", "failureInfo"):
             info.pop(stale, None)
@@ -119,7 +118,6 @@ class TaskLifecycle(SchedulerBase):
             "taskRootDirectory": rel_dir,
             "taskRootDirectoryUrl": f"{node_url}/files/{rel_dir}",
         }
-        self.store.put(rec)
         run = Run(task=task, node=node, job_key=job.key)
         task.state = "running"
         task.run = run
@@ -127,9 +125,41 @@ class TaskLifecycle(SchedulerBase):
         node.used += task.required_slots
         node.runs.add(run)
         self.node_task_started(node, job, task)
+        if not self.ensure_prepared(job, node, partial(self._prepared, job, run)):
+            states.transition(states.TASK, doc, "preparing", now)  # waits for the job preparation task
+            self.store.put(rec)
+            return
+        states.transition(states.TASK, doc, "running", now)
+        self.store.put(rec)
+        self._launch(job, run, rec)
+
+    def _prepared(self, job: JobRt, run: Run, ok: bool) -> None:
+        """The job preparation task on the run's node finished: run the task, or requeue it elsewhere."""
+        if run.detached or run.task.run is not run:
+            return
+        rec = self.store.get(run.task.account, "task", job.key, run.task.id)
+        if rec is None:
+            return
+        if not ok:
+            self._release(job, run)
+            rec.doc.pop("nodeInfo", None)
+            states.transition(states.TASK, rec.doc, "active", self.now())
+            self.store.put(rec)
+            self.node_task_finished(run.node, job, run.task, None)
+            self.enqueue(job, run.task, front=True)
+            return
+        states.transition(states.TASK, rec.doc, "running", self.now())
+        self.store.put(rec)
+        self._launch(job, run, rec)
+
+    def _launch(self, job: JobRt, run: Run, rec: Record) -> None:
+        task, node, doc = run.task, run.node, rec.doc
         env = dict(job.common_env)
         env.update({e["name"]: e.get("value", "") for e in doc.get("environmentSettings") or []})
-        identity = TaskIdentity(job_id=job.id, task_id=task.id, relative_dir=rel_dir, user_environment=env)
+        identity = TaskIdentity(
+            job_id=job.id, task_id=task.id, relative_dir=task_relative_dir(job.id, task.id), user_environment=env,
+            job_prep_relative_dir=job.prep_dir,
+        )
         run.handle = self.backend.start_task(
             node.spec, identity, str(doc.get("commandLine", "")), partial(self._on_exit, job, run)
         )
