@@ -10,7 +10,7 @@ from batchite.scheduler.autoscaling import AutoScaler
 from batchite.scheduler.dependencies import Dependencies
 from batchite.scheduler.jobs import JobLifecycle
 from batchite.scheduler.node_tasks import NodeTasks
-from batchite.scheduler.runtime import TaskRt
+from batchite.scheduler.runtime import runtime_of_task
 from batchite.scheduler.tasks import TaskLifecycle
 
 
@@ -68,13 +68,7 @@ class Scheduler(TaskLifecycle, AutoScaler, JobLifecycle, Dependencies, NodeTasks
                     info["lastRequeueTime"] = format_time(now)
                     states.transition(states.TASK, task_rec.doc, "active", now)
                     self.store.put(task_rec)
-                task = TaskRt(
-                    account=rec.account,
-                    job_key=job.key,
-                    id=task_rec.id,
-                    seq=task_rec.seq,
-                    required_slots=int(task_rec.doc.get("requiredSlots") or 1),
-                )
+                task = runtime_of_task(rec.account, job.key, task_rec)
                 job.incomplete += 1
                 self.admit(job, task, task_rec.doc)
             self.check_job_complete(job)

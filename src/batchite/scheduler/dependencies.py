@@ -32,7 +32,7 @@ class Dependencies(SchedulerBase):
         """A new (or reactivated, or recovered) task: queue it, or let it wait for its dependencies."""
         task.depends_on, task.depends_ranges = parse_depends_on(doc)
         if self._ready(job, task):
-            self.enqueue(job, task)
+            self.enqueue(job, task, front=task.job_manager)
             return
         task.state = "active"
         job.tasks[task.key] = task

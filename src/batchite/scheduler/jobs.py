@@ -10,7 +10,7 @@ from batchite.clock import format_time, parse_duration, parse_time
 from batchite.domain import states
 from batchite.domain.exits import task_exit_options
 from batchite.scheduler.base import SchedulerBase
-from batchite.scheduler.runtime import JobRt, TaskRt
+from batchite.scheduler.runtime import JobRt, TaskRt, runtime_of_task
 from batchite.store.base import Record
 
 
@@ -62,7 +62,8 @@ class JobLifecycle(SchedulerBase):
 
     def job_added(self, rec: Record) -> None:
         job = self.job_runtime(rec)
-        self.check_job_complete(job)
+        if not rec.doc.get("jobManagerTask"):  # with one, the job has a task from the start
+            self.check_job_complete(job)
 
     def job_changed(self, rec: Record) -> None:
         job = self.jobs.get((rec.account, rec.key))
@@ -84,13 +85,7 @@ class JobLifecycle(SchedulerBase):
         if job is None:
             return
         for rec in recs:
-            task = TaskRt(
-                account=account,
-                job_key=job_key,
-                id=rec.id,
-                seq=rec.seq,
-                required_slots=int(rec.doc.get("requiredSlots") or 1),
-            )
+            task = runtime_of_task(account, job_key, rec)
             job.incomplete += 1
             self.admit(job, task, rec.doc)
 
@@ -116,13 +111,7 @@ class JobLifecycle(SchedulerBase):
         job = self.jobs.get((account, job_key))
         if job is None:
             return
-        task = TaskRt(
-            account=account,
-            job_key=job_key,
-            id=rec.id,
-            seq=rec.seq,
-            required_slots=int(rec.doc.get("requiredSlots") or 1),
-        )
+        task = runtime_of_task(account, job_key, rec)
         job.incomplete += 1
         self.dependency_forget(job, task.key)
         self.admit(job, task, rec.doc)
@@ -212,7 +201,14 @@ class JobLifecycle(SchedulerBase):
 
     # -- completion ---------------------------------------------------------------------
     def task_completed_for_job(self, job: JobRt, rec: Record) -> None:
-        """onTaskFailure performexitoptionsjobaction: apply the matching exit condition's jobAction."""
+        """A job manager with killJobOnCompletion ends its job; otherwise, with onTaskFailure
+        performexitoptionsjobaction, apply the matching exit condition's jobAction."""
+        if rec.extra.get("jobManager") and rec.extra.get("killJobOnCompletion", True) and job.state == "active":
+            job_rec = self.store.get(job.account, "job", "", job.id)
+            if job_rec is not None:
+                states.transition(states.JOB, job_rec.doc, "terminating", self.now())
+                self.terminate_job(job_rec, "JMComplete")
+            return
         if job.on_task_failure != "performexitoptionsjobaction" or job.state != "active":
             return
         options = task_exit_options(rec.doc, rec.extra.get("failureStage"))

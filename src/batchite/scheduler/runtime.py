@@ -21,12 +21,29 @@ class TaskRt:
     required_slots: int = 1
     state: str = "active"
     run: Run | None = None  # the current run while the task is running
+    exclusive: bool = False  # a job manager with runExclusive: the whole node while it runs
+    job_manager: bool = False
     depends_on: tuple[str, ...] = ()  # task keys
     depends_ranges: tuple[tuple[int, int], ...] = ()
 
     @property
     def key(self) -> str:
         return self.id.lower()
+
+
+def runtime_of_task(account: str, job_key: str, rec: Any) -> TaskRt:
+    """The scheduler's view of a task record (a batchite.domain.record.Record)."""
+    doc = rec.doc
+    job_manager = bool(rec.extra.get("jobManager"))
+    return TaskRt(
+        account=account,
+        job_key=job_key,
+        id=rec.id,
+        seq=rec.seq,
+        required_slots=int(doc.get("requiredSlots") or 1),
+        job_manager=job_manager,
+        exclusive=job_manager and bool(rec.extra.get("runExclusive", True)),
+    )
 
 
 @dataclass(eq=False)
@@ -37,6 +54,7 @@ class Run:
     node: NodeRt
     job_key: str
     handle: Any = None
+    slots: int = 1
     kill_reason: str | None = None  # why the scheduler killed the process, if it did
     detached: bool = False  # the task's state already moved on; the exit only frees the slot
     wall_timer: asyncio.TimerHandle | None = None

@@ -86,18 +86,19 @@ class TaskLifecycle(SchedulerBase):
                     if task.state != "active" or job.tasks.get(task.key) is not task:
                         job.ready.popleft()
                         continue
-                    node = self._pick_node(pool, task.required_slots, job)
+                    slots = pool.slots_per_node if task.exclusive else task.required_slots
+                    node = self._pick_node(pool, slots, job)
                     if node is None:
-                        if task.required_slots > pool.slots_per_node:
+                        if slots > pool.slots_per_node:
                             parked.append(job.ready.popleft())
                             continue
                         break
                     job.ready.popleft()
-                    self._start(job, task, node)
+                    self._start(job, task, node, slots)
                 job.ready.extendleft(reversed(parked))
 
     # -- start --------------------------------------------------------------------------
-    def _start(self, job: JobRt, task: TaskRt, node: NodeRt) -> None:
+    def _start(self, job: JobRt, task: TaskRt, node: NodeRt, slots: int) -> None:
         rec = self.store.get(task.account, "task", job.key, task.id)
         if rec is None:
             job.tasks.pop(task.key, None)
@@ -118,11 +119,11 @@ class TaskLifecycle(SchedulerBase):
             "taskRootDirectory": rel_dir,
             "taskRootDirectoryUrl": f"{node_url}/files/{rel_dir}",
         }
-        run = Run(task=task, node=node, job_key=job.key)
+        run = Run(task=task, node=node, job_key=job.key, slots=slots)
         task.state = "running"
         task.run = run
         job.running += 1
-        node.used += task.required_slots
+        node.used += slots
         node.runs.add(run)
         self.node_task_started(node, job, task)
         if not self.ensure_prepared(job, node, partial(self._prepared, job, run)):
@@ -181,7 +182,7 @@ class TaskLifecycle(SchedulerBase):
             run.wall_timer = None
         if run in run.node.runs:
             run.node.runs.discard(run)
-            run.node.used -= run.task.required_slots
+            run.node.used -= run.slots
             job.running -= 1
         if run.task.run is run:
             run.task.run = None

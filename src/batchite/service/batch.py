@@ -42,6 +42,7 @@ class BatchService:
         self.scheduler.schedule_timers.register(self.job_schedules.evaluate)
         self.scheduler.listeners.append(self.job_schedules.on_event)
         self.tasks = TaskService(self.ctx)
+        self.jobs.created_hooks.append(self.tasks.create_job_manager)
         self.nodes = NodeService(self.ctx)
         self.files = FileService(self.ctx)
         self.applications = ApplicationService(self.ctx)

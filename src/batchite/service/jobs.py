@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 from batchite.domain import states
@@ -51,6 +52,7 @@ def _int_or(value: Any, default: int) -> int:
 class JobService:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
+        self.created_hooks: list[Callable[[Record], None]] = []
 
     def get(self, account: str, job_id: str) -> Record:
         return require(self.ctx.store.get(account, "job", "", job_id), not_found("job"))
@@ -108,8 +110,13 @@ class JobService:
             }
         )
         extra = {"schedule": schedule} if schedule else {}
+        manager = doc.get("jobManagerTask")
+        if manager:
+            check_id(str(manager.get("id", "")), "jobManagerTask.id")
         rec = self.ctx.store.insert(Record(account, "job", "", job_id, doc, extra=extra))
         self.ctx.scheduler.job_added(rec)
+        for hook in self.created_hooks:  # the job manager task is added here (TaskService)
+            hook(rec)
         return self.get(account, job_id)
 
     def _apply(self, rec: Record, body: dict[str, Any], replace: bool) -> Record:

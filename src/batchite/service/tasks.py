@@ -15,6 +15,7 @@ from batchite.service.jobs import BUSY_STATES, UNLIMITED
 from batchite.store.base import Record
 
 MAX_TASKS_PER_COLLECTION = 100
+JOB_MANAGER_ONLY = ("killJobOnCompletion", "runExclusive", "allowLowPriorityNode")
 
 
 class TaskService:
@@ -122,6 +123,21 @@ class TaskService:
             )
         self.ctx.scheduler.tasks_added(account, job.key, added)
         return results
+
+    def create_job_manager(self, job: Record) -> None:
+        """A job with a jobManagerTask gets it as its first task (scheduled ahead of the others)."""
+        manager = job.doc.get("jobManagerTask")
+        if not manager:
+            return
+        body = {k: v for k, v in manager.items() if k not in JOB_MANAGER_ONLY}
+        doc = self._new_doc(job, body)
+        extra = {
+            "jobManager": True,
+            "killJobOnCompletion": manager.get("killJobOnCompletion", True) is not False,
+            "runExclusive": manager.get("runExclusive", True) is not False,
+        }
+        rec = self.ctx.store.insert(Record(job.account, "task", job.key, doc["id"], doc, extra=extra))
+        self.ctx.scheduler.tasks_added(job.account, job.key, [rec])
 
     # -- changes ------------------------------------------------------------------------
     def replace(self, account: str, job_id: str, task_id: str, body: dict[str, Any]) -> Record:
