@@ -17,7 +17,7 @@ from batchite.store.base import Record
 class JobLifecycle(SchedulerBase):
     def job_runtime(self, rec: Record) -> JobRt:
         doc = rec.doc
-        pool_id = str((doc.get("poolInfo") or {}).get("poolId") or "")
+        pool_id = str((doc.get("poolInfo") or {}).get("poolId") or (doc.get("executionInfo") or {}).get("poolId") or "")
         job = JobRt(
             account=rec.account,
             id=rec.id,
@@ -76,7 +76,9 @@ class JobLifecycle(SchedulerBase):
         job.on_all_complete = str(doc.get("onAllTasksComplete") or "noaction")
         job.on_task_failure = str(doc.get("onTaskFailure") or "noaction")
         self._arm_job_wall_clock(job, rec)
-        job.pool_key = str((doc.get("poolInfo") or {}).get("poolId") or "").lower()
+        job.pool_key = str(
+            (doc.get("poolInfo") or {}).get("poolId") or (doc.get("executionInfo") or {}).get("poolId") or ""
+        ).lower()
         self.check_job_complete(job)
         self.kick()
 

@@ -43,6 +43,8 @@ class BatchService:
         self.scheduler.listeners.append(self.job_schedules.on_event)
         self.tasks = TaskService(self.ctx)
         self.jobs.created_hooks.append(self.tasks.create_job_manager)
+        self.jobs.pools = self.pools
+        self.scheduler.listeners.append(self.jobs.on_event)
         self.nodes = NodeService(self.ctx)
         self.files = FileService(self.ctx)
         self.applications = ApplicationService(self.ctx)

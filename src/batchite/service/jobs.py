@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +12,7 @@ from batchite.domain.errors import BatchError, conflict, exists, invalid_propert
 from batchite.domain.filters import Filter
 from batchite.domain.ids import check_id
 from batchite.service.context import Page, ServiceContext, require
+from batchite.service.pools import PoolService
 from batchite.store.base import Record
 
 UNLIMITED = "P10675199DT2H48M5.4775807S"
@@ -34,15 +36,20 @@ def check_job_settings(body: dict[str, Any]) -> None:
 
 
 def check_pool_info(pool_info: dict[str, Any], prop: str = "poolInfo") -> None:
-    if not pool_info.get("poolId") and not pool_info.get("autoPoolSpecification"):
+    """Exactly one of poolId and autoPoolSpecification (with its pool specification)."""
+    auto = pool_info.get("autoPoolSpecification")
+    if not pool_info.get("poolId") and not auto:
         raise missing_property(f"{prop}.poolId")
-    if pool_info.get("autoPoolSpecification") and not pool_info.get("poolId"):
+    if pool_info.get("poolId") and auto:
         raise BatchError(
-            400,
-            "UnsupportedProperty",
-            "Auto pools are not supported by this version of Batchite.",
+            400, "InvalidPropertyValue", "Specify either poolId or autoPoolSpecification, not both.",
             [("PropertyName", f"{prop}.autoPoolSpecification")],
         )
+    if auto and not auto.get("pool"):
+        raise missing_property(f"{prop}.autoPoolSpecification.pool")
+    prefix = (auto or {}).get("autoPoolIdPrefix") or ""
+    if len(prefix) > 20:
+        raise invalid_property(f"{prop}.autoPoolSpecification.autoPoolIdPrefix", prefix, "At most 20 characters.")
 
 
 def _int_or(value: Any, default: int) -> int:
@@ -53,6 +60,7 @@ class JobService:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
         self.created_hooks: list[Callable[[Record], None]] = []
+        self.pools: PoolService | None = None  # set by BatchService; auto pools are created through it
 
     def get(self, account: str, job_id: str) -> Record:
         return require(self.ctx.store.get(account, "job", "", job_id), not_found("job"))
@@ -109,7 +117,12 @@ class JobService:
                 "executionInfo": {"startTime": now, "poolId": pool_info.get("poolId")},
             }
         )
-        extra = {"schedule": schedule} if schedule else {}
+        extra: dict[str, Any] = {"schedule": schedule} if schedule else {}
+        auto = pool_info.get("autoPoolSpecification")
+        if auto:
+            pool_id = self._auto_pool(account, auto, schedule)
+            doc["executionInfo"]["poolId"] = pool_id
+            extra["autoPool"] = pool_id
         manager = doc.get("jobManagerTask")
         if manager:
             check_id(str(manager.get("id", "")), "jobManagerTask.id")
@@ -118,6 +131,34 @@ class JobService:
         for hook in self.created_hooks:  # the job manager task is added here (TaskService)
             hook(rec)
         return self.get(account, job_id)
+
+    def _auto_pool(self, account: str, auto: dict[str, Any], schedule: str | None) -> str:
+        """Create the auto pool of a job (or reuse its schedule's, for poolLifetimeOption jobschedule)."""
+        lifetime = str(auto.get("poolLifetimeOption") or "job").lower()
+        schedule_rec = self.ctx.store.get(account, "jobschedule", "", schedule) if schedule else None
+        if lifetime == "jobschedule" and schedule_rec is not None:
+            existing = schedule_rec.extra.get("autoPool")
+            if existing and self.ctx.store.get(account, "pool", "", existing) is not None:
+                return str(existing)
+        prefix = auto.get("autoPoolIdPrefix") or ""
+        pool_id = f"{prefix}_{uuid.uuid4()}" if prefix else str(uuid.uuid4())
+        if self.pools is None:
+            raise BatchError(500, "InternalServerError", "Auto pools need the pool service.")
+        self.pools.create(account, {**copy.deepcopy(auto["pool"]), "id": pool_id}, auto_pool=True)
+        if lifetime == "jobschedule" and schedule_rec is not None:
+            schedule_rec.extra["autoPool"] = pool_id
+            self.ctx.store.put(schedule_rec, modified=False)
+        return pool_id
+
+    def on_event(self, event: str, rec: Record) -> None:
+        """An auto pool with poolLifetimeOption job goes away with its job, unless keepAlive."""
+        if event not in ("job.completed", "job.deleted") or not rec.extra.get("autoPool") or rec.kind != "job":
+            return
+        auto = (rec.doc.get("poolInfo") or {}).get("autoPoolSpecification") or {}
+        if str(auto.get("poolLifetimeOption") or "job").lower() != "job" or auto.get("keepAlive"):
+            return
+        if self.pools is not None and self.ctx.store.get(rec.account, "pool", "", rec.extra["autoPool"]) is not None:
+            self.pools.delete(rec.account, str(rec.extra["autoPool"]))
 
     def _apply(self, rec: Record, body: dict[str, Any], replace: bool) -> Record:
         check_job_settings(body)

@@ -84,8 +84,8 @@ class PoolService:
                 raise invalid_property(name, value, "The value must not be negative.")
 
     # -- create -------------------------------------------------------------------------
-    def create(self, account: str, body: dict[str, Any]) -> Record:
-        pool_id = check_id(body["id"])
+    def create(self, account: str, body: dict[str, Any], *, auto_pool: bool = False) -> Record:
+        pool_id = body["id"] if auto_pool else check_id(body["id"])
         size = vmsizes.lookup(body.get("vmSize", ""))
         vm_config = body.get("virtualMachineConfiguration")
         if not vm_config:
