@@ -6,6 +6,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from batchite.agent.files import TaskStaging
+from batchite.agent.packages import package_environment
+
 NODE_SUBDIRS = ("shared", "startup", "applications", "workitems", "fsmounts", "certs", "volatile")
 
 # What a task inherits from the service's environment; everything else (keys included) stays out.
@@ -30,6 +33,7 @@ class TaskIdentity:
     user_environment: dict[str, str] = field(default_factory=dict)
     extra_environment: dict[str, str] = field(default_factory=dict)
     job_prep_relative_dir: str | None = None
+    staging: TaskStaging | None = None  # resource files, output files, application packages
 
 
 def prepare_node(root: Path) -> None:
@@ -75,6 +79,10 @@ def environment(node: NodeIdentity, task: TaskIdentity) -> dict[str, str]:
         env["AZ_BATCH_JOB_PREP_WORKING_DIR"] = str(node.root / task.job_prep_relative_dir / "wd")
     if not task.job_id:
         env.pop("AZ_BATCH_JOB_ID", None)
+    if task.staging is not None and task.staging.packages:
+        env.update(package_environment(node.root, task.staging.packages))
+    if "AZ_BATCH_HOST_LIST" in task.extra_environment:  # a multi-instance task's directory is shared
+        env["AZ_BATCH_TASK_SHARED_DIR"] = str(task_dir)
     env.update(task.extra_environment)
     env.update(task.user_environment)
     return env

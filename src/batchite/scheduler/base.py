@@ -7,14 +7,19 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from batchite.agent.files import TaskStaging
 from batchite.clock import Clock
 from batchite.compute.base import NodeBackend
+from batchite.scheduler.launch import build_staging
 from batchite.scheduler.runtime import JobRt, NodeRt, PoolRt, TaskRt
 from batchite.scheduler.schedules import ScheduleTimers
+from batchite.storage.linked import LinkedStorage
 from batchite.store.base import Record, Store
 
 
 class SchedulerBase:
+    linked_storage: LinkedStorage | None = None  # the accounts' auto-storage; set by the service
+
     def __init__(
         self,
         store: Store,
@@ -35,6 +40,10 @@ class SchedulerBase:
 
     def now(self) -> datetime:
         return self.clock.now()
+
+    def task_staging(self, account: str, pool_id: str, doc: dict[str, Any]) -> TaskStaging | None:
+        """Resource files, output files and application packages of a task document (scheduler/launch.py)."""
+        return build_staging(self.store, self.linked_storage, account, pool_id, doc)
 
     def kick(self) -> None:
         """Ask for a dispatch pass at the end of this loop tick (many events, one pass)."""
@@ -79,6 +88,21 @@ class SchedulerBase:
         raise NotImplementedError
 
     def ensure_prepared(self, job: JobRt, node: NodeRt, proceed: Callable[[bool], None]) -> bool:
+        raise NotImplementedError
+
+    def _on_exit(self, job: JobRt, run: Any, outcome: Any) -> None:
+        raise NotImplementedError
+
+    def launch_multi(self, job: JobRt, run: Any, rec: Record, env: dict[str, str]) -> None:
+        raise NotImplementedError
+
+    def release_subtasks(self, job: JobRt, task: TaskRt) -> None:
+        raise NotImplementedError
+
+    def pick_nodes(self, pool: PoolRt, slots: int, job: JobRt, count: int) -> list[NodeRt] | None:
+        raise NotImplementedError
+
+    def reserve_subtasks(self, job: JobRt, task: TaskRt, nodes: list[NodeRt], slots: int) -> None:
         raise NotImplementedError
 
     def admit(self, job: JobRt, task: TaskRt, doc: dict[str, Any]) -> None:

@@ -9,12 +9,13 @@ from batchite.domain import states
 from batchite.scheduler.autoscaling import AutoScaler
 from batchite.scheduler.dependencies import Dependencies
 from batchite.scheduler.jobs import JobLifecycle
+from batchite.scheduler.multi_instance import MultiInstance
 from batchite.scheduler.node_tasks import NodeTasks
 from batchite.scheduler.runtime import runtime_of_task
 from batchite.scheduler.tasks import TaskLifecycle
 
 
-class Scheduler(TaskLifecycle, AutoScaler, JobLifecycle, Dependencies, NodeTasks):
+class Scheduler(TaskLifecycle, AutoScaler, JobLifecycle, Dependencies, NodeTasks, MultiInstance):
     """One per service; every method runs on the event loop thread."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

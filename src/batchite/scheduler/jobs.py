@@ -195,6 +195,11 @@ class JobLifecycle(SchedulerBase):
             if pool.account == account:
                 for node in pool.nodes.values():
                     self.backend.remove_task_directory(node.spec, f"workitems/{job_id}")
+        multis = self.store.list(
+            account, "task", job_id.lower(), where="json_extract(doc, '$.multiInstanceSettings') IS NOT NULL"
+        )
+        for multi in multis:
+            self.store.delete_children(account, "subtask", f"{job_id.lower()}/{multi.key}")
         self.store.delete_children(account, "task", job_id.lower())
         self.store.delete_children(account, "prepstatus", job_id.lower())
         self.store.delete(account, "job", "", job_id)

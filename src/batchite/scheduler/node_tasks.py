@@ -86,7 +86,8 @@ class NodeTasks(SchedulerBase):
         wait = start.get("waitForSuccess", True) is not False
         self.set_node_state(pool, node, "waitingforstarttask" if wait else "idle")
         env = {e["name"]: e.get("value", "") for e in start.get("environmentSettings") or []}
-        identity = TaskIdentity(job_id="", task_id="starttask", relative_dir=START_DIR, user_environment=env)
+        identity = TaskIdentity(job_id="", task_id="starttask", relative_dir=START_DIR, user_environment=env,
+                                staging=self.task_staging(pool.account, pool.id, start))
         run = SideRun(node, start, identity, partial(self._start_task_info, pool, node),
                       partial(self._start_task_done, pool, node, wait))
         self.run_side_task(run)
@@ -141,7 +142,8 @@ class NodeTasks(SchedulerBase):
         env = dict(job.common_env)
         env.update({e["name"]: e.get("value", "") for e in prep.get("environmentSettings") or []})
         identity = TaskIdentity(job_id=job.id, task_id=str(prep.get("id") or "jobpreparation"),
-                                relative_dir=job.prep_dir, user_environment=env)
+                                relative_dir=job.prep_dir, user_environment=env,
+                                staging=self.task_staging(job.account, node.spec.pool_id, prep))
         run = SideRun(node, prep, identity,
                       partial(self._write_status, job, node, "jobPreparationTaskExecutionInfo", job.prep_dir),
                       partial(self._prep_done, job, node, wait))
@@ -179,7 +181,8 @@ class NodeTasks(SchedulerBase):
         env.update({e["name"]: e.get("value", "") for e in release.get("environmentSettings") or []})
         for node in nodes:
             identity = TaskIdentity(job_id=job.id, task_id=str(release.get("id") or "jobrelease"),
-                                    relative_dir=rel_dir, user_environment=env, job_prep_relative_dir=job.prep_dir)
+                                    relative_dir=rel_dir, user_environment=env, job_prep_relative_dir=job.prep_dir,
+                                    staging=self.task_staging(job.account, node.spec.pool_id, release))
             self.run_side_task(SideRun(
                 node, release, identity,
                 partial(self._write_status, job, node, "jobReleaseTaskExecutionInfo", rel_dir),

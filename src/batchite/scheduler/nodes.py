@@ -128,7 +128,7 @@ class NodeManager(SchedulerBase):
             "stateTransitionTime": now,
             "allocationTime": now,
             "lastBootTime": now,
-            "ipAddress": "127.0.0.1",
+            "ipAddress": node.ip,
             "affinityId": f"TVM:{node.id}",
             "vmSize": pool.vm_size,
             "totalTasksRun": 0,

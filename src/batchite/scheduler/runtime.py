@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,8 @@ class TaskRt:
     required_slots: int = 1
     state: str = "active"
     run: Run | None = None  # the current run while the task is running
+    instances: int = 1  # multi-instance tasks: how many nodes (primary + subtasks)
+    sub_runs: list[Run] = field(default_factory=list)  # the subtasks' slots while it runs
     exclusive: bool = False  # a job manager with runExclusive: the whole node while it runs
     job_manager: bool = False
     depends_on: tuple[str, ...] = ()  # task keys
@@ -43,6 +46,7 @@ def runtime_of_task(account: str, job_key: str, rec: Any) -> TaskRt:
         required_slots=int(doc.get("requiredSlots") or 1),
         job_manager=job_manager,
         exclusive=job_manager and bool(rec.extra.get("runExclusive", True)),
+        instances=int((doc.get("multiInstanceSettings") or {}).get("numberOfInstances") or 1),
     )
 
 
@@ -74,6 +78,12 @@ class NodeRt:
     @property
     def id(self) -> str:
         return self.spec.node_id
+
+    @property
+    def ip(self) -> str:
+        """A loopback address of its own (127.0.0.0/8 is all loopback on Linux), stable for the node id."""
+        digest = hashlib.sha256(self.spec.node_id.encode()).digest()
+        return f"127.{digest[0]}.{digest[1]}.{max(1, min(254, digest[2]))}"
 
     @property
     def free(self) -> int:

@@ -34,6 +34,11 @@ def outcome_failure(outcome: ProcessOutcome, kill_reason: str | None) -> dict[st
             "The task exceeded its maximum wall clock time and was terminated",
             [{"name": "Reason", "value": "MaxWallClockTimeExceeded"}],
         )
+    if outcome.failure is not None:  # resource files / packages before the process, output files after it
+        f = outcome.failure
+        info = failure_info(f.code, f.message, [{"name": n, "value": v} for n, v in f.details])
+        info["category"] = f.category
+        return info
     if outcome.exit_code is None:
         return failure_info(outcome.error_code or "TaskProcessStartError", outcome.error_message or "Not started")
     if outcome.exit_code != 0:
@@ -87,6 +92,17 @@ class TaskLifecycle(SchedulerBase):
                         job.ready.popleft()
                         continue
                     slots = pool.slots_per_node if task.exclusive else task.required_slots
+                    if task.instances > 1:
+                        nodes = self.pick_nodes(pool, slots, job, task.instances)
+                        if nodes is None:
+                            if task.instances > len(pool.nodes) or slots > pool.slots_per_node:
+                                parked.append(job.ready.popleft())
+                                continue
+                            break
+                        job.ready.popleft()
+                        self.reserve_subtasks(job, task, nodes[1:], slots)
+                        self._start(job, task, nodes[0], slots)
+                        continue
                     node = self._pick_node(pool, slots, job)
                     if node is None:
                         if slots > pool.slots_per_node:
@@ -157,9 +173,13 @@ class TaskLifecycle(SchedulerBase):
         task, node, doc = run.task, run.node, rec.doc
         env = dict(job.common_env)
         env.update({e["name"]: e.get("value", "") for e in doc.get("environmentSettings") or []})
+        if task.instances > 1:
+            self.launch_multi(job, run, rec, env)
+            self.emit("task.running", rec)
+            return
         identity = TaskIdentity(
             job_id=job.id, task_id=task.id, relative_dir=task_relative_dir(job.id, task.id), user_environment=env,
-            job_prep_relative_dir=job.prep_dir,
+            job_prep_relative_dir=job.prep_dir, staging=self.task_staging(task.account, node.spec.pool_id, doc),
         )
         run.handle = self.backend.start_task(
             node.spec, identity, str(doc.get("commandLine", "")), partial(self._on_exit, job, run)
@@ -186,6 +206,8 @@ class TaskLifecycle(SchedulerBase):
             job.running -= 1
         if run.task.run is run:
             run.task.run = None
+        if run.task.sub_runs:
+            self.release_subtasks(job, run.task)
 
     def _on_exit(self, job: JobRt, run: Run, outcome: ProcessOutcome) -> None:
         self._release(job, run)
@@ -207,6 +229,11 @@ class TaskLifecycle(SchedulerBase):
         info["result"] = "failure" if failure else "success"
         if failure:
             info["failureInfo"] = failure
+        stage = outcome.failed_stage  # exitConditions.preProcessingError / fileUploadError
+        if stage in ("preprocessing", "fileupload") and run.kill_reason is None:
+            rec.extra["failureStage"] = stage
+        else:
+            rec.extra.pop("failureStage", None)
         max_retries = int((doc.get("constraints") or {}).get("maxTaskRetryCount", 0) or 0)
         retries = int(info.get("retryCount", 0))
         if failure and run.kill_reason != "wallclock" and (max_retries < 0 or retries < max_retries):

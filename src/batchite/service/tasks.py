@@ -124,6 +124,12 @@ class TaskService:
         self.ctx.scheduler.tasks_added(account, job.key, added)
         return results
 
+    def subtasks(self, account: str, job_id: str, task_id: str) -> builtins.list[dict[str, Any]]:
+        """The subtasks of a multi-instance task (none for any other task)."""
+        rec = self.get(account, job_id, task_id)
+        records = self.ctx.store.list(account, "subtask", f"{rec.parent}/{rec.key}")
+        return sorted((r.doc for r in records), key=lambda d: int(d.get("id", 0)))
+
     def create_job_manager(self, job: Record) -> None:
         """A job with a jobManagerTask gets it as its first task (scheduled ahead of the others)."""
         manager = job.doc.get("jobManagerTask")
@@ -182,6 +188,7 @@ class TaskService:
     def delete(self, account: str, job_id: str, task_id: str) -> None:
         rec = self.get(account, job_id, task_id)
         self.ctx.scheduler.delete_task(account, rec.parent, rec.id)
+        self.ctx.store.delete_children(account, "subtask", f"{rec.parent}/{rec.key}")
         self.ctx.store.delete(account, "task", rec.parent, rec.id)
 
 

@@ -101,8 +101,8 @@ async def reactivate_task(ctx: RequestContext) -> Response:
 
 @operation("Tasks_ListSubTasks", "GET", "/jobs/{jobId}/tasks/{taskId}/subtasksinfo")
 async def list_subtasks(ctx: RequestContext) -> Response:
-    ctx.batch.tasks.get(ctx.account, ctx.path("jobId"), ctx.path("taskId"))
-    return json_response({"odata.metadata": f"{ctx.base_url}/$metadata#subtaskinformations", "value": []})
+    items = ctx.batch.tasks.subtasks(ctx.account, ctx.path("jobId"), ctx.path("taskId"))
+    return list_response(ctx, "subtaskinformations", items, None)
 
 
 ROUTES = [
