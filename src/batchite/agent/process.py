@@ -2,7 +2,8 @@
 
 Spawning happens on a small thread pool (Popen costs ~0.5 ms, too much for the event loop at
 1,000 tasks a second); exits are watched with a pidfd registered on the event loop, so no thread
-waits on a child.
+waits on a child. A task with staging work (resource files, application packages, output files)
+has it done on a second pool: downloads before the spawn, uploads after the exit.
 """
 
 from __future__ import annotations
@@ -19,10 +20,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from batchite.agent.files import FILE_UPLOAD, PREPROCESSING, PROCESS, TaskFailure, TaskStaging
+from batchite.agent.stagein import StageError, stage_in
+from batchite.agent.stageout import stage_out
+
 
 @dataclass
 class ProcessOutcome:
-    """How a process ended. `exit_code` is None when it never started (`error_code` says why)."""
+    """How a process ended. `exit_code` is None when it never started (`error_code`, or `failure`
+    for a resource file or package failure, says why); `failure` also carries an output file upload
+    failure after the process exited (then `exit_code` is set)."""
 
     start_time: datetime
     end_time: datetime
@@ -30,6 +37,16 @@ class ProcessOutcome:
     error_code: str | None = None
     error_message: str | None = None
     killed: bool = False
+    failure: TaskFailure | None = None
+
+    @property
+    def failed_stage(self) -> str | None:
+        """'preprocessing', 'fileupload', 'process' (non-zero exit), or None when all went well."""
+        if self.failure is not None:
+            return self.failure.stage
+        if self.exit_code is None:
+            return PREPROCESSING
+        return PROCESS if self.exit_code != 0 else None
 
 
 @dataclass
@@ -38,6 +55,12 @@ class Launch:
     task_dir: Path
     env: dict[str, str]
     working_dir: Path | None = None  # defaults to task_dir/wd
+    staging: TaskStaging | None = None
+    node_root: Path | None = None  # where applications/ lives; defaults to task_dir's parent
+
+
+class _KilledBeforeStart(Exception):
+    """The task was killed while its resource files were being downloaded."""
 
 
 @dataclass(eq=False)
@@ -84,17 +107,31 @@ def exit_status(returncode: int) -> int:
 
 
 class ProcessRunner:
-    def __init__(self, spawn_threads: int = 2) -> None:
+    def __init__(self, spawn_threads: int = 2, stage_threads: int = 4, transfer_threads: int = 8) -> None:
         self._pool = ThreadPoolExecutor(max_workers=spawn_threads, thread_name_prefix="spawn")
+        self._stage_pool = ThreadPoolExecutor(max_workers=stage_threads, thread_name_prefix="stage")
+        self._transfer_pool = ThreadPoolExecutor(max_workers=transfer_threads, thread_name_prefix="transfer")
         self._running: set[RunningProcess] = set()
 
     def start(self, launch: Launch, on_exit: Callable[[ProcessOutcome], None]) -> RunningProcess:
         loop = asyncio.get_running_loop()
         rp = RunningProcess(launch=launch, start_time=_now(), on_exit=on_exit)
         self._running.add(rp)
-        fut = loop.run_in_executor(self._pool, _spawn, launch)
+        if launch.staging is not None and launch.staging.has_stage_in():
+            fut = loop.run_in_executor(self._stage_pool, self._stage_and_spawn, rp)
+        else:
+            fut = loop.run_in_executor(self._pool, _spawn, launch)
         fut.add_done_callback(lambda f: self._spawned(rp, f))
         return rp
+
+    def _stage_and_spawn(self, rp: RunningProcess) -> subprocess.Popen[bytes]:
+        """On a staging thread: packages and resource files, then the process (unless killed meanwhile)."""
+        launch = rp.launch
+        assert launch.staging is not None
+        stage_in(launch.staging, launch.task_dir, launch.node_root or launch.task_dir.parent, self._transfer_pool)
+        if rp.kill_requested:
+            raise _KilledBeforeStart()
+        return _spawn(launch)
 
     def _finish(self, rp: RunningProcess, outcome: ProcessOutcome) -> None:
         if rp.done:
@@ -106,6 +143,14 @@ class ProcessRunner:
 
     def _spawned(self, rp: RunningProcess, fut: asyncio.Future[subprocess.Popen[bytes]]) -> None:
         exc = fut.exception()
+        if isinstance(exc, StageError):
+            self._finish(rp, ProcessOutcome(rp.start_time, _now(), None, exc.failure.code, exc.failure.message,
+                                            failure=exc.failure))
+            return
+        if isinstance(exc, _KilledBeforeStart):
+            self._finish(rp, ProcessOutcome(rp.start_time, _now(), None, "TaskEnded", "Killed before it started",
+                                            killed=True))
+            return
         if exc is not None:
             code, message = "CommandProgramNotFound", f"The specified command program is not found: {exc}"
             if isinstance(exc, PermissionError):
@@ -141,7 +186,25 @@ class ProcessRunner:
             os.close(rp.pidfd)
             rp.pidfd = None
         code = exit_status(rp.popen.returncode)
-        self._finish(rp, ProcessOutcome(rp.start_time, _now(), code, killed=rp.kill_requested))
+        outcome = ProcessOutcome(rp.start_time, _now(), code, killed=rp.kill_requested)
+        staging = rp.launch.staging
+        if staging is None or not staging.output_files:
+            self._finish(rp, outcome)
+            return
+        launch = rp.launch
+        fut = asyncio.get_running_loop().run_in_executor(
+            self._stage_pool, stage_out, staging, launch.task_dir, launch.env, code
+        )
+        fut.add_done_callback(lambda f: self._uploaded(rp, outcome, f))
+
+    def _uploaded(self, rp: RunningProcess, outcome: ProcessOutcome, fut: asyncio.Future[TaskFailure | None]) -> None:
+        exc = fut.exception()
+        if exc is not None:
+            outcome.failure = TaskFailure(FILE_UPLOAD, "FileUploadMiscError", f"Uploading output files failed: {exc}")
+        else:
+            outcome.failure = fut.result()
+        outcome.end_time = _now()
+        self._finish(rp, outcome)
 
     @staticmethod
     def _signal(rp: RunningProcess) -> None:
@@ -161,4 +224,5 @@ class ProcessRunner:
 
     def shutdown(self) -> None:
         self.kill_all()
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        for pool in (self._pool, self._stage_pool, self._transfer_pool):
+            pool.shutdown(wait=False, cancel_futures=True)

@@ -166,12 +166,14 @@ def _base_url(request: Request) -> str:
 
 
 def operation(
-    operation_id: str, method: str, path: str
+    operation_id: str, method: str, path: str, *, batch_api: bool = True
 ) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
-    """Wrap a handler with the protocol every Batch operation shares."""
+    """Wrap a handler with the protocol every Batch operation shares (Batchite's own admin
+    operations use it too, with batch_api=False so they stay out of the Batch operation list)."""
 
     def wrap(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-        OPERATIONS[operation_id] = (method, path)
+        if batch_api:
+            OPERATIONS[operation_id] = (method, path)
 
         async def endpoint(request: Request) -> Response:
             request_id = str(uuid.uuid4())

@@ -65,7 +65,13 @@ class LocalBackend:
     ) -> RunningProcess:
         node = self._identity(spec)
         task_dir = task_directory(node, task)
-        launch = Launch(command_line=command_line, task_dir=task_dir, env=environment(node, task))
+        launch = Launch(
+            command_line=command_line,
+            task_dir=task_dir,
+            env=environment(node, task),
+            staging=task.staging if task.staging is not None and not task.staging.is_empty() else None,
+            node_root=node.root,
+        )
         return self.runner.start(launch, on_exit)
 
     def kill_task(self, handle: Any) -> None:

@@ -105,6 +105,12 @@ class SchedulerBase:
     def reserve_subtasks(self, job: JobRt, task: TaskRt, nodes: list[NodeRt], slots: int) -> None:
         raise NotImplementedError
 
+    def evict_tasks(self, node: NodeRt, reason: str) -> None:
+        raise NotImplementedError
+
+    def preempt_for(self, pool: PoolRt, job: JobRt) -> None:
+        """Make room for a blocked job by requeueing tasks of lower-priority preemptible jobs."""
+
     def admit(self, job: JobRt, task: TaskRt, doc: dict[str, Any]) -> None:
         raise NotImplementedError
 

@@ -11,16 +11,18 @@ from batchite.scheduler.dependencies import Dependencies
 from batchite.scheduler.jobs import JobLifecycle
 from batchite.scheduler.multi_instance import MultiInstance
 from batchite.scheduler.node_tasks import NodeTasks
+from batchite.scheduler.preemption import Preemption
 from batchite.scheduler.runtime import runtime_of_task
 from batchite.scheduler.tasks import TaskLifecycle
 
 
-class Scheduler(TaskLifecycle, AutoScaler, JobLifecycle, Dependencies, NodeTasks, MultiInstance):
+class Scheduler(TaskLifecycle, AutoScaler, JobLifecycle, Dependencies, NodeTasks, MultiInstance, Preemption):
     """One per service; every method runs on the event loop thread."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.init_autoscale()
+        self.init_preemption()
 
     def recover(self) -> None:
         """Rebuild the projection from the store. Running tasks are requeued; none is lost."""
@@ -80,9 +82,11 @@ class Scheduler(TaskLifecycle, AutoScaler, JobLifecycle, Dependencies, NodeTasks
             if rec.doc.get("enableAutoScale") and rec.doc.get("state") == "active":
                 self.arm_autoscale(rec)
         self.start_sampling()
+        self.start_preemption()
         self.kick()
 
     def shutdown(self) -> None:
         self.schedule_timers.cancel_all()
         self.stop_autoscale()
+        self.stop_preemption()
         self.backend.shutdown()

@@ -29,6 +29,7 @@ class JobLifecycle(SchedulerBase):
             on_all_complete=str(doc.get("onAllTasksComplete") or "noaction"),
             common_env={e["name"]: e.get("value", "") for e in doc.get("commonEnvironmentSettings") or []},
             on_task_failure=str(doc.get("onTaskFailure") or "noaction"),
+            allow_preemption=bool(doc.get("allowTaskPreemption")),
             prep_dir=f"workitems/{rec.id}/job-1/jobpreparation" if doc.get("jobPreparationTask") else None,
         )
         if job.prep_dir:
@@ -71,6 +72,7 @@ class JobLifecycle(SchedulerBase):
             return
         doc = rec.doc
         job.priority = int(doc.get("priority") or 0)
+        job.allow_preemption = bool(doc.get("allowTaskPreemption"))
         mpt = doc.get("maxParallelTasks")
         job.max_parallel = -1 if mpt is None else int(mpt)
         job.on_all_complete = str(doc.get("onAllTasksComplete") or "noaction")

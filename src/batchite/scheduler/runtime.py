@@ -127,6 +127,7 @@ class JobRt:
     on_all_complete: str = "noaction"
     common_env: dict[str, str] = field(default_factory=dict)
     on_task_failure: str = "noaction"
+    allow_preemption: bool = False  # allowTaskPreemption: higher-priority jobs may requeue its tasks
     wall_timer: asyncio.TimerHandle | None = None
     prep_dir: str | None = None  # set when the job has a job preparation task
     prep: dict[str, str] = field(default_factory=dict)  # node id -> running / succeeded / failed

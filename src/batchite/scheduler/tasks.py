@@ -108,6 +108,7 @@ class TaskLifecycle(SchedulerBase):
                         if slots > pool.slots_per_node:
                             parked.append(job.ready.popleft())
                             continue
+                        self.preempt_for(pool, job)
                         break
                     job.ready.popleft()
                     self._start(job, task, node, slots)

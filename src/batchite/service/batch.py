@@ -15,8 +15,10 @@ from batchite.service.files import FileService
 from batchite.service.jobs import JobService
 from batchite.service.jobschedules import JobScheduleService
 from batchite.service.nodes import NodeService
+from batchite.service.packages import PackageService
 from batchite.service.pools import PoolService
 from batchite.service.tasks import TaskService
+from batchite.storage.linked import LinkedStorage
 from batchite.store.base import Store
 from batchite.store.sqlite import SqliteStore
 
@@ -29,13 +31,15 @@ class BatchService:
         accounts: AccountRegistry,
         public_url: str,
         clock: Clock | None = None,
+        storage: LinkedStorage | None = None,
     ) -> None:
         self.clock = clock or Clock()
         self.accounts = accounts
         self.store = store
         public = public_url.rstrip("/")
         self.scheduler = Scheduler(store, backend, self.clock, lambda _account: public)
-        self.ctx = ServiceContext(store, self.scheduler, self.clock, accounts, public_url.rstrip("/"))
+        self.scheduler.linked_storage = storage
+        self.ctx = ServiceContext(store, self.scheduler, self.clock, accounts, public_url.rstrip("/"), storage)
         self.pools = PoolService(self.ctx)
         self.jobs = JobService(self.ctx)
         self.job_schedules = JobScheduleService(self.ctx, self.jobs)
@@ -48,18 +52,24 @@ class BatchService:
         self.nodes = NodeService(self.ctx)
         self.files = FileService(self.ctx)
         self.applications = ApplicationService(self.ctx)
+        self.packages = PackageService(self.ctx)
         self.autoscale = AutoScaleService(self.ctx, self.pools)
 
     @classmethod
     def local(
-        cls, data_dir: Path, accounts: AccountRegistry, public_url: str, clock: Clock | None = None
+        cls,
+        data_dir: Path,
+        accounts: AccountRegistry,
+        public_url: str,
+        clock: Clock | None = None,
+        storage: LinkedStorage | None = None,
     ) -> BatchService:
         from batchite.compute.local import LocalBackend
 
         data_dir.mkdir(parents=True, exist_ok=True)
         clock = clock or Clock()
         store = SqliteStore(data_dir / "batchite.db", clock)
-        return cls(store, LocalBackend(data_dir / "nodes"), accounts, public_url, clock)
+        return cls(store, LocalBackend(data_dir / "nodes"), accounts, public_url, clock, storage)
 
     def start(self) -> None:
         """Recover from the store; call on the running event loop."""

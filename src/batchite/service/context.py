@@ -10,6 +10,7 @@ from batchite.domain.errors import BatchError
 from batchite.domain.filters import Filter
 from batchite.scheduler import Scheduler
 from batchite.service.accounts import AccountRegistry
+from batchite.storage.linked import LinkedStorage
 from batchite.store.base import Record, Store
 
 
@@ -28,6 +29,7 @@ class ServiceContext:
     clock: Clock
     accounts: AccountRegistry
     public_url: str
+    storage: LinkedStorage | None = None  # the accounts' linked (auto-)storage, if configured
 
     def account_url(self, account: str) -> str:
         return self.public_url

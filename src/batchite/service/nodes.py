@@ -103,6 +103,26 @@ class NodeService:
         self.ctx.scheduler.remove_nodes(pool, node_ids, option or "requeue")
         return self._pool(account, pool_id)
 
+    def preempt(self, account: str, pool_id: str, node_ids: builtins.list[str] | None) -> builtins.list[str]:
+        """Preempt low-priority nodes on demand (all of the pool's, or those named)."""
+        pool_rec = self._pool(account, pool_id)
+        pool = self.ctx.scheduler.pools.get((account, pool_rec.key))
+        if pool is None:
+            raise not_found("pool")
+        targets = node_ids or [n.id for n in pool.nodes.values() if not n.spec.is_dedicated]
+        done = []
+        for node_id in targets:
+            node = pool.nodes.get(node_id)
+            if node is None:
+                raise not_found("node")
+            if node.spec.is_dedicated:
+                raise conflict(
+                    "NodeIsDedicated", "Only low-priority (spot) nodes can be preempted.", [("NodeId", node_id)]
+                )
+            if self.ctx.scheduler.preempt_node(pool, node):
+                done.append(node_id)
+        return done
+
     # -- users --------------------------------------------------------------------------
     def _users(self, rec: Record) -> dict[str, dict[str, Any]]:
         users: dict[str, dict[str, Any]] = rec.extra.setdefault("users", {})

@@ -12,6 +12,7 @@ from batchite.domain.filters import Filter
 from batchite.domain.ids import check_id
 from batchite.service.context import Page, ServiceContext, require
 from batchite.service.formula_checks import check_formula, check_interval
+from batchite.service.packages import check_package_references
 from batchite.store.base import Record
 
 MAX_SLOTS = 256
@@ -92,6 +93,7 @@ class PoolService:
             raise missing_property("virtualMachineConfiguration")
         self._check_slots(body, size)
         self._check_targets(body)
+        check_package_references(self.ctx, account, body.get("applicationPackageReferences"))
         autoscale = bool(body.get("enableAutoScale"))
         if autoscale:
             if not body.get("autoScaleFormula"):
@@ -158,6 +160,7 @@ class PoolService:
             self._check_slots(body, vmsizes.lookup(body.get("vmSize") or rec.doc.get("vmSize", "")))
         if "vmSize" in body:
             vmsizes.lookup(body["vmSize"])
+        check_package_references(self.ctx, account, body.get("applicationPackageReferences"))
         for name, value in body.items():
             if value is not None:
                 rec.doc[name] = copy.deepcopy(value)
@@ -170,6 +173,7 @@ class PoolService:
         for name in ("applicationPackageReferences", "metadata"):
             if name not in body:
                 raise missing_property(name)
+        check_package_references(self.ctx, account, body.get("applicationPackageReferences"))
         for name in ("startTask", "applicationPackageReferences", "metadata", "targetNodeCommunicationMode"):
             if body.get(name) is None:
                 rec.doc.pop(name, None)
