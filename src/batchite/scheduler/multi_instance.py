@@ -98,7 +98,7 @@ class MultiInstance(SchedulerBase):
             sub = run.task.sub_runs[index - 1] if index - 1 < len(run.task.sub_runs) else None
             if sub is not None:
                 sub.handle = None
-            info: dict[str, Any] = {"state": "completed", "endTime": format_time(outcome.end_time),
+            info: dict[str, Any] = {"state": "completed", "endTime": format_time(self.now()),
                                     "result": "failure" if failure else "success"}
             if outcome.exit_code is not None:
                 info["exitCode"] = outcome.exit_code
