@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from azure.batch import models as m
+
 # Not exported by azure-batch 15.1.0. Its begin_reboot/reimage/deallocate_node and disable_node_scheduling
 # fail client-side ("No value for given attribute": content-type None) when called without options
 # or with empty (falsy) options, so every call below names the option.
@@ -29,16 +30,23 @@ from azure.core.exceptions import (
 
 from batchite.cli.server import ChildServer, start_child_server
 from tests.conftest import wait_for
-from tests.e2e.helpers import (  # noqa: F401 (cleanup: fixture)
+from tests.e2e.helpers import (
     POLL,
+    Cleanup,
     Raw,
-    cleanup,
     error_of,
     make_pool,
     wait_node,
     wait_task,
 )
 from tests.sdk import job_options, pool_options, task_options
+
+
+@pytest.fixture
+def cleanup(client: Any) -> Iterator[Cleanup]:
+    c = Cleanup(client)
+    yield c
+    c.run()
 
 
 @pytest.fixture
@@ -82,9 +90,13 @@ def test_reboot_or_reimage_requeues_the_running_task_and_the_node_comes_back_idl
     wait_task(client, job_id, "t", "running")
     time.sleep(0.05)
     if action == "reboot":
-        client.begin_reboot_node(pool_id, node_id, BatchNodeRebootOptions(node_reboot_kind="requeue"), polling_interval=POLL).result()
+        client.begin_reboot_node(
+            pool_id, node_id, BatchNodeRebootOptions(node_reboot_kind="requeue"), polling_interval=POLL
+        ).result()
     else:
-        client.begin_reimage_node(pool_id, node_id, BatchNodeReimageOptions(node_reimage_option="requeue"), polling_interval=POLL).result()
+        client.begin_reimage_node(
+            pool_id, node_id, BatchNodeReimageOptions(node_reimage_option="requeue"), polling_interval=POLL
+        ).result()
 
     task = wait_task(client, job_id, "t")  # requeued, then run again on the rebooted node
     assert task.execution_info.requeue_count == 1
@@ -92,6 +104,22 @@ def test_reboot_or_reimage_requeues_the_running_task_and_the_node_comes_back_idl
     assert task.node_info.node_id == node_id
     node = wait_node(client, pool_id, node_id, "idle")
     assert node.last_boot_time > booted
+
+
+def test_reboot_without_a_body_requeues_the_running_task(
+    client: Any, uid: Any, cleanup: Any, raw: Raw, pool1: tuple[str, str]
+) -> None:
+    """The default nodeRebootOption is requeue (as older clients send it: no body at all)."""
+    pool_id, node_id = pool1
+    job_id = new_job(client, uid, cleanup, pool_id)
+    client.create_task(job_id, task_options("t", "sleep 0.8"))
+    wait_task(client, job_id, "t", "running")
+    response = raw.request("POST", f"/pools/{pool_id}/nodes/{node_id}/reboot")
+    assert response.status_code == 202, response.text
+    task = wait_task(client, job_id, "t")
+    assert task.execution_info.requeue_count == 1
+    assert task.execution_info.result == "success"
+    wait_node(client, pool_id, node_id, "idle")
 
 
 def test_reboot_with_terminate_option_ends_the_running_task(
@@ -112,7 +140,9 @@ def test_reboot_with_terminate_option_ends_the_running_task(
 
 def test_deallocate_then_start_node(client: Any, uid: Any, cleanup: Any, pool1: tuple[str, str]) -> None:
     pool_id, node_id = pool1
-    client.begin_deallocate_node(pool_id, node_id, BatchNodeDeallocateOptions(node_deallocate_option="requeue"), polling_interval=POLL).result()
+    client.begin_deallocate_node(
+        pool_id, node_id, BatchNodeDeallocateOptions(node_deallocate_option="requeue"), polling_interval=POLL
+    ).result()
     assert wait_node(client, pool_id, node_id, "deallocated")
     # A deallocated node takes no work.
     job_id = new_job(client, uid, cleanup, pool_id)
@@ -141,7 +171,9 @@ def test_disable_node_scheduling_keeps_new_tasks_off_the_node_until_enabled(
 ) -> None:
     pool_id = make_pool(client, uid("sched"), cleanup, dedicated=2)
     off, on = sorted(n.id for n in client.list_nodes(pool_id))
-    client.disable_node_scheduling(pool_id, off, m.BatchNodeDisableSchedulingOptions(node_disable_scheduling_option="requeue"))
+    client.disable_node_scheduling(
+        pool_id, off, m.BatchNodeDisableSchedulingOptions(node_disable_scheduling_option="requeue")
+    )
     assert client.get_node(pool_id, off).scheduling_state == "disabled"
     assert client.get_node(pool_id, on).scheduling_state == "enabled"
 
@@ -158,10 +190,32 @@ def test_disable_node_scheduling_keeps_new_tasks_off_the_node_until_enabled(
         job_id, m.BatchTaskGroup(task_values=[task_options(f"u{i}", "sleep 1") for i in range(2)])
     )
     running = wait_for(
-        lambda: len(rs := [t for t in client.list_tasks(job_id) if t.id.startswith("u") and t.state == "running"]) == 2
-        and rs
+        lambda: (
+            len(rs := [t for t in client.list_tasks(job_id) if t.id.startswith("u") and t.state == "running"]) == 2
+            and rs
+        )
     )
     assert {t.node_info.node_id for t in running} == {off, on}
+
+
+def test_disable_scheduling_with_taskcompletion_lets_the_running_task_finish(
+    client: Any, uid: Any, cleanup: Any, pool1: tuple[str, str]
+) -> None:
+    pool_id, node_id = pool1
+    job_id = new_job(client, uid, cleanup, pool_id)
+    client.create_task(job_id, task_options("t", "sleep 0.5"))
+    wait_task(client, job_id, "t", "running")
+    client.disable_node_scheduling(
+        pool_id, node_id, m.BatchNodeDisableSchedulingOptions(node_disable_scheduling_option="taskcompletion")
+    )
+    assert client.get_node(pool_id, node_id).scheduling_state == "disabled"
+    task = wait_task(client, job_id, "t")
+    assert (task.execution_info.result, task.execution_info.requeue_count) == ("success", 0)
+    client.create_task(job_id, task_options("next", "/bin/true"))
+    time.sleep(0.4)
+    assert client.get_task(job_id, "next").state == "active"  # the only node takes nothing new
+    client.enable_node_scheduling(pool_id, node_id)
+    assert wait_task(client, job_id, "next").node_info.node_id == node_id
 
 
 # -- node users ---------------------------------------------------------------------------------------
@@ -266,12 +320,27 @@ def test_remove_nodes_removes_the_node_and_lowers_the_target(client: Any, uid: A
     assert http_error(lambda: client.get_node(pool_id, victim), ResourceNotFoundError).status_code == 404
 
 
+def test_remove_a_node_running_a_task_requeues_it_onto_another_node(client: Any, uid: Any, cleanup: Any) -> None:
+    pool_id = make_pool(client, uid("rqpool"), cleanup, dedicated=2)
+    job_id = new_job(client, uid, cleanup, pool_id)
+    client.create_task(job_id, task_options("t", "sleep 0.8"))
+    victim = wait_task(client, job_id, "t", "running").node_info.node_id
+    client.begin_remove_nodes(pool_id, m.BatchNodeRemoveOptions(node_ids=[victim]), polling_interval=POLL).result()
+    task = wait_task(client, job_id, "t")
+    assert task.execution_info.requeue_count == 1
+    assert task.execution_info.result == "success"
+    assert task.node_info.node_id != victim
+    assert victim not in {n.id for n in client.list_nodes(pool_id)}
+
+
 def test_list_pool_usage_metrics_shows_a_pool_with_nodes(client: Any, pool1: tuple[str, str]) -> None:
     pool_id, _ = pool1
     time.sleep(0.3)
     now = dt.datetime.now(dt.UTC)
     metrics = list(
-        client.list_pool_usage_metrics(start_time=now - dt.timedelta(minutes=30), end_time=now + dt.timedelta(minutes=1))
+        client.list_pool_usage_metrics(
+            start_time=now - dt.timedelta(minutes=30), end_time=now + dt.timedelta(minutes=1)
+        )
     )
     mine = [x for x in metrics if x.pool_id == pool_id]
     assert mine, [x.pool_id for x in metrics]
@@ -388,6 +457,18 @@ def test_get_pool_with_if_none_match_of_the_current_etag_is_not_modified(client:
     assert client.get_pool(pool_id, etag='"0x1"', match_condition=MatchConditions.IfModified).id == pool_id
 
 
+def test_get_pool_if_modified_since_a_later_time_is_not_modified(client: Any, uid: Any, cleanup: Any) -> None:
+    pool_id = uid("cpool")
+    client.create_pool(pool_options(pool_id, dedicated=0))
+    cleanup("pool", pool_id)
+    modified = client.get_pool(pool_id).last_modified
+    later = modified + dt.timedelta(minutes=5)
+    err = http_error(lambda: client.get_pool(pool_id, if_modified_since=later), ResourceModifiedError)
+    assert err.status_code == 304
+    earlier = modified - dt.timedelta(minutes=5)
+    assert client.get_pool(pool_id, if_modified_since=earlier).id == pool_id
+
+
 def test_update_pool_with_a_stale_if_match_is_412_and_changes_nothing(client: Any, uid: Any, cleanup: Any) -> None:
     pool_id = uid("cpool")
     client.create_pool(pool_options(pool_id, dedicated=0))
@@ -441,6 +522,7 @@ def test_strict_api_version_rejects_an_unknown_version(strict_server: ChildServe
         assert response.status_code == 400, response.text
         code, values = error_of(response)
         assert code == "UnsupportedRequestVersion"
+        assert values.get("QueryParameterValue") == "2099-01-01"
         # Known versions, old and new, still work.
         for version in ("2025-06-01", "2024-07-01.20.0"):
             assert raw.request("GET", "/pools", api_version=version).status_code == 200

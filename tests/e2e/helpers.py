@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
 from urllib.parse import quote
 
 import httpx
-import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
 from batchite.api.auth import sign, string_to_sign
@@ -27,7 +26,7 @@ JSON_CT = "application/json; odata=minimalmetadata"
 
 
 class Cleanup:
-    """Deletes, in reverse order, the jobs and pools a test registered."""
+    """Deletes, in reverse order, the jobs and pools a test registered (call `run` at teardown)."""
 
     def __init__(self, client: Any) -> None:
         self.client = client
@@ -48,15 +47,9 @@ class Cleanup:
         self.items.clear()
 
 
-@pytest.fixture
-def cleanup(client: Any) -> Iterator[Cleanup]:
-    c = Cleanup(client)
-    yield c
-    c.run()
-
-
-def make_pool(client: Any, pool_id: str, cleanup: Callable[[str, str], None], dedicated: int = 1, slots: int = 1,
-              **extra: Any) -> str:
+def make_pool(
+    client: Any, pool_id: str, cleanup: Callable[[str, str], None], dedicated: int = 1, slots: int = 1, **extra: Any
+) -> str:
     """A pool whose `dedicated` nodes are all idle."""
     client.create_pool(pool_options(pool_id, dedicated=dedicated, slots=slots, **extra))
     cleanup("pool", pool_id)

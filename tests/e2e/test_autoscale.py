@@ -4,9 +4,9 @@ evaluates a formula at enable and then every autoScaleEvaluationInterval (PT5M: 
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -56,9 +56,7 @@ def autoscale_pool(client: Any, pool_id: str, cleanup: Cleanup, formula: str = P
     return client.get_pool(pool_id)
 
 
-def _minutes(n: int) -> Any:
-    import datetime as dt
-
+def _minutes(n: int) -> dt.timedelta:
     return dt.timedelta(minutes=n)
 
 
@@ -132,6 +130,7 @@ def test_a_formula_over_8192_characters_is_autoscale_formula_too_long(fclient: A
     pool_id = uid("long")
     fclient.create_pool(pool_options(pool_id, dedicated=0))
     cleanup("pool", pool_id)
+
     def padded(length: int) -> str:
         head, tail = "$TargetDedicatedNodes =", " 0;"
         return head + " " * (length - len(head) - len(tail)) + tail
@@ -149,9 +148,7 @@ def test_a_formula_over_8192_characters_is_autoscale_formula_too_long(fclient: A
     assert fclient.get_pool(pool_id).enable_auto_scale is True
 
 
-def test_enable_twice_within_30_service_seconds_is_too_many_requests(
-    fclient: Any, uid: Any, cleanup: Cleanup
-) -> None:
+def test_enable_twice_within_30_service_seconds_is_too_many_requests(fclient: Any, uid: Any, cleanup: Cleanup) -> None:
     pool_id = uid("twice")
     fclient.create_pool(pool_options(pool_id, dedicated=0))
     cleanup("pool", pool_id)
@@ -174,9 +171,7 @@ def test_enable_twice_within_30_service_seconds_is_too_many_requests(
     assert pool.auto_scale_formula == "$TargetDedicatedNodes = 1;"
 
 
-def test_disable_pool_auto_scale_clears_the_formula_and_allows_resize(
-    fclient: Any, uid: Any, cleanup: Cleanup
-) -> None:
+def test_disable_pool_auto_scale_clears_the_formula_and_allows_resize(fclient: Any, uid: Any, cleanup: Cleanup) -> None:
     pool_id = uid("off")
     autoscale_pool(fclient, pool_id, cleanup, "$TargetDedicatedNodes = 1;")
     wait_for(lambda: fclient.get_pool(pool_id).current_dedicated_nodes == 1)
@@ -186,7 +181,9 @@ def test_disable_pool_auto_scale_clears_the_formula_and_allows_resize(
     assert pool.auto_scale_formula is None
     assert pool.auto_scale_evaluation_interval is None
     assert pool.target_dedicated_nodes == 1  # the pool keeps its size
-    fclient.begin_resize_pool(pool_id, m.BatchPoolResizeOptions(target_dedicated_nodes=2), polling_interval=POLL).result()
+    fclient.begin_resize_pool(
+        pool_id, m.BatchPoolResizeOptions(target_dedicated_nodes=2), polling_interval=POLL
+    ).result()
     assert wait_for(lambda: (p := fclient.get_pool(pool_id)).current_dedicated_nodes == 2 and p)
 
 

@@ -7,7 +7,9 @@ the job or task ends up in."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,10 +17,17 @@ from azure.batch import models as m
 from azure.core.exceptions import HttpResponseError
 
 from tests.conftest import wait_for
-from tests.e2e.helpers import POLL, cleanup, make_pool, wait_job, wait_task  # noqa: F401 (cleanup: fixture)
+from tests.e2e.helpers import POLL, Cleanup, make_pool, wait_job, wait_task
 from tests.sdk import job_options, task_options
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def cleanup(client: Any) -> Iterator[Cleanup]:
+    c = Cleanup(client)
+    yield c
+    c.run()
 
 
 @pytest.fixture
@@ -140,6 +149,23 @@ def test_dependency_action_satisfy_lets_the_dependent_run_after_a_failure(
     assert span(tasks["dependent"])[0] >= span(tasks["fail"])[1]
 
 
+def test_success_mapped_to_dependency_action_block_blocks_the_dependent(
+    client: Any, uid: Any, cleanup: Any, pool: str
+) -> None:
+    job_id = new_job(client, uid, cleanup, pool, uses_task_dependencies=True)
+    block = m.ExitConditions(
+        exit_codes=[m.ExitCodeMapping(code=0, exit_options=m.ExitOptions(dependency_action="block"))]
+    )
+    add(
+        client,
+        job_id,
+        task_options("ok", "/bin/true", exit_conditions=block),
+        task_options("dependent", "/bin/true", depends_on=depends("ok")),
+    )
+    assert wait_task(client, job_id, "ok").execution_info.result == "success"
+    stays(lambda: client.get_task(job_id, "dependent").state == "active", 0.5)
+
+
 def test_dependent_added_before_its_dependency_exists_waits_for_it(
     client: Any, uid: Any, cleanup: Any, pool: str
 ) -> None:
@@ -174,11 +200,32 @@ def test_failing_task_without_exit_conditions_terminates_the_job(
     client: Any, uid: Any, cleanup: Any, pool: str
 ) -> None:
     job_id = exit_job(client, uid, cleanup, pool)
+    client.create_task(job_id, task_options("sibling", "sleep 30"))
+    wait_task(client, job_id, "sibling", "running")
     client.create_task(job_id, task_options("fail", "/bin/sh -c 'exit 2'"))
     job = wait_job(client, job_id, "completed")
     assert job.execution_info.termination_reason == "TaskFailed"
     assert job.execution_info.end_time is not None
     assert client.get_task(job_id, "fail").execution_info.exit_code == 2
+    # Terminating the job ends its running tasks.
+    sibling = wait_task(client, job_id, "sibling", timeout=5)
+    assert sibling.execution_info.result == "failure"
+
+
+def test_job_action_applies_only_after_the_last_retry(client: Any, uid: Any, cleanup: Any, pool: str) -> None:
+    job_id = exit_job(client, uid, cleanup, pool)
+    client.create_task(
+        job_id,
+        task_options(
+            "flaky", "/bin/sh -c 'sleep 0.3; exit 2'", constraints=m.BatchTaskConstraints(max_task_retry_count=1)
+        ),
+    )
+    wait_for(lambda: client.get_task(job_id, "flaky").execution_info.retry_count == 1)
+    assert client.get_job(job_id).state == "active"  # the first failure was retried, not acted on
+    job = wait_job(client, job_id, "completed")
+    assert job.execution_info.termination_reason == "TaskFailed"
+    task = client.get_task(job_id, "flaky")
+    assert (task.state, task.execution_info.retry_count) == ("completed", 1)
 
 
 def test_exit_code_mapping_with_job_action_none_keeps_the_job_active(
@@ -212,11 +259,16 @@ def test_exit_code_ranges_choose_the_job_action(client: Any, uid: Any, cleanup: 
 
 def test_job_action_disable_disables_the_job(client: Any, uid: Any, cleanup: Any, pool: str) -> None:
     job_id = exit_job(client, uid, cleanup, pool)
+    client.create_task(job_id, task_options("sibling", "sleep 30"))
+    wait_task(client, job_id, "sibling", "running")
     disable = m.ExitConditions(exit_codes=[m.ExitCodeMapping(code=2, exit_options=m.ExitOptions(job_action="disable"))])
     client.create_task(job_id, task_options("two", "/bin/sh -c 'exit 2'", exit_conditions=disable))
     job = wait_job(client, job_id, "disabled")
     assert job.execution_info.termination_reason is None
     assert client.get_task(job_id, "two").state == "completed"
+    # jobAction disable is a disable with disableTasks=requeue: the running sibling goes back to active.
+    sibling = client.get_task(job_id, "sibling")
+    assert (sibling.state, sibling.execution_info.requeue_count) == ("active", 1)
     # A disabled job schedules nothing new.
     client.create_task(job_id, task_options("held", "/bin/true"))
     stays(lambda: client.get_task(job_id, "held").state == "active", 0.5)
@@ -236,11 +288,6 @@ def test_job_action_on_a_job_with_on_task_failure_noaction_is_invalid_property_v
     assert list(client.list_tasks(job_id)) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="service/tasks.py _sets_job_action ignores jobAction 'none', but the 2025-06-01 ExitOptions doc says "
-    "specifying jobAction at all on a job whose onTaskFailure is noaction fails the add with InvalidPropertyValue",
-)
 def test_job_action_none_on_a_job_with_on_task_failure_noaction_is_invalid_property_value(
     client: Any, uid: Any, cleanup: Any, pool: str
 ) -> None:
@@ -262,7 +309,9 @@ def test_higher_priority_job_runs_first_on_a_one_slot_pool(client: Any, uid: Any
     # The low-priority job and its tasks come first; nothing can run until the node arrives.
     add(client, low, *[task_options(f"l{i}", "sleep 0.1") for i in range(2)])
     add(client, high, *[task_options(f"h{i}", "sleep 0.1") for i in range(2)])
-    client.begin_resize_pool(pool_id, m.BatchPoolResizeOptions(target_dedicated_nodes=1), polling_interval=POLL).result()
+    client.begin_resize_pool(
+        pool_id, m.BatchPoolResizeOptions(target_dedicated_nodes=1), polling_interval=POLL
+    ).result()
     lows = wait_for(lambda: all_completed(client, low, 2))
     highs = wait_for(lambda: all_completed(client, high, 2))
     last_high_end = max(span(t)[1] for t in highs.values())
@@ -279,7 +328,7 @@ def test_max_parallel_tasks_1_never_runs_two_at_once(client: Any, uid: Any, clea
         time.sleep(0.05)
     assert max(running_seen, default=0) <= 1
     spans = sorted(span(t) for t in tasks.values())
-    for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+    for (_, end), (start, _) in itertools.pairwise(spans):
         assert end <= start, spans
 
 
@@ -366,6 +415,28 @@ def test_job_max_wall_clock_time_terminates_the_job(client: Any, uid: Any, clean
     assert job.execution_info.end_time - job.creation_time >= dt.timedelta(seconds=2)
     task = wait_task(client, job_id, "long", timeout=5)
     assert task.execution_info.end_time < task.execution_info.start_time + dt.timedelta(seconds=20)
+
+
+def test_raising_the_job_max_wall_clock_time_by_update_keeps_the_job_alive(
+    client: Any, uid: Any, cleanup: Any, pool: str
+) -> None:
+    job_id = new_job(
+        client, uid, cleanup, pool, constraints=m.BatchJobConstraints(max_wall_clock_time=dt.timedelta(seconds=1.5))
+    )
+    client.update_job(
+        job_id, m.BatchJobUpdateOptions(constraints=m.BatchJobConstraints(max_wall_clock_time=dt.timedelta(hours=1)))
+    )
+    assert client.get_job(job_id).constraints.max_wall_clock_time == dt.timedelta(hours=1)
+    stays(lambda: client.get_job(job_id).state == "active", 2.0)
+
+
+def test_on_all_tasks_complete_terminatejob_on_a_job_without_tasks_completes_it(
+    client: Any, uid: Any, cleanup: Any, pool: str
+) -> None:
+    # "If a Job contains no Tasks, then all Tasks are considered complete."
+    job_id = new_job(client, uid, cleanup, pool, all_tasks_complete_mode="terminatejob")
+    job = wait_job(client, job_id, "completed", timeout=5)
+    assert job.execution_info.termination_reason == "AllTasksComplete"
 
 
 def test_on_all_tasks_complete_terminatejob_set_by_update_after_adding_tasks(

@@ -36,14 +36,15 @@ class SchedulerBase:
         self._kick_pending = False
         self._background: set[asyncio.Task[Any]] = set()
         self.listeners: list[Callable[[str, Record], None]] = []
+        self._dirty_nodes: set[NodeRt] = set()
         self.schedule_timers = ScheduleTimers(clock)  # job schedules; the service registers on_due
 
     def now(self) -> datetime:
         return self.clock.now()
 
-    def task_staging(self, account: str, pool_id: str, doc: dict[str, Any]) -> TaskStaging | None:
+    def task_staging(self, account: str, pool_id: str, doc: dict[str, Any], part: str = "task") -> TaskStaging | None:
         """Resource files, output files and application packages of a task document (scheduler/launch.py)."""
-        return build_staging(self.store, self.linked_storage, account, pool_id, doc)
+        return build_staging(self.store, self.linked_storage, account, pool_id, doc, part=part)
 
     def kick(self) -> None:
         """Ask for a dispatch pass at the end of this loop tick (many events, one pass)."""

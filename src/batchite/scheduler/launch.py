@@ -117,15 +117,21 @@ def build_staging(
     pool_id: str,
     doc: dict[str, Any],
     pool: Record | None = None,
+    part: str = "task",
 ) -> TaskStaging | None:
-    """The staging of a task (or start, preparation, release, job manager task); None when there is none."""
+    """The staging of a task (or start, preparation, release, job manager task); None when there is none.
+
+    part: "task" (everything), or for a multi-instance task "coordination" (commonResourceFiles, on
+    every node) and "application" (resourceFiles and outputFiles, on the primary).
+    """
     pool = pool or store.get(account, "pool", "", pool_id)
     refs = list((pool.doc.get("applicationPackageReferences") if pool else None) or [])
     refs += list(doc.get("applicationPackageReferences") or [])
-    resource_files = [(rf, WORKING_DIR) for rf in doc.get("resourceFiles") or []]
+    resource_files = [] if part == "coordination" else [(rf, WORKING_DIR) for rf in doc.get("resourceFiles") or []]
     common = (doc.get("multiInstanceSettings") or {}).get("commonResourceFiles") or []
-    resource_files += [(rf, TASK_DIR) for rf in common]  # to the task directory, above wd
-    outputs = doc.get("outputFiles") or []
+    if part != "application":
+        resource_files += [(rf, TASK_DIR) for rf in common]  # to the task directory, above wd
+    outputs = [] if part == "coordination" else doc.get("outputFiles") or []
     if not (refs or resource_files or outputs):
         return None
     staging = TaskStaging()

@@ -68,6 +68,7 @@ class MultiInstance(SchedulerBase):
         self.store.delete_children(task.account, "subtask", subtask_parent(job.key, task.key))
         for index, each in enumerate(runs):
             identity = self._identity(job, task, each.node, index == 0, hosts, run.node.ip, env)
+            identity.staging = self.task_staging(task.account, each.node.spec.pool_id, rec.doc, part="coordination")
             if index:
                 self._subtask(job, task, index, each.node, {"state": "running", "startTime": format_time(self.now())})
             each.handle = self.backend.start_task(
@@ -119,6 +120,7 @@ class MultiInstance(SchedulerBase):
             return
         hosts = ",".join(r.node.ip for r in [run, *run.task.sub_runs])
         identity = self._identity(job, run.task, run.node, True, hosts, run.node.ip, env)
+        identity.staging = self.task_staging(run.task.account, run.node.spec.pool_id, rec.doc, part="application")
         run.handle = self.backend.start_task(
             run.node.spec, identity, str(rec.doc.get("commandLine", "")), partial(self._on_exit, job, run)
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -242,29 +243,10 @@ class NodeManager(SchedulerBase):
         return self.pools.get((node.spec.account, node.spec.pool_id.lower()))
 
     def node_task_started(self, node: NodeRt, job: JobRt, task: TaskRt) -> None:
-        pool = self._pool_of(node)
-        rec = self.store.get(node.spec.account, "node", node.spec.pool_id.lower(), node.id)
-        if rec is None or pool is None:
-            return
-        doc = rec.doc
         if node.state == "idle":
             node.state = "running"
-            states.transition(states.NODE, doc, "running", self.now(), keep_previous=False)
-        doc["totalTasksRun"] = int(doc.get("totalTasksRun", 0)) + 1
-        doc["runningTasksCount"] = len(node.runs)
-        doc["runningTaskSlotsCount"] = node.used
-        recent = [t for t in doc.get("recentTasks") or [] if t.get("taskId") != task.id or t.get("jobId") != job.id]
-        recent.insert(
-            0,
-            {
-                "taskUrl": f"{self.account_url(job.account)}/jobs/{job.id}/tasks/{task.id}",
-                "jobId": job.id,
-                "taskId": task.id,
-                "taskState": "running",
-            },
-        )
-        doc["recentTasks"] = recent[:RECENT_TASKS]
-        self.store.put(rec)
+        node.events.append(("started", job.id, task.id, None))
+        self._node_dirty(node)
 
     def node_task_finished(self, node: NodeRt, job: JobRt, task: TaskRt, succeeded: bool | None) -> None:
         pool = self._pool_of(node)
@@ -275,18 +257,41 @@ class NodeManager(SchedulerBase):
             return
         if node.pending_action and not node.runs:
             self.run_pending_action(pool, node)
-        rec = self.store.get(node.spec.account, "node", pool.key, node.id)
-        if rec is None:
-            return
-        doc = rec.doc
-        if succeeded:
-            doc["totalTasksSucceeded"] = int(doc.get("totalTasksSucceeded", 0)) + 1
-        doc["runningTasksCount"] = len(node.runs)
-        doc["runningTaskSlotsCount"] = node.used
-        for item in doc.get("recentTasks") or []:
-            if item.get("taskId") == task.id and item.get("jobId") == job.id:
-                item["taskState"] = "completed" if task.state == "completed" else task.state
         if node.state == "running" and not node.runs:
             node.state = "idle"
-            states.transition(states.NODE, doc, "idle", self.now(), keep_previous=False)
-        self.store.put(rec)
+        node.events.append(("finished", job.id, task.id, succeeded if task.state == "completed" else None))
+        self._node_dirty(node)
+
+    def _node_dirty(self, node: NodeRt) -> None:
+        """Node documents change with every task; their writes are grouped once per loop tick."""
+        if not self._dirty_nodes:
+            asyncio.get_running_loop().call_soon(self._flush_nodes)
+        self._dirty_nodes.add(node)
+
+    def _flush_nodes(self) -> None:
+        dirty, self._dirty_nodes = self._dirty_nodes, set()
+        for node in dirty:
+            events, node.events = node.events, []
+            rec = self.store.get(node.spec.account, "node", node.spec.pool_id.lower(), node.id)
+            if rec is None:
+                continue
+            doc = rec.doc
+            recent = list(doc.get("recentTasks") or [])
+            for kind, job_id, task_id, succeeded in events:
+                recent = [t for t in recent if t.get("taskId") != task_id or t.get("jobId") != job_id]
+                if kind == "started":
+                    doc["totalTasksRun"] = int(doc.get("totalTasksRun", 0)) + 1
+                    url = f"{self.account_url(node.spec.account)}/jobs/{job_id}/tasks/{task_id}"
+                    recent.insert(0, {"taskUrl": url, "jobId": job_id, "taskId": task_id, "taskState": "running"})
+                else:
+                    if succeeded:
+                        doc["totalTasksSucceeded"] = int(doc.get("totalTasksSucceeded", 0)) + 1
+                    url = f"{self.account_url(node.spec.account)}/jobs/{job_id}/tasks/{task_id}"
+                    state = "completed" if succeeded is not None else "active"
+                    recent.insert(0, {"taskUrl": url, "jobId": job_id, "taskId": task_id, "taskState": state})
+            doc["recentTasks"] = recent[:RECENT_TASKS]
+            doc["runningTasksCount"] = len(node.runs)
+            doc["runningTaskSlotsCount"] = node.used
+            if doc.get("state") in ("idle", "running") and node.state in ("idle", "running"):
+                states.transition(states.NODE, doc, node.state, self.now(), keep_previous=False)
+            self.store.put(rec)

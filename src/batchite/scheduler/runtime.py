@@ -74,6 +74,7 @@ class NodeRt:
     pending_action: str | None = None  # reboot/reimage/deallocate waiting for running tasks
     used: int = 0
     runs: set[Run] = field(default_factory=set)
+    events: list[tuple[str, str, str, bool | None]] = field(default_factory=list)  # for the node document
 
     @property
     def id(self) -> str:

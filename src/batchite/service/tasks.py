@@ -198,7 +198,7 @@ def _sets_job_action(conditions: dict[str, Any] | None) -> bool:
     listed = (conditions.get("exitCodes") or []) + (conditions.get("exitCodeRanges") or [])
     options = [c.get("exitOptions") for c in listed]
     options += [conditions.get(k) for k in ("preProcessingError", "fileUploadError", "default")]
-    return any(isinstance(o, dict) and o.get("jobAction") not in (None, "none") for o in options)
+    return any(isinstance(o, dict) and o.get("jobAction") is not None for o in options)
 
 
 def error_body(err: BatchError) -> dict[str, Any]:

@@ -22,7 +22,8 @@ from batchite.domain.filters import Filter
 from batchite.store.base import Record
 from batchite.store.filter_sql import compile_filter
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 3
+COMMIT_DELAY = 0.01  # seconds: how long the scheduler's own writes may wait to share a commit
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entities (
     account TEXT NOT NULL,
@@ -36,10 +37,10 @@ CREATE TABLE IF NOT EXISTS entities (
     seq INTEGER NOT NULL,
     doc TEXT NOT NULL,
     extra TEXT NOT NULL DEFAULT '{}',
-    result TEXT GENERATED ALWAYS AS (json_extract(doc, '$.executionInfo.result')) VIRTUAL,
-    slots INTEGER GENERATED ALWAYS AS (COALESCE(json_extract(doc, '$.requiredSlots'), 1)) VIRTUAL,
-    PRIMARY KEY (account, kind, parent, key)
-) WITHOUT ROWID;
+    result TEXT,
+    slots INTEGER NOT NULL DEFAULT 1,
+    UNIQUE (account, kind, parent, key)
+);
 CREATE INDEX IF NOT EXISTS entities_seq ON entities (account, kind, parent, seq);
 CREATE INDEX IF NOT EXISTS entities_state ON entities (account, kind, parent, state, result, slots);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -68,6 +69,8 @@ class SqliteStore:
         self._lock = threading.RLock()  # only the CLI and tests touch the store off the loop
         self._in_tx = False
         self._commit_future: asyncio.Future[None] | None = None
+        self._commit_timer: asyncio.TimerHandle | None = None
+        self._commit_soon = False
         row = self._conn.execute("SELECT COALESCE(MAX(seq), 0) FROM entities").fetchone()
         self._seq = int(row[0])
         # ETags: a counter seeded from the clock in 100 ns ticks, so they grow across restarts.
@@ -81,15 +84,21 @@ class SqliteStore:
             self._schedule_commit()
 
     def _schedule_commit(self) -> None:
+        """Writes nobody waits for (the scheduler's) are committed within COMMIT_DELAY; a request
+        that awaits `committed()` has its commit run at the end of the current loop tick."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return  # no loop (CLI / sync tests): flush() commits explicitly
         if self._commit_future is None:
             self._commit_future = loop.create_future()
-            loop.call_soon(self._commit)
+            self._commit_timer = loop.call_later(COMMIT_DELAY, self._commit)
 
     def _commit(self) -> None:
+        if self._commit_timer is not None:
+            self._commit_timer.cancel()
+            self._commit_timer = None
+        self._commit_soon = False
         fut, self._commit_future = self._commit_future, None
         try:
             self.flush()
@@ -108,6 +117,9 @@ class SqliteStore:
 
     async def committed(self) -> None:
         """Wait until every write made so far is committed."""
+        if self._commit_future is not None and not self._commit_soon:
+            self._commit_soon = True
+            asyncio.get_running_loop().call_soon(self._commit)
         if self._commit_future is not None:
             await asyncio.shield(self._commit_future)
         elif self._in_tx:
@@ -135,7 +147,7 @@ class SqliteStore:
             self._begin()
             self._conn.execute(
                 "INSERT OR REPLACE INTO entities (account, kind, parent, key, id, state, etag, last_modified, "
-                "seq, doc, extra) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                "seq, doc, extra, result, slots) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     record.account,
                     record.kind,
@@ -148,6 +160,8 @@ class SqliteStore:
                     record.seq,
                     json.dumps(record.doc, separators=(",", ":")),
                     json.dumps(record.extra, separators=(",", ":")),
+                    (record.doc.get("executionInfo") or {}).get("result"),
+                    int(record.doc.get("requiredSlots") or 1),
                 ),
             )
         return record
