@@ -42,6 +42,23 @@ def client(endpoint: str) -> Iterator[Any]:
 
 
 @pytest.fixture
+def cleanup(client: Any) -> Iterator[Callable[[str, str], None]]:
+    """Register ("pool"|"job", id) to delete after the test, whatever happened."""
+    from azure.core.exceptions import ResourceNotFoundError
+
+    items: list[tuple[str, str]] = []
+    yield lambda kind, ident: items.append((kind, ident))
+    for kind, ident in reversed(items):
+        try:
+            if kind == "job":
+                client.begin_delete_job(ident, polling_interval=0).result()
+            else:
+                client.begin_delete_pool(ident, polling_interval=0).result()
+        except ResourceNotFoundError:
+            pass
+
+
+@pytest.fixture
 def uid() -> Callable[[str], str]:
     """Unique ids per test, so tests sharing one server never collide."""
     suffix = uuid.uuid4().hex[:8]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -18,21 +17,6 @@ POLL = 0.1
 
 def _status(response: Any, _deserialized: Any, headers: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     return response.http_response.status_code, headers
-
-
-@pytest.fixture
-def cleanup(client: Any) -> Iterator[Callable[[str, str], None]]:
-    """Register ("pool"|"job", id) to delete after the test, whatever happened."""
-    items: list[tuple[str, str]] = []
-    yield lambda kind, ident: items.append((kind, ident))
-    for kind, ident in reversed(items):
-        try:
-            if kind == "job":
-                client.begin_delete_job(ident, polling_interval=POLL).result()
-            else:
-                client.begin_delete_pool(ident, polling_interval=POLL).result()
-        except ResourceNotFoundError:
-            pass
 
 
 def wait_steady(client: Any, pool_id: str, nodes: int, timeout: float = 20.0) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,20 +20,6 @@ POLL = 0.1
 
 def _status(response: Any, _deserialized: Any, headers: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     return response.http_response.status_code, headers
-
-
-@pytest.fixture
-def cleanup(client: Any) -> Iterator[Callable[[str, str], None]]:
-    items: list[tuple[str, str]] = []
-    yield lambda kind, ident: items.append((kind, ident))
-    for kind, ident in reversed(items):
-        try:
-            if kind == "job":
-                client.begin_delete_job(ident, polling_interval=POLL).result()
-            else:
-                client.begin_delete_pool(ident, polling_interval=POLL).result()
-        except ResourceNotFoundError:
-            pass
 
 
 def make_pool(client: Any, pool_id: str, cleanup: Any, dedicated: int = 1, slots: int = 1) -> str:
@@ -453,11 +439,6 @@ def http_file(tmp_path: Any) -> Iterator[str]:
     httpd.server_close()
 
 
-@pytest.mark.xfail(
-    reason="resourceFiles are stored but never downloaded: nothing in scheduler/ or compute/ reads "
-    "resourceFiles, so the task's `cat input.txt` finds no file",
-    strict=True,
-)
 def test_resource_files_are_downloaded_into_the_working_directory(client: Any, job: str, http_file: str) -> None:
     client.create_task(
         job,
