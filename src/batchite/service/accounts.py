@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 DEV_ACCOUNT_NAME = "devbatchaccount1"
@@ -56,7 +57,7 @@ class AccountRegistry:
     def get(self, name: str) -> Account | None:
         return self._by_name.get(name)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Account]:
         return iter(self._by_name.values())
 
     def names(self) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from batchite.compute.base import FileInfo, NodeSpec
+from batchite.compute.base import FileInfo, NodeBackend, NodeSpec
 from batchite.domain.errors import BatchError, not_found
 from batchite.service.context import ServiceContext, require
 
@@ -26,7 +26,7 @@ class FileService:
         self.ctx = ctx
 
     @property
-    def backend(self):  # type: ignore[no-untyped-def]
+    def backend(self) -> NodeBackend:
         return self.ctx.scheduler.backend
 
     def _node_spec(self, account: str, pool_id: str, node_id: str) -> NodeSpec:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -25,7 +27,7 @@ async def get_application(ctx: RequestContext) -> Response:
     return json_response({"odata.metadata": f"{ctx.base_url}/$metadata#applications/@Element", **app})
 
 
-def _time(ctx: RequestContext, name: str):  # type: ignore[no-untyped-def]
+def _time(ctx: RequestContext, name: str) -> datetime | None:
     raw = ctx.query.get(name)
     if not raw:
         return None

@@ -20,7 +20,7 @@ from batchite.wire.models import (
 )
 
 
-def _url(ctx: RequestContext, pool_id: str) -> str:
+def _url(pool_id: str) -> str:
     return f"/pools/{pool_id}"
 
 
@@ -33,7 +33,7 @@ def _guard(ctx: RequestContext, read: bool = False) -> None:
 async def create_pool(ctx: RequestContext) -> Response:
     body = await ctx.model(BatchPoolCreateOptions)
     rec = ctx.batch.pools.create(ctx.account, body)
-    return ctx.entity_done(rec, _url(ctx, rec.id), 201)
+    return ctx.entity_done(rec, _url(rec.id), 201)
 
 
 @operation("Pools_ListPools", "GET", "/pools")
@@ -48,14 +48,14 @@ async def list_pools(ctx: RequestContext) -> Response:
 async def get_pool(ctx: RequestContext) -> Response:
     rec = ctx.batch.pools.get(ctx.account, ctx.path("poolId"))
     conditions.check(ctx.headers, rec.etag, rec.last_modified, read=True)
-    return ctx.render(rec, "pools", _url(ctx, rec.id))
+    return ctx.render(rec, "pools", _url(rec.id))
 
 
 @operation("Pools_PoolExists", "HEAD", "/pools/{poolId}")
 async def pool_exists(ctx: RequestContext) -> Response:
     rec = ctx.batch.pools.get(ctx.account, ctx.path("poolId"))
     conditions.check(ctx.headers, rec.etag, rec.last_modified, read=True)
-    return ctx.entity_done(rec, _url(ctx, rec.id), 200)
+    return ctx.entity_done(rec, _url(rec.id), 200)
 
 
 @operation("Pools_UpdatePool", "PATCH", "/pools/{poolId}")
@@ -63,14 +63,14 @@ async def update_pool(ctx: RequestContext) -> Response:
     _guard(ctx)
     body = await ctx.model(BatchPoolUpdateOptions)
     rec = ctx.batch.pools.update(ctx.account, ctx.path("poolId"), body)
-    return ctx.entity_done(rec, _url(ctx, rec.id), 200)
+    return ctx.entity_done(rec, _url(rec.id), 200)
 
 
 @operation("Pools_ReplacePoolProperties", "POST", "/pools/{poolId}/updateproperties")
 async def replace_pool(ctx: RequestContext) -> Response:
     body = await ctx.model(BatchPoolReplaceOptions)
     rec = ctx.batch.pools.replace_properties(ctx.account, ctx.path("poolId"), body)
-    return ctx.entity_done(rec, _url(ctx, rec.id), 204)
+    return ctx.entity_done(rec, _url(rec.id), 204)
 
 
 @operation("Pools_DeletePool", "DELETE", "/pools/{poolId}")
@@ -85,14 +85,14 @@ async def resize_pool(ctx: RequestContext) -> Response:
     _guard(ctx)
     body = await ctx.model(BatchPoolResizeOptions, required=False)
     rec = ctx.batch.pools.resize(ctx.account, ctx.path("poolId"), body)
-    return ctx.entity_done(rec, _url(ctx, rec.id), 202)
+    return ctx.entity_done(rec, _url(rec.id), 202)
 
 
 @operation("Pools_StopPoolResize", "POST", "/pools/{poolId}/stopresize")
 async def stop_resize(ctx: RequestContext) -> Response:
     _guard(ctx)
     rec = ctx.batch.pools.stop_resize(ctx.account, ctx.path("poolId"))
-    return ctx.entity_done(rec, _url(ctx, rec.id), 202)
+    return ctx.entity_done(rec, _url(rec.id), 202)
 
 
 @operation("Pools_RemoveNodes", "POST", "/pools/{poolId}/removenodes")
@@ -102,7 +102,7 @@ async def remove_nodes(ctx: RequestContext) -> Response:
     rec = ctx.batch.nodes.remove(
         ctx.account, ctx.path("poolId"), list(body["nodeList"]), body.get("nodeDeallocationOption")
     )
-    return ctx.entity_done(rec, _url(ctx, rec.id), 202)
+    return ctx.entity_done(rec, _url(rec.id), 202)
 
 
 @operation("Pools_EnablePoolAutoScale", "POST", "/pools/{poolId}/enableautoscale")
@@ -110,13 +110,13 @@ async def enable_autoscale(ctx: RequestContext) -> Response:
     _guard(ctx)
     body = await ctx.model(BatchPoolEnableAutoScaleOptions, required=False)
     rec = ctx.batch.autoscale.enable(ctx.account, ctx.path("poolId"), body)
-    return ctx.entity_done(rec, _url(ctx, rec.id), 200)
+    return ctx.entity_done(rec, _url(rec.id), 200)
 
 
 @operation("Pools_DisablePoolAutoScale", "POST", "/pools/{poolId}/disableautoscale")
 async def disable_autoscale(ctx: RequestContext) -> Response:
     rec = ctx.batch.autoscale.disable(ctx.account, ctx.path("poolId"))
-    return ctx.entity_done(rec, _url(ctx, rec.id), 200)
+    return ctx.entity_done(rec, _url(rec.id), 200)
 
 
 @operation("Pools_EvaluatePoolAutoScale", "POST", "/pools/{poolId}/evaluateautoscale")
