@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,10 +50,11 @@ def task_directory(node: NodeIdentity, task: TaskIdentity) -> Path:
     return node.root / task.relative_dir
 
 
-def environment(node: NodeIdentity, task: TaskIdentity) -> dict[str, str]:
-    """The environment a task sees: the AZ_BATCH_* variables, then its environmentSettings."""
-    task_dir = task_directory(node, task)
+@functools.lru_cache(maxsize=1024)
+def _node_environment(node: NodeIdentity) -> dict[str, str]:
+    """What every task on a node sees (computed once per node)."""
     env = {k: os.environ[k] for k in _INHERITED if k in os.environ}
+    root = str(node.root)
     env.update(
         {
             "AZ_BATCH_ACCOUNT_NAME": node.account,
@@ -60,18 +62,29 @@ def environment(node: NodeIdentity, task: TaskIdentity) -> dict[str, str]:
             "AZ_BATCH_POOL_ID": node.pool_id,
             "AZ_BATCH_NODE_ID": node.node_id,
             "AZ_BATCH_NODE_IS_DEDICATED": "true" if node.is_dedicated else "false",
-            "AZ_BATCH_NODE_ROOT_DIR": str(node.root),
-            "AZ_BATCH_NODE_SHARED_DIR": str(node.root / "shared"),
-            "AZ_BATCH_NODE_STARTUP_DIR": str(node.root / "startup"),
-            "AZ_BATCH_NODE_STARTUP_WORKING_DIR": str(node.root / "startup" / "wd"),
-            "AZ_BATCH_NODE_MOUNTS_DIR": str(node.root / "fsmounts"),
-            "AZ_BATCH_CERTIFICATES_DIR": str(task_dir / "certs"),
-            "AZ_BATCH_JOB_ID": task.job_id,
-            "AZ_BATCH_TASK_ID": task.task_id,
-            "AZ_BATCH_TASK_DIR": str(task_dir),
-            "AZ_BATCH_TASK_WORKING_DIR": str(task_dir / "wd"),
+            "AZ_BATCH_NODE_ROOT_DIR": root,
+            "AZ_BATCH_NODE_SHARED_DIR": f"{root}/shared",
+            "AZ_BATCH_NODE_STARTUP_DIR": f"{root}/startup",
+            "AZ_BATCH_NODE_STARTUP_WORKING_DIR": f"{root}/startup/wd",
+            "AZ_BATCH_NODE_MOUNTS_DIR": f"{root}/fsmounts",
             "AZ_BATCH_TASK_USER": "_azbatch",
             "AZ_BATCH_TASK_USER_IDENTITY": "PoolNonAdmin",
+        }
+    )
+    return env
+
+
+def environment(node: NodeIdentity, task: TaskIdentity) -> dict[str, str]:
+    """The environment a task sees: the AZ_BATCH_* variables, then its environmentSettings."""
+    task_dir = f"{node.root}/{task.relative_dir}"
+    env = dict(_node_environment(node))
+    env.update(
+        {
+            "AZ_BATCH_CERTIFICATES_DIR": f"{task_dir}/certs",
+            "AZ_BATCH_JOB_ID": task.job_id,
+            "AZ_BATCH_TASK_ID": task.task_id,
+            "AZ_BATCH_TASK_DIR": task_dir,
+            "AZ_BATCH_TASK_WORKING_DIR": f"{task_dir}/wd",
         }
     )
     if task.job_prep_relative_dir:
@@ -82,7 +95,7 @@ def environment(node: NodeIdentity, task: TaskIdentity) -> dict[str, str]:
     if task.staging is not None and task.staging.packages:
         env.update(package_environment(node.root, task.staging.packages))
     if "AZ_BATCH_HOST_LIST" in task.extra_environment:  # a multi-instance task's directory is shared
-        env["AZ_BATCH_TASK_SHARED_DIR"] = str(task_dir)
+        env["AZ_BATCH_TASK_SHARED_DIR"] = task_dir
     env.update(task.extra_environment)
     env.update(task.user_environment)
     return env

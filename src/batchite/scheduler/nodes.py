@@ -14,6 +14,7 @@ from batchite.scheduler.runtime import JobRt, NodeRt, PoolRt, TaskRt
 from batchite.store.base import Record
 
 RECENT_TASKS = 8
+NODE_FLUSH_DELAY = 0.05  # seconds: node documents (task counts, recent tasks) are rewritten at most this often
 
 
 def new_node_id(dedicated: bool) -> str:
@@ -265,8 +266,13 @@ class NodeManager(SchedulerBase):
     def _node_dirty(self, node: NodeRt) -> None:
         """Node documents change with every task; their writes are grouped once per loop tick."""
         if not self._dirty_nodes:
-            asyncio.get_running_loop().call_soon(self._flush_nodes)
+            asyncio.get_running_loop().call_later(NODE_FLUSH_DELAY, self._flush_nodes)
         self._dirty_nodes.add(node)
+
+    def flush_node_documents(self) -> None:
+        """Bring node documents up to date now (before they are read); otherwise within 50 ms."""
+        if self._dirty_nodes:
+            self._flush_nodes()
 
     def _flush_nodes(self) -> None:
         dirty, self._dirty_nodes = self._dirty_nodes, set()

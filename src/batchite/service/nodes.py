@@ -42,10 +42,12 @@ class NodeService:
 
     def list(self, account: str, pool_id: str, after: int, limit: int, flt: Filter | None = None) -> Page:
         pool = self._pool(account, pool_id)
+        self.ctx.scheduler.flush_node_documents()
         return self.ctx.page(account, "node", pool.key, after, limit, flt)
 
     def get(self, account: str, pool_id: str, node_id: str) -> Record:
         pool = self._pool(account, pool_id)
+        self.ctx.scheduler.flush_node_documents()
         return require(self.ctx.store.get(account, "node", pool.key, node_id), not_found("node"))
 
     def _runtime(self, account: str, pool_id: str, node_id: str) -> tuple[Record, PoolRt, NodeRt]:

@@ -48,6 +48,7 @@ class PoolService:
         return self.ctx.page(account, "pool", "", after, limit, flt)
 
     def node_counts(self, account: str) -> builtins.list[dict[str, Any]]:
+        self.ctx.scheduler.flush_node_documents()
         out = []
         for rec in self.ctx.store.list(account, "pool", ""):
             counts: dict[str, dict[str, int]] = {
