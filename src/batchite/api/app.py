@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from batchite import __version__
 from batchite.api.errors import error_response
-from batchite.api.routes import account, admin, admin_apps, files, jobs, jobschedules, nodes, pools, spot, tasks
+from batchite.api.routes import account, admin, admin_apps, files, jobs, jobschedules, nodes, pools, tasks
 from batchite.domain.errors import BatchError
 from batchite.service import BatchService
 
@@ -58,7 +58,6 @@ def create_app(batch: BatchService, settings: ApiSettings | None = None) -> Star
         *account.ROUTES,
         *admin.ROUTES,
         *admin_apps.ROUTES,
-        *spot.ROUTES,
         *pools.ROUTES,
         *nodes.ROUTES,
         *files.ROUTES,

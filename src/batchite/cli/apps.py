@@ -8,7 +8,7 @@ import io
 import json
 import zipfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -50,17 +50,22 @@ class AdminClient:
         self._client.close()
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        from azure.core.exceptions import HttpResponseError
         from azure.core.rest import HttpRequest
 
         url = f"{self.endpoint}/_batchite/admin/applications{path}?api-version={API_VERSION}"
         request = HttpRequest(method, url, json=body if body is not None else ({} if method != "GET" else None))
-        response = self._client.send_request(request)
+        response: Any
+        try:
+            response = self._client.send_request(request)
+        except HttpResponseError as exc:  # the SDK's pipeline raises for some statuses (404)
+            if exc.response is None:
+                raise
+            response = exc.response
         if response.status_code >= 400:
             text = response.text()
-            try:
+            with suppress(ValueError, KeyError, TypeError):
                 text = json.loads(text)["message"]["value"].split("\n")[0] + f" ({json.loads(text)['code']})"
-            except (ValueError, KeyError, TypeError):
-                pass
             raise AdminError(response.status_code, text)
         return response.json() if response.text() else None
 

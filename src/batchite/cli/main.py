@@ -49,6 +49,10 @@ def serve(
     ),
     preemption_recovery: float = typer.Option(60.0, help="Seconds (service time) before a preempted node returns."),
     preemption_seed: int | None = typer.Option(None, help="Seed of the preemption policy, for repeatable runs."),
+    dedicated_core_quota: int = typer.Option(900, help="Dedicated cores an account may have in its pools."),
+    low_priority_core_quota: int = typer.Option(100, help="Low-priority (spot) cores an account may have."),
+    pool_quota: int = typer.Option(100, help="Pools an account may have."),
+    active_job_quota: int = typer.Option(300, help="Active jobs and job schedules an account may have."),
     access_log: bool = typer.Option(False, help="Log every request."),
     storage_connection_string: str = typer.Option(
         "",
@@ -63,14 +67,17 @@ def serve(
 
     from batchite.api.app import ApiSettings, create_app
     from batchite.clock import Clock
+    from batchite.scheduler.base import Quotas
     from batchite.service import BatchService
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("azure").setLevel(logging.WARNING)  # azure-storage-blob logs every request at INFO
     accounts = _accounts()
     url = public_url.rstrip("/") or f"http://{host}:{port}"
     storage = _storage(storage_connection_string)
     batch = BatchService.local(data_dir.resolve(), accounts, url, Clock(time_scale), storage)
     batch.scheduler.init_preemption(preemption_rate, timedelta(seconds=preemption_recovery), preemption_seed)
+    batch.scheduler.quotas = Quotas(dedicated_core_quota, low_priority_core_quota, pool_quota, active_job_quota)
     application = create_app(batch, ApiSettings(strict_api_version=strict_api_version))
     console.print(f"[bold green]Batchite[/bold green] serving the Azure Batch API at [bold]{url}[/bold]")
     for account in accounts:

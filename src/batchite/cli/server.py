@@ -47,16 +47,28 @@ class ChildServer:
                 self.process.wait()
 
 
-def start_child_server(data_dir: Path | None = None, extra_args: list[str] | None = None) -> ChildServer:
+def start_child_server(
+    data_dir: Path | None = None, extra_args: list[str] | None = None, env: dict[str, str] | None = None
+) -> ChildServer:
+    """env: variables added to (or, with value "", removed from) this process's environment."""
     port = free_port()
     data_dir = data_dir or Path(tempfile.mkdtemp(prefix="batchite-"))
     cmd = [sys.executable, "-m", "batchite.cli.main", "serve", "--port", str(port), "--data-dir", str(data_dir)]
-    proc = subprocess.Popen(
-        cmd + (extra_args or []), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=dict(os.environ)
-    )
+    child_env = dict(os.environ)
+    for name, value in (env or {}).items():
+        if value:
+            child_env[name] = value
+        else:
+            child_env.pop(name, None)
+    # The log goes to a file: a pipe nobody reads would block the server once it filled up.
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = data_dir / "server.log"
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(cmd + (extra_args or []), stdout=subprocess.DEVNULL, stderr=log, env=child_env)
     endpoint = f"http://127.0.0.1:{port}"
     if not wait_healthy(endpoint):
         proc.kill()
-        err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+        proc.wait()
+        err = log_path.read_text(errors="replace")
         raise RuntimeError(f"batchite did not start on {endpoint}: {err[-2000:]}")
     return ChildServer(endpoint, proc, data_dir)

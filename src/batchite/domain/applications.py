@@ -32,8 +32,8 @@ def application_id(reference_id: str) -> str:
 
 def container_name(app_id: str) -> str:
     """The linked storage container of an application's packages: app-<id>-<guid> (container rules)."""
-    slug = re.sub(r"-+", "-", re.sub(r"[^a-z0-9]", "-", app_id.lower())).strip("-") or "app"
-    return f"app-{slug[:22]}-{uuid.uuid4().hex}"
+    slug = re.sub(r"-+", "-", re.sub(r"[^a-z0-9]", "-", app_id.lower()))[:22].strip("-") or "app"
+    return f"app-{slug}-{uuid.uuid4().hex}"
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +16,16 @@ from batchite.scheduler.runtime import JobRt, NodeRt, PoolRt, TaskRt
 from batchite.scheduler.schedules import ScheduleTimers
 from batchite.storage.linked import LinkedStorage
 from batchite.store.base import Record, Store
+
+
+@dataclass
+class Quotas:
+    """Account limits, as Azure's defaults (batch-quota-limit): cores, pools, active jobs."""
+
+    dedicated_cores: int = 900
+    low_priority_cores: int = 100
+    pools: int = 100
+    active_jobs: int = 300
 
 
 class SchedulerBase:
@@ -37,6 +48,7 @@ class SchedulerBase:
         self._background: set[asyncio.Task[Any]] = set()
         self.listeners: list[Callable[[str, Record], None]] = []
         self._dirty_nodes: set[NodeRt] = set()
+        self.quotas = Quotas()
         self.schedule_timers = ScheduleTimers(clock)  # job schedules; the service registers on_due
 
     def now(self) -> datetime:

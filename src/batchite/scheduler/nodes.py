@@ -8,12 +8,17 @@ from typing import Any
 
 from batchite.clock import format_time
 from batchite.compute.base import NodeSpec
-from batchite.domain import states
+from batchite.domain import states, vmsizes
 from batchite.scheduler.base import SchedulerBase
 from batchite.scheduler.runtime import JobRt, NodeRt, PoolRt, TaskRt
 from batchite.store.base import Record
 
 RECENT_TASKS = 8
+
+
+def vm_cores(vm_size: str) -> int:
+    size = vmsizes.SIZES.get(vm_size.lower())
+    return size.cores if size else 1
 NODE_FLUSH_DELAY = 0.05  # seconds: node documents (task counts, recent tasks) are rewritten at most this often
 
 
@@ -49,11 +54,33 @@ class NodeManager(SchedulerBase):
         pool.fill_type = str(policy.get("nodeFillType") or "spread").lower()
         self.kick()
 
+    def _cores_in_use(self, account: str, dedicated: bool) -> int:
+        return sum(
+            vm_cores(p.vm_size) * sum(1 for n in p.nodes.values() if n.spec.is_dedicated == dedicated)
+            for p in self.pools.values()
+            if p.account == account
+        )
+
     def resize(self, pool: PoolRt, dedicated: int, low_priority: int, option: str = "requeue") -> None:
+        """Grow or shrink to the targets; growth stops at the account's core quota (a resize error)."""
         self.set_allocation(pool, "resizing")
+        errors: list[dict[str, Any]] = []
         for is_dedicated, target in ((True, dedicated), (False, low_priority)):
             current = [n for n in pool.nodes.values() if n.spec.is_dedicated == is_dedicated and not n.leaving]
-            for _ in range(target - len(current)):
+            wanted = target - len(current)
+            if wanted > 0:
+                quota = self.quotas.dedicated_cores if is_dedicated else self.quotas.low_priority_cores
+                room = max(0, quota - self._cores_in_use(pool.account, is_dedicated)) // max(1, vm_cores(pool.vm_size))
+                if room < wanted:
+                    kind = "dedicated" if is_dedicated else "low-priority"
+                    errors.append({
+                        "code": "AccountCoreQuotaReached" if is_dedicated else "AccountLowPriorityCoreQuotaReached",
+                        "message": f"The specified account has reached its {kind} core quota ({quota} cores); "
+                        f"{room} of the {wanted} nodes asked for could be allocated.",
+                        "values": [{"name": "CoreQuota", "value": str(quota)}],
+                    })
+                    wanted = room
+            for _ in range(wanted):
                 self._add_node(pool, is_dedicated)
             surplus = len(current) - target
             if surplus > 0:
@@ -61,6 +88,13 @@ class NodeManager(SchedulerBase):
                 victims = sorted(current, key=lambda n: (n.used, n.state != "idle"))[:surplus]
                 for node in victims:
                     self.remove_node(pool, node, option)
+        rec = self._pool_record(pool)
+        if rec is not None and (errors or rec.doc.get("resizeErrors")):
+            if errors:
+                rec.doc["resizeErrors"] = errors
+            else:
+                rec.doc.pop("resizeErrors", None)
+            self.store.put(rec)
         self.maybe_steady(pool)
 
     def stop_resize(self, pool: PoolRt) -> None:

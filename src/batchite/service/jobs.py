@@ -97,6 +97,8 @@ class JobService:
                 "JobScheduleWithSameIdExists",
                 "A job schedule with the specified job id exists. Job and job schedule cannot have the same id.",
             )
+        if schedule is None:
+            self.check_active_quota(account)
         now = self.ctx.now_text()
         doc: dict[str, Any] = copy.deepcopy(body)
         constraints = doc.setdefault("constraints", {})
@@ -131,6 +133,19 @@ class JobService:
         for hook in self.created_hooks:  # the job manager task is added here (TaskService)
             hook(rec)
         return self.get(account, job_id)
+
+    def check_active_quota(self, account: str) -> None:
+        """Active jobs and job schedules (anything not completed) are bounded per account."""
+        active = 0
+        for kind in ("job", "jobschedule"):
+            counts = self.ctx.store.count_by_state(account, kind, "")
+            active += sum(n for state, n in counts.items() if state != "completed")
+        if active >= self.ctx.scheduler.quotas.active_jobs:
+            raise conflict(
+                "ActiveJobAndScheduleQuotaReached",
+                "The account has reached its quota of active jobs and job schedules.",
+                [("ActiveJobAndScheduleQuota", str(self.ctx.scheduler.quotas.active_jobs))],
+            )
 
     def _auto_pool(self, account: str, auto: dict[str, Any], schedule: str | None) -> str:
         """Create the auto pool of a job (or reuse its schedule's, for poolLifetimeOption jobschedule)."""

@@ -128,6 +128,7 @@ class JobScheduleService:
         schedule_id = check_id(body["id"])
         if self.ctx.store.get(account, KIND, "", schedule_id) is not None:
             raise exists("jobschedule")
+        self.jobs.check_active_quota(account)
         if self.ctx.store.get(account, "job", "", schedule_id) is not None:
             raise conflict(
                 "JobWithSameIdExists",

@@ -16,6 +16,7 @@ from batchite.service.packages import check_package_references
 from batchite.store.base import Record
 
 MAX_SLOTS = 256
+INT32_MAX = 2**31 - 1
 NODE_STATE_COUNTS = (
     "creating",
     "idle",
@@ -82,8 +83,8 @@ class PoolService:
     def _check_targets(doc: dict[str, Any]) -> None:
         for name in ("targetDedicatedNodes", "targetLowPriorityNodes"):
             value = doc.get(name)
-            if value is not None and int(value) < 0:
-                raise invalid_property(name, value, "The value must not be negative.")
+            if value is not None and not 0 <= int(value) <= INT32_MAX:
+                raise invalid_property(name, value, "The value must be between 0 and 2147483647.")
 
     # -- create -------------------------------------------------------------------------
     def create(self, account: str, body: dict[str, Any], *, auto_pool: bool = False) -> Record:
@@ -109,6 +110,11 @@ class PoolService:
                     )
         if self.ctx.store.get(account, "pool", "", pool_id) is not None:
             raise exists("pool")
+        if len(self.ctx.store.list(account, "pool", "")) >= self.ctx.scheduler.quotas.pools:
+            raise conflict(
+                "PoolQuotaReached", "The specified account has reached its pool quota.",
+                [("PoolQuota", str(self.ctx.scheduler.quotas.pools))],
+            )
         now = self.ctx.now_text()
         doc: dict[str, Any] = copy.deepcopy(body)
         image = doc["virtualMachineConfiguration"].setdefault("imageReference", {})

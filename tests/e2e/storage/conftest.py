@@ -3,6 +3,7 @@ missing; a clear failure, never a skip, without node/npm), a Batchite linked to 
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -67,10 +68,8 @@ def sjob(sclient: Any, spool: str, uid: Callable[[str], str]) -> Iterator[str]:
     job_id = uid("sjob")
     sclient.create_job(job_options(job_id, spool))
     yield job_id
-    try:
+    with contextlib.suppress(ResourceNotFoundError, HttpResponseError):
         sclient.begin_delete_job(job_id, polling_interval=POLL).result()
-    except (ResourceNotFoundError, HttpResponseError):
-        pass
 
 
 @pytest.fixture

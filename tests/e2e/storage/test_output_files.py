@@ -115,3 +115,24 @@ def test_no_upload_when_the_process_never_ran(
     assert task.execution_info.exit_code is None
     assert task.execution_info.failure_info.code == "CommandProgramNotFound"
     assert blob_names(linked, container) == []
+
+
+def test_job_manager_task_with_resource_and_output_files(
+    sclient: Any, spool: str, uid: Callable[[str], str], linked: LinkedStorage, containers: Callable[[str], str]
+) -> None:
+    inputs, results = containers("jm-in"), containers("jm-out")
+    with linked.service() as svc:
+        svc.get_blob_client(inputs, "plan.txt").upload_blob(b"the plan\n")
+    job_id = uid("jmjob")
+    manager = m.BatchJobManagerTask(
+        id="manager",
+        command_line="/bin/sh -c 'tr a-z A-Z < plan.txt > report.txt'",
+        resource_files=[m.ResourceFile(http_url=linked.blob_sas_url(inputs, "plan.txt"), file_path="plan.txt")],
+        output_files=[output("report.txt", linked.container_sas_url(results, "rcwl"), "reports/manager.txt")],
+    )
+    sclient.create_job(job_options(job_id, spool, job_manager_task=manager))
+    try:
+        wait_job(sclient, job_id, "completed")  # killJobOnCompletion
+        assert read_blob(linked, results, "reports/manager.txt") == b"THE PLAN\n"
+    finally:
+        sclient.begin_delete_job(job_id, polling_interval=POLL).result()

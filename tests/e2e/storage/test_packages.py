@@ -4,6 +4,7 @@ the data plane; and the references that cannot be satisfied."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import uuid
 import zipfile
@@ -47,10 +48,8 @@ def admin(storage_server: ChildServer) -> Iterator[AdminClient]:
 def app_id(admin: AdminClient) -> Iterator[str]:
     ident = f"hello-{uuid.uuid4().hex[:6]}"
     yield ident
-    try:
+    with contextlib.suppress(AdminError):
         admin.call("DELETE", admin.app_path(ident))
-    except AdminError:
-        pass
 
 
 def test_a_package_is_deployed_and_used_by_a_task(
@@ -87,10 +86,8 @@ def test_a_package_is_deployed_and_used_by_a_task(
     finally:
         for cleanup in (lambda: sclient.begin_delete_job(job_id, polling_interval=POLL).result(),
                         lambda: sclient.begin_delete_pool(pool_id, polling_interval=POLL).result()):
-            try:
+            with contextlib.suppress(HttpResponseError):
                 cleanup()
-            except HttpResponseError:
-                pass
 
 
 def test_references_that_cannot_be_satisfied(

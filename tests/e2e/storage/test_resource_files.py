@@ -185,3 +185,46 @@ def test_start_task_and_common_resource_files(
     finally:
         sclient.begin_delete_job(job_id, polling_interval=POLL).result()
         sclient.begin_delete_pool(pool_id, polling_interval=POLL).result()
+
+
+def test_job_preparation_task_resource_files(
+    sclient: Any, spool: str, uid: Callable[[str], str], linked: LinkedStorage, containers: Callable[[str], str]
+) -> None:
+    container = containers("prep")
+    put_blobs(linked, container, {"ref/genome.txt": "ACGT"})
+    job_id = uid("prepjob")
+    prep = m.BatchJobPreparationTask(
+        command_line="/bin/true",
+        resource_files=[m.ResourceFile(storage_container_url=linked.container_sas_url(container, "rl"))],
+    )
+    sclient.create_job(job_options(job_id, spool, job_preparation_task=prep))
+    try:
+        command = '/bin/sh -c "cat $AZ_BATCH_JOB_PREP_WORKING_DIR/ref/genome.txt"'
+        task = run(sclient, job_id, task_options("reader", command))
+        assert task.execution_info.result == "success", task.execution_info.failure_info
+        assert stdout(sclient, job_id, "reader") == "ACGT"
+    finally:
+        sclient.begin_delete_job(job_id, polling_interval=POLL).result()
+
+
+def test_multi_instance_common_files_on_every_node_resource_files_on_the_primary(
+    sclient: Any, sjob: str, linked: LinkedStorage, containers: Callable[[str], str]
+) -> None:
+    container = containers("mpi")
+    put_blobs(linked, container, {"common.txt": "common", "own.txt": "own"})
+    settings = m.MultiInstanceSettings(
+        number_of_instances=2,
+        coordination_command_line="/bin/sh -c 'cat ../common.txt > ../seen-by-$AZ_BATCH_NODE_ID.txt'",
+        common_resource_files=[m.ResourceFile(http_url=linked.blob_sas_url(container, "common.txt"),
+                                              file_path="common.txt")],
+    )
+    own = m.ResourceFile(http_url=linked.blob_sas_url(container, "own.txt"), file_path="own.txt")
+    task = run(sclient, sjob, task_options("mpi", "/bin/sh -c 'cat ../common.txt own.txt'", resource_files=[own],
+                                           multi_instance_settings=settings))
+    assert task.execution_info.result == "success", task.execution_info.failure_info
+    assert stdout(sclient, sjob, "mpi") == "commonown"
+    subtasks = list(sclient.list_subtasks(sjob, "mpi"))
+    assert len(subtasks) == 1 and subtasks[0].result == "success"
+    node = subtasks[0].node_info  # the other node downloaded the common file too
+    seen = f"{node.task_root_directory}/seen-by-{node.node_id}.txt"
+    assert b"".join(sclient.download_node_file(node.pool_id, node.node_id, seen)) == b"common"
