@@ -6,20 +6,21 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import time
 import uuid
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.panel import Panel
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from batchite.cli.azurite import AzuriteServer, AzuriteUnavailable, azurite_answers, start_azurite
-from batchite.cli.quickstart import _generate_inputs
-from batchite.cli.server import ChildServer, start_child_server, wait_healthy
-from batchite.service.accounts import DEV_ACCOUNT_KEY, DEV_ACCOUNT_NAME
+from batchite.cli.quickstart import (
+    connect,
+    create_pool_and_job,
+    delete_job_and_pool,
+    generate_inputs,
+    wait_with_progress,
+)
 from batchite.storage.linked import AZURITE_BLOB_PORT, LinkedStorage, azurite_connection_string
 
 POOL_ID = "quickstart-storage-pool"
@@ -47,26 +48,16 @@ def _sas(storage: LinkedStorage, container: str, blob: str | None, permission: s
 def run_storage_quickstart(
     console: Console, endpoint: str, name: str, key: str, file_count: int, linked: LinkedStorage | None
 ) -> int:
-    from azure.batch import BatchClient
     from azure.batch import models as m
-    from azure.core.credentials import AzureNamedKeyCredential
 
     try:
         storage, azurite = _blob_service(console, linked)
     except AzuriteUnavailable as exc:
         console.print(f"[red]{exc}[/red]")
         return 2
-    child: ChildServer | None = None
-    if not endpoint:
-        default = "http://127.0.0.1:8091"
-        if wait_healthy(default, timeout=0.5):
-            endpoint = default
-        else:
-            console.print("No Batchite is running on 127.0.0.1:8091; starting one on a free port...")
-            child = start_child_server(extra_args=["--storage-connection-string", storage.connection_string])
-            endpoint = child.endpoint
-    name, key = name or DEV_ACCOUNT_NAME, key or DEV_ACCOUNT_KEY
-    client = BatchClient(endpoint=endpoint, credential=AzureNamedKeyCredential(name, key))
+    client, child, endpoint, name = connect(
+        console, endpoint, name, key, ["--storage-connection-string", storage.connection_string]
+    )
     suffix = uuid.uuid4().hex[:8]
     inputs_c, outputs_c = f"quickstart-input-{suffix}", f"quickstart-output-{suffix}"
     console.print(Panel(f"Batch    {endpoint} ({name})\nStorage  {storage.blob_endpoint}", title="Batchite quickstart"))
@@ -75,26 +66,12 @@ def run_storage_quickstart(
         for container in (inputs_c, outputs_c):
             storage.create_container(container)
         with storage.service() as svc:
-            inputs = _generate_inputs(work, file_count)
+            inputs = generate_inputs(work, file_count)
             for path in inputs:
                 svc.get_blob_client(inputs_c, path.name).upload_blob(path.read_bytes(), overwrite=True)
         console.print(f"Uploaded {len(inputs)} input files to container [bold]{inputs_c}[/bold]")
         output_url = _sas(storage, outputs_c, None, "rcwl")
-        client.create_pool(
-            m.BatchPoolCreateOptions(
-                id=POOL_ID,
-                vm_size="standard_d2s_v3",
-                virtual_machine_configuration=m.VirtualMachineConfiguration(
-                    image_reference=m.BatchVmImageReference(
-                        publisher="canonical", offer="0001-com-ubuntu-server-jammy", sku="22_04-lts"
-                    ),
-                    node_agent_sku_id="batch.node.ubuntu 22.04",
-                ),
-                target_dedicated_nodes=2,
-                task_slots_per_node=2,
-            )
-        )
-        client.create_job(m.BatchJobCreateOptions(id=JOB_ID, pool_info=m.BatchPoolInfo(pool_id=POOL_ID)))
+        create_pool_and_job(console, client, POOL_ID, JOB_ID)
         tasks = []
         for path in inputs:
             task_id = f"count-{path.stem}"
@@ -113,7 +90,7 @@ def run_storage_quickstart(
             )
         client.create_tasks(JOB_ID, tasks)
         console.print(f"Added job [bold]{JOB_ID}[/bold]: {len(tasks)} tasks, each with its input as a resource file")
-        _wait(console, client, len(tasks))
+        wait_with_progress(console, client, len(tasks), JOB_ID)
         results = {t.id: t.execution_info.result if t.execution_info else None for t in client.list_tasks(JOB_ID)}
         failed = [task_id for task_id, result in results.items() if result != "success"]
         with storage.service() as svc:
@@ -146,26 +123,9 @@ def _output(m: Any, pattern: str, url: str, path: str, condition: str) -> Any:
     )
 
 
-def _wait(console: Console, client: Any, total: int) -> None:
-    columns = (TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn())
-    with Progress(*columns, TimeElapsedColumn(), console=console) as progress:
-        bar = progress.add_task("Running tasks", total=total)
-        deadline = datetime.now(tz=UTC) + timedelta(seconds=120)
-        while datetime.now(tz=UTC) < deadline:
-            done = client.get_job_task_counts(JOB_ID).task_counts.completed
-            progress.update(bar, completed=done)
-            if done == total:
-                return
-            time.sleep(0.2)
-
-
 def _cleanup(console: Console, client: Any, storage: LinkedStorage, containers: tuple[str, ...]) -> None:
-    steps = [
-        lambda: client.begin_delete_job(JOB_ID, polling_interval=0).result(),
-        lambda: client.begin_delete_pool(POOL_ID, polling_interval=0).result(),
-        *[lambda c=c: storage.delete_container(c) for c in containers],
-    ]
-    for step in steps:
+    delete_job_and_pool(console, client, POOL_ID, JOB_ID)
+    for step in [lambda c=c: storage.delete_container(c) for c in containers]:
         try:
             step()
         except Exception as exc:  # cleanup is best effort
