@@ -68,6 +68,3 @@ def parse_duration(value: str | None) -> timedelta | None:
         return parsed
     return _DURATIONS[value]
 
-
-def format_duration(value: timedelta) -> str:
-    return str(_DURATION.dump_python(value, mode="json"))

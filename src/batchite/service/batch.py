@@ -41,13 +41,12 @@ class BatchService:
         self.scheduler.linked_storage = storage
         self.ctx = ServiceContext(store, self.scheduler, self.clock, accounts, public_url.rstrip("/"), storage)
         self.pools = PoolService(self.ctx)
-        self.jobs = JobService(self.ctx)
+        self.jobs = JobService(self.ctx, self.pools)
         self.job_schedules = JobScheduleService(self.ctx, self.jobs)
         self.scheduler.schedule_timers.register(self.job_schedules.evaluate)
         self.scheduler.listeners.append(self.job_schedules.on_event)
         self.tasks = TaskService(self.ctx)
         self.jobs.created_hooks.append(self.tasks.create_job_manager)
-        self.jobs.pools = self.pools
         self.scheduler.listeners.append(self.jobs.on_event)
         self.nodes = NodeService(self.ctx)
         self.files = FileService(self.ctx)

@@ -57,10 +57,10 @@ def _int_or(value: Any, default: int) -> int:
 
 
 class JobService:
-    def __init__(self, ctx: ServiceContext) -> None:
+    def __init__(self, ctx: ServiceContext, pools: PoolService) -> None:
         self.ctx = ctx
+        self.pools = pools  # auto pools are created through it
         self.created_hooks: list[Callable[[Record], None]] = []
-        self.pools: PoolService | None = None  # set by BatchService; auto pools are created through it
 
     def get(self, account: str, job_id: str) -> Record:
         return require(self.ctx.store.get(account, "job", "", job_id), not_found("job"))
@@ -157,8 +157,6 @@ class JobService:
                 return str(existing)
         prefix = auto.get("autoPoolIdPrefix") or ""
         pool_id = f"{prefix}_{uuid.uuid4()}" if prefix else str(uuid.uuid4())
-        if self.pools is None:
-            raise BatchError(500, "InternalServerError", "Auto pools need the pool service.")
         self.pools.create(account, {**copy.deepcopy(auto["pool"]), "id": pool_id}, auto_pool=True)
         if lifetime == "jobschedule" and schedule_rec is not None:
             schedule_rec.extra["autoPool"] = pool_id
@@ -172,7 +170,7 @@ class JobService:
         auto = (rec.doc.get("poolInfo") or {}).get("autoPoolSpecification") or {}
         if str(auto.get("poolLifetimeOption") or "job").lower() != "job" or auto.get("keepAlive"):
             return
-        if self.pools is not None and self.ctx.store.get(rec.account, "pool", "", rec.extra["autoPool"]) is not None:
+        if self.ctx.store.get(rec.account, "pool", "", rec.extra["autoPool"]) is not None:
             self.pools.delete(rec.account, str(rec.extra["autoPool"]))
 
     def _apply(self, rec: Record, body: dict[str, Any], replace: bool) -> Record:
