@@ -39,7 +39,7 @@ def ceiling(n: int, threads: int = 2) -> float:
     return n / (time.perf_counter() - start)
 
 
-def batchite(endpoint: str, n: int) -> tuple[float, float]:
+def batchite(endpoint: str, n: int, slots: int = 2) -> tuple[float, float]:
     client = BatchClient(endpoint=endpoint, credential=AzureNamedKeyCredential(DEV_ACCOUNT_NAME, DEV_ACCOUNT_KEY))
     suffix = uuid.uuid4().hex[:6]
     pool_id, job_id = f"bench-pool-{suffix}", f"bench-job-{suffix}"
@@ -48,7 +48,7 @@ def batchite(endpoint: str, n: int) -> tuple[float, float]:
             id=pool_id,
             vm_size="standard_d2s_v3",
             target_dedicated_nodes=1,
-            task_slots_per_node=2,
+            task_slots_per_node=slots,
             virtual_machine_configuration=m.VirtualMachineConfiguration(
                 image_reference=m.BatchVmImageReference(
                     publisher="canonical", offer="0001-com-ubuntu-server-jammy", sku="22_04-lts"
@@ -79,6 +79,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", type=int, default=2000)
     parser.add_argument("--endpoint", default="", help="a running Batchite (default: start one)")
+    parser.add_argument("--slots", type=int, default=2, help="task slots in the pool (one node, up to 8)")
     args = parser.parse_args()
     child = None
     endpoint = args.endpoint
@@ -87,11 +88,11 @@ def main() -> None:
         endpoint = child.endpoint
     try:
         direct = ceiling(args.tasks)
-        end_to_end, add_rate = batchite(endpoint, args.tasks)
+        end_to_end, add_rate = batchite(endpoint, args.tasks, args.slots)
     finally:
         if child is not None:
             child.stop()
-    print(f"tasks                         {args.tasks}")
+    print(f"tasks                         {args.tasks} on {args.slots} slots")
     print(f"direct subprocess, 2 threads  {direct:8.0f} tasks/s  (the machine's ceiling)")
     print(f"batchite end to end           {end_to_end:8.0f} tasks/s  (first add to last completion)")
     print(f"batchite create_tasks alone   {add_rate:8.0f} tasks/s")
