@@ -451,3 +451,32 @@ def test_timers_are_re_armed_after_a_restart(tmp_path: Path, uid: Any) -> None:
     finally:
         c.close()
         child.stop()
+
+
+def test_an_auto_pool_of_lifetime_jobschedule_lives_as_long_as_the_schedule(client: Any, uid: Any) -> None:
+    spec = pool_options("unused", dedicated=1)
+    auto = m.BatchAutoPoolSpecification(
+        auto_pool_id_prefix="sp",
+        pool_lifetime_option="jobschedule",
+        pool=m.BatchPoolSpecification(
+            vm_size=spec.vm_size,
+            virtual_machine_configuration=spec.virtual_machine_configuration,
+            target_dedicated_nodes=1,
+        ),
+    )
+    schedule_id = uid("autosched")
+    client.create_job_schedule(
+        m.BatchJobScheduleCreateOptions(
+            id=schedule_id,
+            schedule=m.BatchJobScheduleConfiguration(),
+            job_specification=m.BatchJobSpecification(pool_info=m.BatchPoolInfo(auto_pool_specification=auto)),
+        )
+    )
+    job = wait_for(lambda: list(client.list_jobs_from_schedule(schedule_id)))[0]
+    pool_id = job.execution_info.pool_id
+    assert pool_id.startswith("sp_")
+    assert pool_id in [p.id for p in client.list_pools()]
+    client.begin_terminate_job_schedule(schedule_id, polling_interval=0).result()
+    assert client.get_job_schedule(schedule_id).state == "completed"
+    assert pool_id not in [p.id for p in client.list_pools()]
+    client.begin_delete_job_schedule(schedule_id, polling_interval=0).result()

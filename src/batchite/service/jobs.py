@@ -158,10 +158,7 @@ class JobService:
         prefix = auto.get("autoPoolIdPrefix") or ""
         pool_id = f"{prefix}_{uuid.uuid4()}" if prefix else str(uuid.uuid4())
         self.pools.create(account, {**copy.deepcopy(auto["pool"]), "id": pool_id}, auto_pool=True)
-        if lifetime == "jobschedule" and schedule_rec is not None:
-            schedule_rec.extra["autoPool"] = pool_id
-            self.ctx.store.put(schedule_rec, modified=False)
-        return pool_id
+        return pool_id  # the schedule records it (JobScheduleService) for its next jobs
 
     def on_event(self, event: str, rec: Record) -> None:
         """An auto pool with poolLifetimeOption job goes away with its job, unless keepAlive."""

@@ -266,7 +266,15 @@ class JobScheduleService:
         )
         for job in made:
             self.jobs.delete(rec.account, job.id)
+        self._release_auto_pool(rec)
         self.ctx.store.delete(rec.account, KIND, "", rec.id)
+
+    def _release_auto_pool(self, rec: Record) -> None:
+        """An auto pool with poolLifetimeOption jobschedule lives as long as its schedule (unless keepAlive)."""
+        pool_id = rec.extra.get("autoPool")
+        auto = ((rec.doc.get("jobSpecification") or {}).get("poolInfo") or {}).get("autoPoolSpecification") or {}
+        if pool_id and not auto.get("keepAlive") and self.ctx.store.get(rec.account, "pool", "", pool_id) is not None:
+            self.jobs.pools.delete(rec.account, str(pool_id))
 
     # -- time and events ----------------------------------------------------------------
     def recover(self) -> None:
@@ -367,6 +375,8 @@ class JobScheduleService:
             log.warning("job schedule %s: could not create job %s: %s %s", rec.id, job_id, err.code, err.message)
             return None
         rec.extra["recent"] = job.id
+        if job.extra.get("autoPool"):  # poolLifetimeOption jobschedule: the schedule's jobs share it
+            rec.extra["autoPool"] = job.extra["autoPool"]
         url = f"{self.ctx.account_url(rec.account)}/jobs/{job.id}"
         rec.doc.setdefault("executionInfo", {})["recentJob"] = {"id": job.id, "url": url}
         return job
@@ -386,3 +396,4 @@ class JobScheduleService:
         rec.extra.update({"next": None, "pending": None})
         self._show_next(rec)
         self.ctx.store.put(rec)
+        self._release_auto_pool(rec)
