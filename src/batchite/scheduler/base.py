@@ -91,6 +91,9 @@ class SchedulerBase:
     def check_job_complete(self, job: JobRt) -> None:
         raise NotImplementedError
 
+    async def boot_node(self, pool: PoolRt, node: NodeRt, wipe: bool) -> None:
+        raise NotImplementedError
+
     def node_booted(self, pool: PoolRt, node: NodeRt) -> None:
         raise NotImplementedError
 

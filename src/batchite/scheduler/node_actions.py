@@ -43,13 +43,13 @@ class NodeActions(NodeManager):
             self.spawn(self._finish_deallocate(pool, node))
         elif action in ("reboot", "reimage"):
             self.set_node_state(pool, node, "rebooting" if action == "reboot" else "reimaging")
-            self.spawn(self._boot(pool, node, wipe=action == "reimage"))
+            self.spawn(self.boot_node(pool, node, wipe=action == "reimage"))
 
     async def _finish_deallocate(self, pool: PoolRt, node: NodeRt) -> None:
         if pool.nodes.get(node.id) is node:
             self.set_node_state(pool, node, "deallocated")
 
-    async def _boot(self, pool: PoolRt, node: NodeRt, wipe: bool) -> None:
+    async def boot_node(self, pool: PoolRt, node: NodeRt, wipe: bool) -> None:
         if wipe:
             await self.backend.release(node.spec)
         if pool.nodes.get(node.id) is not node:
@@ -74,7 +74,7 @@ class NodeActions(NodeManager):
 
     def start_node(self, pool: PoolRt, node: NodeRt) -> None:
         self.set_node_state(pool, node, "starting")
-        self.spawn(self._boot(pool, node, wipe=False))
+        self.spawn(self.boot_node(pool, node, wipe=False))
 
     def set_scheduling(self, pool: PoolRt, node: NodeRt, enabled: bool, option: str = "requeue") -> None:
         rec = self.store.get(pool.account, "node", pool.key, node.id)

@@ -75,13 +75,8 @@ class Preemption(SchedulerBase):
     def _capacity_returns(self, pool: PoolRt, node: NodeRt) -> None:
         if pool.nodes.get(node.id) is not node or node.state != "preempted":
             return
-        self.set_node_state(pool, node, "starting")
-        self.spawn(self._reboot_after_preemption(pool, node))
-
-    async def _reboot_after_preemption(self, pool: PoolRt, node: NodeRt) -> None:
-        await self.backend.allocate(node.spec)
-        if pool.nodes.get(node.id) is node:
-            self.node_booted(pool, node)
+        # Returned spot capacity is a fresh VM: an empty disk, start and preparation tasks run again.
+        self.spawn(self.boot_node(pool, node, wipe=True))
 
     # -- job priority -------------------------------------------------------------------
     def preempt_for(self, pool: PoolRt, job: JobRt) -> None:
