@@ -7,12 +7,11 @@ clients in tests of their own; here it only lets us send requests the SDK will n
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -22,61 +21,12 @@ from batchite.api.auth import sign, string_to_sign
 from batchite.cli.server import ChildServer, start_child_server
 from batchite.service.accounts import DEV_ACCOUNT_KEY, DEV_ACCOUNT_NAME
 from tests.conftest import make_client
+from tests.e2e.helpers import Raw
 from tests.sdk import job_options, pool_options
 
 API = "2025-06-01"
 JSON_CT = "application/json; odata=minimalmetadata"
 POLL = 0.1
-
-
-class Raw:
-    """A SharedKey-signing HTTP client for hand-written requests."""
-
-    def __init__(self, endpoint: str, account: str = DEV_ACCOUNT_NAME, key: str = DEV_ACCOUNT_KEY) -> None:
-        self.http = httpx.Client(base_url=endpoint, timeout=10)
-        self.account = account
-        self.key = key
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        params: list[tuple[str, str]] | None = None,
-        body: Any = None,
-        headers: dict[str, str] | None = None,
-        *,
-        api_version: str | None = API,
-        date: datetime | None = None,
-        account: str | None = None,
-        key: str | None = None,
-        authorization: str | None = None,
-        signed: bool = True,
-    ) -> httpx.Response:
-        query = list(params or [])
-        if api_version is not None:
-            query.insert(0, ("api-version", api_version))
-        raw_query = "&".join(f"{quote(n, safe='$')}={quote(v, safe='')}" for n, v in query)
-        content: bytes | None = None
-        if body is not None:
-            content = body if isinstance(body, bytes) else json.dumps(body).encode()
-        h = {k.lower(): v for k, v in (headers or {}).items()}
-        h["ocp-date"] = format_datetime(date or datetime.now(tz=UTC), usegmt=True)
-        if content is not None:
-            h.setdefault("content-type", JSON_CT)
-            h["content-length"] = str(len(content))
-        elif method not in ("GET", "HEAD"):
-            h["content-length"] = "0"
-        if authorization is not None:
-            h["authorization"] = authorization
-        elif signed:
-            name = account or self.account
-            text = string_to_sign(method, path, raw_query, h, name)
-            h["authorization"] = f"SharedKey {name}:{sign(base64.b64decode(key or self.key), text)}"
-        url = f"{path}?{raw_query}" if raw_query else path
-        return self.http.request(method, url, content=content, headers=h)
-
-    def close(self) -> None:
-        self.http.close()
 
 
 @pytest.fixture

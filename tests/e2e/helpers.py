@@ -5,7 +5,9 @@ SDK will not build."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -81,7 +83,7 @@ def wait_node(client: Any, pool_id: str, node_id: str, state: str, timeout: floa
 
 
 class Raw:
-    """A SharedKey-signing HTTP client for hand-written requests (signed with batchite.api.auth)."""
+    """A SharedKey-signing HTTP client for hand-written requests."""
 
     def __init__(self, endpoint: str, account: str = DEV_ACCOUNT_NAME, key: str = DEV_ACCOUNT_KEY) -> None:
         self.http = httpx.Client(base_url=endpoint, timeout=10)
@@ -94,24 +96,37 @@ class Raw:
         path: str,
         params: list[tuple[str, str]] | None = None,
         body: Any = None,
+        headers: dict[str, str] | None = None,
         *,
         api_version: str | None = API,
+        date: datetime | None = None,
+        account: str | None = None,
+        key: str | None = None,
+        authorization: str | None = None,
+        signed: bool = True,
     ) -> httpx.Response:
         query = list(params or [])
         if api_version is not None:
             query.insert(0, ("api-version", api_version))
         raw_query = "&".join(f"{quote(n, safe='$')}={quote(v, safe='')}" for n, v in query)
-        content = None if body is None else json.dumps(body).encode()
-        headers = {"ocp-date": format_datetime(datetime.now(tz=UTC), usegmt=True)}
+        content: bytes | None = None
+        if body is not None:
+            content = body if isinstance(body, bytes) else json.dumps(body).encode()
+        h = {k.lower(): v for k, v in (headers or {}).items()}
+        h["ocp-date"] = format_datetime(date or datetime.now(tz=UTC), usegmt=True)
         if content is not None:
-            headers["content-type"] = JSON_CT
-            headers["content-length"] = str(len(content))
+            h.setdefault("content-type", JSON_CT)
+            h["content-length"] = str(len(content))
         elif method not in ("GET", "HEAD"):
-            headers["content-length"] = "0"
-        text = string_to_sign(method, path, raw_query, headers, self.account)
-        headers["authorization"] = f"SharedKey {self.account}:{sign(base64.b64decode(self.key), text)}"
+            h["content-length"] = "0"
+        if authorization is not None:
+            h["authorization"] = authorization
+        elif signed:
+            name = account or self.account
+            text = string_to_sign(method, path, raw_query, h, name)
+            h["authorization"] = f"SharedKey {name}:{sign(base64.b64decode(key or self.key), text)}"
         url = f"{path}?{raw_query}" if raw_query else path
-        return self.http.request(method, url, content=content, headers=headers)
+        return self.http.request(method, url, content=content, headers=h)
 
     def close(self) -> None:
         self.http.close()
@@ -120,3 +135,22 @@ class Raw:
 def error_of(response: httpx.Response) -> tuple[str, dict[str, str]]:
     body = response.json()
     return body["code"], {v["key"]: v["value"] for v in body.get("values") or []}
+
+
+def all_completed(client: Any, job_id: str, count: int) -> dict[str, Any] | None:
+    tasks = {t.id: t for t in client.list_tasks(job_id)}
+    return tasks if len(tasks) == count and all(t.state == "completed" for t in tasks.values()) else None
+
+
+def span(task: Any) -> tuple[dt.datetime, dt.datetime]:
+    info = task.execution_info
+    assert info.start_time is not None and info.end_time is not None, task.id
+    return info.start_time, info.end_time
+
+
+def stays(probe: Any, seconds: float) -> None:
+    """probe() holds for `seconds` (checked repeatedly)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert probe()
+        time.sleep(0.05)

@@ -8,7 +8,6 @@ or task ends up in."""
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from azure.batch.models._models import BatchJobTerminateOptions  # not exported 
 from azure.core.exceptions import HttpResponseError
 
 from tests.conftest import wait_for
-from tests.e2e.helpers import POLL, Cleanup, make_pool, wait_job, wait_task
+from tests.e2e.helpers import POLL, Cleanup, all_completed, make_pool, span, stays, wait_job, wait_task
 from tests.sdk import job_options, task_options
 
 pytestmark = pytest.mark.e2e
@@ -42,25 +41,6 @@ def new_job(client: Any, uid: Any, cleanup: Cleanup, pool_id: str, prefix: str =
 def add(client: Any, job_id: str, *tasks: m.BatchTaskCreateOptions) -> None:
     result = client.create_task_collection(job_id, m.BatchTaskGroup(task_values=list(tasks)))
     assert all(r.status == "success" for r in result.result_values), [r.error for r in result.result_values]
-
-
-def all_completed(client: Any, job_id: str, count: int) -> dict[str, Any] | None:
-    tasks = {t.id: t for t in client.list_tasks(job_id)}
-    return tasks if len(tasks) == count and all(t.state == "completed" for t in tasks.values()) else None
-
-
-def span(task: Any) -> tuple[dt.datetime, dt.datetime]:
-    info = task.execution_info
-    assert info.start_time is not None and info.end_time is not None, task.id
-    return info.start_time, info.end_time
-
-
-def stays(probe: Any, seconds: float) -> None:
-    """probe() holds for `seconds` (checked repeatedly)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        assert probe()
-        time.sleep(0.05)
 
 
 def stdout(client: Any, job_id: str, task_id: str) -> str:

@@ -10,7 +10,9 @@ from typing import Any
 def test_quickstart_runs_a_word_count_job_and_cleans_up(endpoint: str, client: Any) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "batchite.cli.main", "quickstart", "--endpoint", endpoint, "--files", "3"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "All tasks succeeded." in result.stdout

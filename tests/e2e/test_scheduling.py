@@ -17,7 +17,7 @@ from azure.batch import models as m
 from azure.core.exceptions import HttpResponseError
 
 from tests.conftest import wait_for
-from tests.e2e.helpers import POLL, Cleanup, make_pool, wait_job, wait_task
+from tests.e2e.helpers import POLL, Cleanup, all_completed, make_pool, span, stays, wait_job, wait_task
 from tests.sdk import job_options, task_options
 
 pytestmark = pytest.mark.e2e
@@ -53,25 +53,6 @@ def depends(*ids: str, ranges: tuple[tuple[int, int], ...] = ()) -> m.BatchTaskD
         task_ids=list(ids) or None,
         task_id_ranges=[m.BatchTaskIdRange(start=s, end=e) for s, e in ranges] or None,
     )
-
-
-def all_completed(client: Any, job_id: str, count: int) -> dict[str, Any] | None:
-    tasks = {t.id: t for t in client.list_tasks(job_id)}
-    return tasks if len(tasks) == count and all(t.state == "completed" for t in tasks.values()) else None
-
-
-def span(task: Any) -> tuple[dt.datetime, dt.datetime]:
-    info = task.execution_info
-    assert info.start_time is not None and info.end_time is not None, task.id
-    return info.start_time, info.end_time
-
-
-def stays(probe: Any, seconds: float) -> None:
-    """probe() holds for `seconds` (checked repeatedly)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        assert probe()
-        time.sleep(0.05)
 
 
 # -- task dependencies --------------------------------------------------------------------------

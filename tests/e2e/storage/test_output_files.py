@@ -27,16 +27,19 @@ def _outputs(url: str) -> list[Any]:
     return [
         output("out/**/*.txt", url, "tree", "taskcompletion"),
         output("x?.log", url, "logs", "taskcompletion"),
-        output("out/a.txt", url, "single/renamed.txt", "tasksuccess",
-               upload_headers=[m.OutputFileUploadHeader(name="Content-Type", value="text/plain; charset=utf-8")]),
+        output(
+            "out/a.txt",
+            url,
+            "single/renamed.txt",
+            "tasksuccess",
+            upload_headers=[m.OutputFileUploadHeader(name="Content-Type", value="text/plain; charset=utf-8")],
+        ),
         output("$AZ_BATCH_TASK_WORKING_DIR/x22.log", url, "on-failure/x22.log", "taskfailure"),
         output("../stdout.txt", url, None, "taskcompletion"),
     ]
 
 
-def test_outputs_on_success(
-    sclient: Any, sjob: str, linked: LinkedStorage, containers: Callable[[str], str]
-) -> None:
+def test_outputs_on_success(sclient: Any, sjob: str, linked: LinkedStorage, containers: Callable[[str], str]) -> None:
     container = containers("out-ok")
     url = linked.container_sas_url(container, "rcwl")
     task = run(sclient, sjob, task_options("ok", WRITE.format(code=0), output_files=_outputs(url)))
@@ -56,9 +59,7 @@ def test_outputs_on_success(
     assert {"fileuploadout.txt", "fileuploaderr.txt"} <= names
 
 
-def test_outputs_on_failure(
-    sclient: Any, sjob: str, linked: LinkedStorage, containers: Callable[[str], str]
-) -> None:
+def test_outputs_on_failure(sclient: Any, sjob: str, linked: LinkedStorage, containers: Callable[[str], str]) -> None:
     container = containers("out-fail")
     url = linked.container_sas_url(container, "rcwl")
     task = run(sclient, sjob, task_options("fail", WRITE.format(code=3), output_files=_outputs(url)))
@@ -108,10 +109,15 @@ def test_no_upload_when_the_process_never_ran(
     sclient: Any, sjob: str, linked: LinkedStorage, containers: Callable[[str], str]
 ) -> None:
     container = containers("out-never")
-    task = run(sclient, sjob, task_options(
-        "never", "/no/such/program",
-        output_files=[output("../std*.txt", linked.container_sas_url(container, "rcwl"), "logs")],
-    ))
+    task = run(
+        sclient,
+        sjob,
+        task_options(
+            "never",
+            "/no/such/program",
+            output_files=[output("../std*.txt", linked.container_sas_url(container, "rcwl"), "logs")],
+        ),
+    )
     assert task.execution_info.exit_code is None
     assert task.execution_info.failure_info.code == "CommandProgramNotFound"
     assert blob_names(linked, container) == []

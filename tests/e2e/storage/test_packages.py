@@ -74,7 +74,8 @@ def test_a_package_is_deployed_and_used_by_a_task(
         var = app_id.replace("-", "_")
         command = f"/bin/sh -c '$AZ_BATCH_APP_PACKAGE_{var}_1_0/bin/hello.sh; $AZ_BATCH_APP_PACKAGE_{var}/bin/hello.sh'"
         task = task_options(
-            "use", command,
+            "use",
+            command,
             application_package_references=[m.BatchApplicationPackageReference(application_id=app_id, version="1.0")],
         )
         done = run(sclient, job_id, task)
@@ -84,8 +85,10 @@ def test_a_package_is_deployed_and_used_by_a_task(
         assert f"applications/{app_id}_1.0/bin/hello.sh" in files
         assert f"applications/{app_id}_2.0/share/README" in files
     finally:
-        for cleanup in (lambda: sclient.begin_delete_job(job_id, polling_interval=POLL).result(),
-                        lambda: sclient.begin_delete_pool(pool_id, polling_interval=POLL).result()):
+        for cleanup in (
+            lambda: sclient.begin_delete_job(job_id, polling_interval=POLL).result(),
+            lambda: sclient.begin_delete_pool(pool_id, polling_interval=POLL).result(),
+        ):
             with contextlib.suppress(HttpResponseError):
                 cleanup()
 
@@ -97,13 +100,24 @@ def test_references_that_cannot_be_satisfied(
     admin.upload(app_id, "0.1", package_zip("0.1"), activate=False)  # pending: not usable, not listed
     assert sclient.get_application(app_id).versions == []
     with pytest.raises(HttpResponseError) as err:
-        sclient.create_pool(pool_options(uid("badpool"), application_package_references=[
-            m.BatchApplicationPackageReference(application_id=app_id, version="0.1")]))
+        sclient.create_pool(
+            pool_options(
+                uid("badpool"),
+                application_package_references=[
+                    m.BatchApplicationPackageReference(application_id=app_id, version="0.1")
+                ],
+            )
+        )
     assert err.value.status_code == 409
     assert err.value.error.code == "InvalidApplicationPackageReferences"
 
-    task = task_options("noapp", "/bin/true", application_package_references=[
-        m.BatchApplicationPackageReference(application_id=f"{app_id}-missing", version="1")])
+    task = task_options(
+        "noapp",
+        "/bin/true",
+        application_package_references=[
+            m.BatchApplicationPackageReference(application_id=f"{app_id}-missing", version="1")
+        ],
+    )
     info = run(sclient, sjob, task).execution_info
     assert (info.result, info.exit_code) == ("failure", None)
     assert (info.failure_info.category, info.failure_info.code) == ("usererror", "ApplicationPackageError")

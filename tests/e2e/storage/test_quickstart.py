@@ -13,8 +13,16 @@ pytestmark = pytest.mark.e2e
 
 
 def test_storage_quickstart(storage_server: ChildServer, azurite: AzuriteServer) -> None:
-    args = ["quickstart", "--storage", "--files", "3", "--endpoint", storage_server.endpoint,
-            "--storage-connection-string", azurite.connection_string]
+    args = [
+        "quickstart",
+        "--storage",
+        "--files",
+        "3",
+        "--endpoint",
+        storage_server.endpoint,
+        "--storage-connection-string",
+        azurite.connection_string,
+    ]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     out = result.output

@@ -52,8 +52,11 @@ def test_container_url_and_prefix_keep_blob_paths_below_file_path(
     rf = m.ResourceFile(
         storage_container_url=linked.container_sas_url(container, "rl"), blob_prefix="data/", file_path="inputs"
     )
-    task = run(sclient, sjob, task_options("tree", "/bin/sh -c 'find inputs -type f | sort; cat inputs/data/sub/b.txt'",
-                                           resource_files=[rf]))
+    task = run(
+        sclient,
+        sjob,
+        task_options("tree", "/bin/sh -c 'find inputs -type f | sort; cat inputs/data/sub/b.txt'", resource_files=[rf]),
+    )
     assert task.execution_info.result == "success", task.execution_info.failure_info
     assert stdout(sclient, sjob, "tree") == "inputs/data/a.txt\ninputs/data/sub/b.txt\nB"
 
@@ -88,24 +91,35 @@ def test_file_mode_and_the_linux_default(
         m.ResourceFile(http_url=linked.blob_sas_url(container, "run.sh"), file_path="bin/run.sh", file_mode="0755"),
         m.ResourceFile(http_url=linked.blob_sas_url(container, "plain.txt"), file_path="plain.txt"),
     ]
-    task = run(sclient, sjob, task_options("mode", "/bin/sh -c './bin/run.sh && stat -c %a bin/run.sh plain.txt'",
-                                           resource_files=files))
+    task = run(
+        sclient,
+        sjob,
+        task_options("mode", "/bin/sh -c './bin/run.sh && stat -c %a bin/run.sh plain.txt'", resource_files=files),
+    )
     assert task.execution_info.result == "success", task.execution_info.failure_info
     assert stdout(sclient, sjob, "mode").split() == ["ran", "from", "a", "resource", "file", "755", "770"]
 
 
 def test_a_bad_url_fails_the_task_before_it_runs(sclient: Any, sjob: str) -> None:
     url = f"http://127.0.0.1:{free_port()}/nothing/here.txt"
-    task = run(sclient, sjob, task_options("badurl", "/bin/sh -c 'echo never'",
-                                           resource_files=[m.ResourceFile(http_url=url, file_path="here.txt")]))
+    task = run(
+        sclient,
+        sjob,
+        task_options(
+            "badurl", "/bin/sh -c 'echo never'", resource_files=[m.ResourceFile(http_url=url, file_path="here.txt")]
+        ),
+    )
     info = task.execution_info
     assert info.result == "failure"
     assert info.exit_code is None
     assert info.failure_info.category == "usererror"
     assert info.failure_info.code == "BlobDownloadMiscError"
     assert details(task)["BlobSource"] == url
-    assert not [f for f in sclient.list_task_files(sjob, "badurl") if f.name == "stdout.txt" and f.properties
-                and f.properties.content_length]
+    assert not [
+        f
+        for f in sclient.list_task_files(sjob, "badurl")
+        if f.name == "stdout.txt" and f.properties and f.properties.content_length
+    ]
 
 
 def test_a_missing_blob_is_blob_not_found(
@@ -113,8 +127,11 @@ def test_a_missing_blob_is_blob_not_found(
 ) -> None:
     container = containers("missing")
     url = linked.blob_sas_url(container, "absent.txt")
-    task = run(sclient, sjob, task_options("absent", "/bin/true",
-                                           resource_files=[m.ResourceFile(http_url=url, file_path="absent.txt")]))
+    task = run(
+        sclient,
+        sjob,
+        task_options("absent", "/bin/true", resource_files=[m.ResourceFile(http_url=url, file_path="absent.txt")]),
+    )
     assert task.execution_info.failure_info.code == "BlobNotFound"
     assert details(task)["BlobSource"] == url
 
@@ -134,9 +151,7 @@ def test_a_path_that_leaves_the_working_directory_is_rejected(
     assert "evil.txt" not in names
 
 
-def test_an_unknown_container_is_resource_container_not_found(
-    sclient: Any, sjob: str, linked: LinkedStorage
-) -> None:
+def test_an_unknown_container_is_resource_container_not_found(sclient: Any, sjob: str, linked: LinkedStorage) -> None:
     rf = m.ResourceFile(auto_storage_container_name="no-such-container-here")
     task = run(sclient, sjob, task_options("nocontainer", "/bin/true", resource_files=[rf]))
     assert task.execution_info.failure_info.code == "ResourceContainerNotFound"
@@ -149,8 +164,9 @@ def test_pre_processing_error_exit_condition_applies(sclient: Any, spool: str, u
         url = f"http://127.0.0.1:{free_port()}/x"
         # "disable" rather than the default "terminate": only a matched preProcessingError does that
         conditions = m.ExitConditions(pre_processing_error=m.ExitOptions(job_action="disable"))
-        task = task_options("pp", "/bin/true", resource_files=[m.ResourceFile(http_url=url, file_path="x")],
-                            exit_conditions=conditions)
+        task = task_options(
+            "pp", "/bin/true", resource_files=[m.ResourceFile(http_url=url, file_path="x")], exit_conditions=conditions
+        )
         assert run(sclient, job_id, task).execution_info.failure_info.code == "BlobDownloadMiscError"
         wait_job(sclient, job_id, "disabled")
     finally:
@@ -177,8 +193,9 @@ def test_start_task_and_common_resource_files(
         assert text == "set up by the start task"
         sclient.create_job(job_options(job_id, pool_id))
         common = m.ResourceFile(http_url=linked.blob_sas_url(container, "common.txt"), file_path="common.txt")
-        settings = m.MultiInstanceSettings(number_of_instances=1, coordination_command_line="/bin/true",
-                                           common_resource_files=[common])
+        settings = m.MultiInstanceSettings(
+            number_of_instances=1, coordination_command_line="/bin/true", common_resource_files=[common]
+        )
         task = run(sclient, job_id, task_options("multi", "cat ../common.txt", multi_instance_settings=settings))
         assert task.execution_info.result == "success", task.execution_info.failure_info
         assert stdout(sclient, job_id, "multi") == "shared input"
@@ -215,12 +232,18 @@ def test_multi_instance_common_files_on_every_node_resource_files_on_the_primary
     settings = m.MultiInstanceSettings(
         number_of_instances=2,
         coordination_command_line="/bin/sh -c 'cat ../common.txt > ../seen-by-$AZ_BATCH_NODE_ID.txt'",
-        common_resource_files=[m.ResourceFile(http_url=linked.blob_sas_url(container, "common.txt"),
-                                              file_path="common.txt")],
+        common_resource_files=[
+            m.ResourceFile(http_url=linked.blob_sas_url(container, "common.txt"), file_path="common.txt")
+        ],
     )
     own = m.ResourceFile(http_url=linked.blob_sas_url(container, "own.txt"), file_path="own.txt")
-    task = run(sclient, sjob, task_options("mpi", "/bin/sh -c 'cat ../common.txt own.txt'", resource_files=[own],
-                                           multi_instance_settings=settings))
+    task = run(
+        sclient,
+        sjob,
+        task_options(
+            "mpi", "/bin/sh -c 'cat ../common.txt own.txt'", resource_files=[own], multi_instance_settings=settings
+        ),
+    )
     assert task.execution_info.result == "success", task.execution_info.failure_info
     assert stdout(sclient, sjob, "mpi") == "commonown"
     subtasks = list(sclient.list_subtasks(sjob, "mpi"))
