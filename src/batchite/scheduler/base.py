@@ -56,7 +56,9 @@ class SchedulerBase:
 
     def task_staging(self, account: str, pool_id: str, doc: dict[str, Any], part: str = "task") -> TaskStaging | None:
         """Resource files, output files and application packages of a task document (scheduler/launch.py)."""
-        return build_staging(self.store, self.linked_storage, account, pool_id, doc, part=part)
+        pool = self.pools.get((account, pool_id.lower()))
+        refs = pool.package_refs if pool is not None else None  # no store read on the hot path
+        return build_staging(self.store, self.linked_storage, account, pool_id, doc, part=part, pool_refs=refs)
 
     def kick(self) -> None:
         """Ask for a dispatch pass at the end of this loop tick (many events, one pass)."""

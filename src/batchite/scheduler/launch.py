@@ -118,14 +118,17 @@ def build_staging(
     doc: dict[str, Any],
     pool: Record | None = None,
     part: str = "task",
+    pool_refs: list[dict[str, Any]] | None = None,
 ) -> TaskStaging | None:
     """The staging of a task (or start, preparation, release, job manager task); None when there is none.
 
     part: "task" (everything), or for a multi-instance task "coordination" (commonResourceFiles, on
     every node) and "application" (resourceFiles and outputFiles, on the primary).
     """
-    pool = pool or store.get(account, "pool", "", pool_id)
-    refs = list((pool.doc.get("applicationPackageReferences") if pool else None) or [])
+    if pool_refs is None:
+        pool = pool or store.get(account, "pool", "", pool_id)
+        pool_refs = list((pool.doc.get("applicationPackageReferences") if pool else None) or [])
+    refs = list(pool_refs)
     refs += list(doc.get("applicationPackageReferences") or [])
     resource_files = [] if part == "coordination" else [(rf, WORKING_DIR) for rf in doc.get("resourceFiles") or []]
     common = (doc.get("multiInstanceSettings") or {}).get("commonResourceFiles") or []

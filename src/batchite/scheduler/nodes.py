@@ -37,6 +37,7 @@ class NodeManager(SchedulerBase):
             vm_size=str(doc.get("vmSize", "")),
             slots_per_node=int(doc.get("taskSlotsPerNode") or 1),
             fill_type=str(policy.get("nodeFillType") or "spread").lower(),
+            package_refs=list(doc.get("applicationPackageReferences") or []),
         )
         self.pools[(rec.account, pool.key)] = pool
         return pool
@@ -52,6 +53,7 @@ class NodeManager(SchedulerBase):
             return
         policy = rec.doc.get("taskSchedulingPolicy") or {}
         pool.fill_type = str(policy.get("nodeFillType") or "spread").lower()
+        pool.package_refs = list(rec.doc.get("applicationPackageReferences") or [])
         self.kick()
 
     def _cores_in_use(self, account: str, dedicated: bool) -> int:

@@ -107,6 +107,7 @@ class PoolRt:
     vm_size: str
     slots_per_node: int
     fill_type: str = "spread"
+    package_refs: list[dict[str, Any]] = field(default_factory=list)  # the pool's applicationPackageReferences
     deleting: bool = False
     nodes: dict[str, NodeRt] = field(default_factory=dict)
     allocating: int = 0  # nodes whose allocation is under way

@@ -187,6 +187,7 @@ class PoolService:
             else:
                 rec.doc[name] = copy.deepcopy(body[name])
         self.ctx.store.put(rec)
+        self.ctx.scheduler.pool_changed(rec)
         return rec
 
     def resize(self, account: str, pool_id: str, body: dict[str, Any]) -> Record:
