@@ -31,6 +31,7 @@ from batchite.domain.filters import (
     to_text,
 )
 from batchite.store.filter_sql import compile_filter
+from batchite.store.sqlite import SCHEMA
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -373,28 +374,7 @@ def test_checked_parse_accepts_or_is_a_400(f: Filter, operation: str) -> None:
         _assert_filter_error(exc, text)
 
 
-# -- SQL against the oracle ------------------------------------------------------------------
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS entities (
-    account TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    parent TEXT NOT NULL,
-    key TEXT NOT NULL,
-    id TEXT NOT NULL,
-    state TEXT NOT NULL DEFAULT '',
-    etag TEXT NOT NULL,
-    last_modified TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    doc TEXT NOT NULL,
-    extra TEXT NOT NULL DEFAULT '{}',
-    result TEXT GENERATED ALWAYS AS (json_extract(doc, '$.executionInfo.result')) VIRTUAL,
-    slots INTEGER GENERATED ALWAYS AS (COALESCE(json_extract(doc, '$.requiredSlots'), 1)) VIRTUAL,
-    PRIMARY KEY (account, kind, parent, key)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS entities_seq ON entities (account, kind, parent, seq);
-CREATE INDEX IF NOT EXISTS entities_state ON entities (account, kind, parent, state, result, slots);
-"""
-
+# -- SQL against the oracle (the store's own schema) -------------------------------------------
 STATES = ["active", "preparing", "running", "completed", "waitingForStartTask", "startTaskFailed"]
 NAMES = ["render", "Render-final", "x%y", "a_b", "it's", "Äpfel", "äpfel", "naïve", "ok", "", "100%", "日本語"]
 POOLS = ["pool-a", "Pool-B", "pool_c", "POOL-A"]
@@ -470,10 +450,10 @@ def db() -> Iterator[sqlite3.Connection]:
     conn.executescript(SCHEMA)
     for seq, doc in enumerate(DOCS, start=1):
         conn.execute(
-            "INSERT INTO entities (account, kind, parent, key, id, state, etag, last_modified, seq, doc) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO entities (account, kind, parent, key, id, state, etag, last_modified, seq, doc, result) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?)",  # result as SqliteStore.put fills it from the document
             ("acct", "task", "job1", doc["id"].lower(), doc["id"], doc["state"], "0x1", stamp(T0), seq,
-             json.dumps(doc)),
+             json.dumps(doc), (doc.get("executionInfo") or {}).get("result")),
         )
     # rows of another parent that a filter must never reach
     conn.execute(

@@ -14,6 +14,7 @@ from functools import partial
 from typing import Any
 
 from batchite import autoscale
+from batchite.autoscale.catalog import SAMPLED_VARIABLES
 from batchite.clock import format_time, parse_duration
 from batchite.domain import vmsizes
 from batchite.domain.record import Record
@@ -22,24 +23,7 @@ from batchite.scheduler.runtime import PoolRt
 
 SAMPLE_PERIOD = timedelta(seconds=30)
 SAMPLE_HISTORY = timedelta(hours=1)
-METRICS = (
-    "CPUPercent",
-    "WallClockSeconds",
-    "MemoryBytes",
-    "DiskBytes",
-    "DiskReadBytes",
-    "DiskWriteBytes",
-    "DiskReadOps",
-    "DiskWriteOps",
-    "NetworkInBytes",
-    "NetworkOutBytes",
-    "SampleNodeCount",
-    "ActiveTasks",
-    "RunningTasks",
-    "PendingTasks",
-    "SucceededTasks",
-    "FailedTasks",
-)
+METRICS = tuple(sorted(name.lstrip("$") for name in SAMPLED_VARIABLES))  # the sampled service variables
 
 
 class PoolSamples(autoscale.SampleSource):

@@ -24,7 +24,7 @@ from batchite.store.filter_sql import compile_filter
 
 SCHEMA_VERSION = 3
 COMMIT_DELAY = 0.01  # seconds: how long the scheduler's own writes may wait to share a commit
-_SCHEMA = """
+SCHEMA = """
 CREATE TABLE IF NOT EXISTS entities (
     account TEXT NOT NULL,
     kind TEXT NOT NULL,
@@ -64,7 +64,7 @@ class SqliteStore:
                 f"{self.path} was written by another version of Batchite (schema {version}, "
                 f"this one reads {SCHEMA_VERSION}); use a new --data-dir"
             )
-        self._conn.executescript(_SCHEMA)
+        self._conn.executescript(SCHEMA)
         self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         self._lock = threading.RLock()  # only the CLI and tests touch the store off the loop
         self._in_tx = False
