@@ -27,7 +27,10 @@ def run(endpoint: str, n: int) -> list[float]:
     pool_id, job_id = f"deps-pool-{suffix}", f"deps-job-{suffix}"
     client.create_pool(
         m.BatchPoolCreateOptions(
-            id=pool_id, vm_size="standard_d2s_v3", target_dedicated_nodes=1, task_slots_per_node=2,
+            id=pool_id,
+            vm_size="standard_d2s_v3",
+            target_dedicated_nodes=1,
+            task_slots_per_node=2,
             virtual_machine_configuration=m.VirtualMachineConfiguration(
                 image_reference=m.BatchVmImageReference(
                     publisher="canonical", offer="0001-com-ubuntu-server-jammy", sku="22_04-lts"
@@ -41,7 +44,8 @@ def run(endpoint: str, n: int) -> list[float]:
     )
     tasks = [
         m.BatchTaskCreateOptions(
-            id=f"t{i}", command_line="/bin/true",
+            id=f"t{i}",
+            command_line="/bin/true",
             depends_on=m.BatchTaskDependencies(task_ids=[f"t{i - 1}"]) if i else None,
         )
         for i in range(n)

@@ -49,7 +49,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO_ROOT / "src" / "batchite" / "wire"
-LINE_LENGTH = 110
+LINE_LENGTH = 120  # as ruff format lays out the project (pyproject.toml)
 INDENT = "    "
 
 SCALARS = {"str": "str", "int": "int", "float": "float", "bool": "bool"}
@@ -61,7 +61,11 @@ SCALARS = {"str": "str", "int": "int", "float": "float", "bool": "bool"}
 @dataclass
 class SdkEnum:
     name: str
-    values: list[str]
+    members: list[tuple[str, str]]  # (member name, value)
+
+    @property
+    def values(self) -> list[str]:
+        return [value for _, value in self.members]
 
 
 @dataclass
@@ -119,8 +123,8 @@ def parse_enums(path: Path) -> list[SdkEnum]:
     for node in ast.parse(path.read_text(encoding="utf-8")).body:
         if not isinstance(node, ast.ClassDef):
             continue
-        values = [
-            stmt.value.value
+        members = [
+            (stmt.targets[0].id, stmt.value.value)
             for stmt in node.body
             if isinstance(stmt, ast.Assign)
             and len(stmt.targets) == 1
@@ -128,8 +132,8 @@ def parse_enums(path: Path) -> list[SdkEnum]:
             and isinstance(stmt.value, ast.Constant)
             and isinstance(stmt.value.value, str)
         ]
-        if values:
-            enums.append(SdkEnum(node.name, values))
+        if members:
+            enums.append(SdkEnum(node.name, members))
     return enums
 
 
@@ -215,13 +219,15 @@ class TypeMapper:
         if isinstance(node, ast.Name) and node.id in SCALARS:
             if node.id == "int" and fmt == "str":
                 return "Int64String"
+            if node.id == "int":
+                return "Int64"
             return SCALARS[node.id]
         if isinstance(node, ast.Attribute) and ast.unparse(node) == "datetime.datetime":
             if fmt not in (None, "rfc3339"):
                 return self._any(node, f"datetime with format={fmt!r}")
-            return "WireDatetime"
+            return "datetime"
         if isinstance(node, ast.Attribute) and ast.unparse(node) == "datetime.timedelta":
-            return "WireTimedelta"
+            return "Duration"
         if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):
             head, args = node.value.id, node.slice
             if head == "list":
@@ -273,138 +279,93 @@ def header(version: str) -> str:
 def render_enums(cat: Catalogue) -> str:
     out = [
         header(cat.version),
-        '"""Allowed values of the Azure Batch wire enums, spelled as the service and SDK spell them."""\n',
+        '"""The Azure Batch wire enums, spelled as the service and SDK spell them (matched in any case)."""\n',
+        "\nfrom batchite.wire.types import WireEnum\n",
     ]
     for enum in cat.enums:
-        items = [json.dumps(v) for v in enum.values]
-        if len(items) == 1:
-            out.append(f"\n{upper_snake(enum.name)} = ({items[0]},)\n")
-        else:
-            out.append("\n" + bracketed(f"{upper_snake(enum.name)} = (", items, ")") + "\n")
-    entries = [f"{json.dumps(enum.name)}: {upper_snake(enum.name)}" for enum in cat.enums]
-    out.append("\n" + bracketed("ENUMS: dict[str, tuple[str, ...]] = {", entries, "}", always_split=True))
+        out.append(f"\n\nclass {enum.name}(WireEnum):\n")
+        for member, value in enum.members:
+            out.append(f"{INDENT}{member} = {json.dumps(value)}\n")
+    entries = [f"{json.dumps(enum.name)}: {enum.name}" for enum in cat.enums]
+    out.append("\n\n" + bracketed("ENUMS: dict[str, type[WireEnum]] = {", entries, "}", always_split=True))
     out.append("\n")
     return "".join(out)
 
 
-MODELS_PRELUDE = '''\
-"""Pydantic v2 models of the Azure Batch data-plane wire format (JSON bodies, camelCase wire names).
+MODELS_PRELUDE = """\
+\"\"\"msgspec models of the Azure Batch data-plane wire format (JSON bodies, camelCase wire names).
 
-Every field has its snake_case SDK attribute name and the wire name as alias; models validate
-from either (``populate_by_name``) and ignore unknown keys. Ints are validated in lax mode, so
-numeric strings such as ``"targetDedicatedNodes": "1"`` are accepted.
-"""
+Attributes have the SDK's snake_case names; the wire name is given where it is not the camelCase
+of the attribute. Unknown keys are ignored and None fields left out. Decoded with strict=False
+(request bodies), numbers written as strings such as ``"targetDedicatedNodes": "1"`` are accepted.
+Required ``url``, ``eTag`` and ``lastModified`` fields default to empty: the service fills them when
+it stores or renders an entity.
+\"\"\"
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Annotated, {typing_any}TypeAlias
+from datetime import datetime
+{typing_any}
+import msgspec
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
+{enum_import}
+from batchite.wire.types import Duration, Int64, Int64String, WireStruct
+"""
 
-from batchite.wire.enums import ENUMS
-
-
-def _enum_check(enum_name: str) -> AfterValidator:
-    """Case-insensitive check against an SDK enum; returns the canonical spelling."""
-    allowed = ENUMS[enum_name]
-    canonical = {value.lower(): value for value in allowed}
-
-    def check(value: str) -> str:
-        try:
-            return canonical[value.lower()]
-        except KeyError:
-            raise ValueError(
-                f"{value!r} is not a valid {enum_name}; allowed values: {', '.join(allowed)}"
-            ) from None
-
-    return AfterValidator(check)
+FILLED_BY_SERVICE = {"url": '""', "eTag": '""', "lastModified": "None"}
+# Required in the SDK's typing, absent from the service's answers where they do not apply.
+ABSENT_WHEN_NOT_APPLICABLE = {("BatchNode", "ipv6Address")}  # nodes of IPv4-only pools
 
 
-def _datetime_to_wire(value: datetime) -> str:
-    """RFC 3339 in UTC with a ``Z`` suffix; naive datetimes are taken to be UTC already."""
-    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return value.isoformat().replace("+00:00", "Z")
-
-
-def _timedelta_to_wire(value: timedelta) -> str:
-    """ISO 8601 duration: ``PT1H30M``, ``P1DT2H``, ``PT0.5S``, ``PT0S``."""
-    sign = "-" if value < timedelta(0) else ""
-    value = abs(value)
-    minutes, seconds = divmod(value.seconds, 60)
-    hours, minutes = divmod(minutes, 60)
-    date_part = f"{value.days}D" if value.days else ""
-    time_part = f"{hours}H" if hours else ""
-    time_part += f"{minutes}M" if minutes else ""
-    if value.microseconds:
-        time_part += f"{seconds}.{value.microseconds:06d}".rstrip("0") + "S"
-    elif seconds:
-        time_part += f"{seconds}S"
-    if not date_part and not time_part:
-        return "PT0S"
-    return f"{sign}P{date_part}" + (f"T{time_part}" if time_part else "")
-
-
-WireDatetime: TypeAlias = Annotated[
-    datetime, PlainSerializer(_datetime_to_wire, return_type=str, when_used="json")
-]
-WireTimedelta: TypeAlias = Annotated[
-    timedelta, PlainSerializer(_timedelta_to_wire, return_type=str, when_used="json")
-]
-# int64 fields that the service encodes as JSON strings (e.g. "readIOps": "42").
-Int64String: TypeAlias = Annotated[int, PlainSerializer(str, return_type=str, when_used="json")]
-
-
-class WireModel(BaseModel):
-    """Base of every wire model."""
-
-    model_config = ConfigDict(populate_by_name=True, extra="ignore")
-'''
+def camel(attr: str) -> str:
+    head, *rest = attr.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
 def render_models(cat: Catalogue, mapper: TypeMapper) -> str:
     out: list[str] = [header(cat.version), MODELS_PRELUDE]
-    out.append("\n\n# Extensible SDK enums: str, matched case-insensitively, normalised to canonical spelling.\n")
-    for enum in cat.enums:
-        line = f'{enum.name}: TypeAlias = Annotated[str, _enum_check("{enum.name}")]'
-        out.append(
-            bracketed(f"{enum.name}: TypeAlias = Annotated[", ["str", f'_enum_check("{enum.name}")'], "]")
-            if len(line) > LINE_LENGTH
-            else line
-        )
-        out.append("\n")
     any_used = False
     for model in cat.models:
-        out.append(f"\n\nclass {model.name}(WireModel):\n")
+        out.append(f"\n\nclass {model.name}(WireStruct, kw_only=True):\n")
         for f in model.fields:
             m = mapper.map_field(f)
             if m.any_reason:
                 any_used = True
                 cat.any_fields.append(f"{model.name}.{f.attr}: {m.any_reason}")
                 out.append(f"{INDENT}# Not mapped ({m.any_reason}).\n")
-            if m.required:
-                out.append(bracketed(f"{f.attr}: {m.type_src} = Field(", [f'alias="{f.wire}"'], ")", INDENT))
+            args = [] if camel(f.attr) == f.wire else [f'name="{f.wire}"']
+            type_src = m.type_src
+            default: str | None = None
+            if not m.required or (model.name, f.wire) in ABSENT_WHEN_NOT_APPLICABLE:
+                type_src, default = f"{type_src} | None", "None"
+            elif f.wire in FILLED_BY_SERVICE:
+                default = FILLED_BY_SERVICE[f.wire]
+                if default == "None":
+                    type_src = f"{type_src} | None"
+            if args:
+                if default is not None:
+                    args.insert(0, f"default={default}")
+                out.append(bracketed(f"{f.attr}: {type_src} = msgspec.field(", args, ")", INDENT))
+            elif default is not None:
+                out.append(f"{INDENT}{f.attr}: {type_src} = {default}")
             else:
-                out.append(
-                    bracketed(
-                        f"{f.attr}: {m.type_src} | None = Field(",
-                        ["default=None", f'alias="{f.wire}"'],
-                        ")",
-                        INDENT,
-                    )
-                )
+                out.append(f"{INDENT}{f.attr}: {type_src}")
             out.append("\n")
     out.append("\n\n")
     out.append(
         bracketed(
-            "ALL_MODELS: tuple[type[WireModel], ...] = (",
+            "ALL_MODELS: tuple[type[WireStruct], ...] = (",
             [m.name for m in cat.models],
             ")",
             always_split=True,
         )
     )
-    out.append("\n\nfor _model in ALL_MODELS:\n    _model.model_rebuild()\n")
-    return "".join(out).replace("{typing_any}", "Any, " if any_used else "", 1)
+    out.append("\n")
+    text = "".join(out).replace("{typing_any}", "from typing import Any\n" if any_used else "", 1)
+    used = sorted(
+        (e.name for e in cat.enums if re.search(rf"\b{e.name}\b", text.split("import Duration", 1)[1])), key=str.lower
+    )
+    return text.replace("{enum_import}", bracketed("from batchite.wire.enums import (", used, ")"), 1)
 
 
 def build(models_dir: Path) -> tuple[Catalogue, dict[str, str]]:
@@ -416,7 +377,7 @@ def build(models_dir: Path) -> tuple[Catalogue, dict[str, str]]:
     model_names = {m.name for m in cat.models}
     enum_names = {e.name for e in cat.enums}
     clash = model_names & enum_names
-    reserved = {"WireModel", "WireDatetime", "WireTimedelta", "Int64String", "ALL_MODELS", "ENUMS"}
+    reserved = {"WireStruct", "WireEnum", "Duration", "Int64", "Int64String", "ALL_MODELS", "ENUMS"}
     if clash or (model_names | enum_names) & reserved:
         raise SystemExit(f"name clash between SDK models/enums/helpers: {sorted(clash or reserved)}")
     mapper = TypeMapper(model_names, enum_names)

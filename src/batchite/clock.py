@@ -1,21 +1,46 @@
-"""The one injectable clock: every timer and timestamp in Batchite comes from here.
+"""The one injectable clock: every timestamp and timer in Batchite comes from a Clock.
 
-`time_scale` speeds up service time relative to wall time, so schedules, retention and
-wall-clock limits can be exercised in seconds. A `ManualClock` is advanced by tests.
+`SystemClock` is service time on the running event loop: start + wall elapsed x time_scale, so
+schedules, retention and wall-clock limits can be exercised in seconds. `ManualClock` stands still
+until a test advances it, and runs the callbacks that fall due on the way, in order; the
+scheduler's parts are tested with it, without an event loop, processes or sleeps.
+
+Also the two text forms of a time the protocol uses: RFC 3339 (bodies, query parameters) and
+RFC 1123 (HTTP headers).
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime, parsedate_to_datetime
+from typing import Protocol
 
-from pydantic import TypeAdapter
+
+class Timer(Protocol):
+    def cancel(self) -> None: ...
 
 
-class Clock:
-    """Service time = start + (wall elapsed) * time_scale."""
+class Clock(Protocol):
+    time_scale: float
+
+    def now(self) -> datetime: ...
+
+    def call_soon(self, callback: Callable[[], None]) -> Timer:
+        """Run `callback` after the current callback returns (many events, one pass)."""
+        ...
+
+    def call_later(self, delay: timedelta, callback: Callable[[], None]) -> Timer:
+        """Run `callback` after `delay` of service time."""
+        ...
+
+
+class SystemClock:
+    """Service time = start + (wall elapsed) x time_scale, timers on the running event loop."""
 
     def __init__(self, time_scale: float = 1.0) -> None:
         if time_scale <= 0:
@@ -32,13 +57,71 @@ class Clock:
         """How many real seconds correspond to a service-time delay."""
         return max(0.0, service_delay.total_seconds() / self.time_scale)
 
-    def call_later(self, delay: timedelta, callback: Callable[[], None]) -> asyncio.TimerHandle:
-        loop = asyncio.get_running_loop()
-        return loop.call_later(self.wall_delay(delay), callback)
+    def call_soon(self, callback: Callable[[], None]) -> Timer:
+        return asyncio.get_running_loop().call_soon(callback)
+
+    def call_later(self, delay: timedelta, callback: Callable[[], None]) -> Timer:
+        return asyncio.get_running_loop().call_later(self.wall_delay(delay), callback)
 
 
-def utcnow() -> datetime:
-    return datetime.now(tz=UTC)
+class _ManualTimer:
+    __slots__ = ("callback", "cancelled")
+
+    def __init__(self, callback: Callable[[], None]) -> None:
+        self.callback = callback
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class ManualClock:
+    """A clock for tests: time moves only by `advance`; `settle` runs what was called soon."""
+
+    time_scale = 1.0
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._now = start or datetime(2026, 1, 1, tzinfo=UTC)
+        self._soon: list[_ManualTimer] = []
+        self._later: list[tuple[datetime, int, _ManualTimer]] = []
+        self._order = itertools.count()
+
+    def now(self) -> datetime:
+        return self._now
+
+    def call_soon(self, callback: Callable[[], None]) -> Timer:
+        timer = _ManualTimer(callback)
+        self._soon.append(timer)
+        return timer
+
+    def call_later(self, delay: timedelta, callback: Callable[[], None]) -> Timer:
+        timer = _ManualTimer(callback)
+        heapq.heappush(self._later, (self._now + max(delay, timedelta(0)), next(self._order), timer))
+        return timer
+
+    def settle(self) -> None:
+        """Run every callback called soon, and those they call soon, until none is left."""
+        while self._soon:
+            batch, self._soon = self._soon, []
+            for timer in batch:
+                if not timer.cancelled:
+                    timer.callback()
+
+    def advance(self, delta: timedelta = timedelta(0)) -> None:
+        """Move time forward, running timers as they fall due (and settling after each)."""
+        self.settle()
+        end = self._now + delta
+        while self._later and self._later[0][0] <= end:
+            when, _, timer = heapq.heappop(self._later)
+            self._now = max(self._now, when)
+            if not timer.cancelled:
+                timer.callback()
+            self.settle()
+        self._now = end
+
+    def pending(self) -> int:
+        """Timers not yet due (and not cancelled)."""
+        return sum(1 for _, _, t in self._later if not t.cancelled)
 
 
 def format_time(value: datetime) -> str:
@@ -47,24 +130,20 @@ def format_time(value: datetime) -> str:
 
 
 def parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    """RFC 3339 (a missing zone means UTC)."""
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-_DURATION = TypeAdapter(timedelta)
-_DURATIONS: dict[str, timedelta | None] = {}
+def http_date(value: datetime) -> str:
+    """RFC 1123, as HTTP headers carry times (Last-Modified, ocp-date)."""
+    return format_datetime(value.astimezone(UTC), usegmt=True)
 
 
-def parse_duration(value: str | None) -> timedelta | None:
-    """An ISO 8601 duration ("PT1H", "P7D", "P10675199DT2H48M5.4775807S") as a timedelta."""
-    if value is None:
-        return None
-    if value not in _DURATIONS:
-        try:
-            parsed: timedelta | None = _DURATION.validate_python(value)
-        except ValueError:
-            parsed = timedelta.max if value.startswith("P10675199D") else None
-        if len(_DURATIONS) < 4096:
-            _DURATIONS[value] = parsed
-        return parsed
-    return _DURATIONS[value]
-
+def parse_http_date(value: str) -> datetime:
+    """RFC 1123 (and the other HTTP forms); a date without a zone is GMT. Raises ValueError."""
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError) as exc:
+        raise ValueError(f"'{value}' is not an HTTP date") from exc
+    return when if when.tzinfo else when.replace(tzinfo=UTC)

@@ -135,8 +135,11 @@ _names = st.text(string.ascii_lowercase + string.digits, min_size=3, max_size=24
 _keys = st.binary(min_size=1, max_size=64)
 
 
-@given(st.lists(st.tuples(_names, st.lists(_keys, min_size=1, max_size=3)), min_size=1, max_size=5,
-                unique_by=lambda t: t[0]))
+@given(
+    st.lists(
+        st.tuples(_names, st.lists(_keys, min_size=1, max_size=3)), min_size=1, max_size=5, unique_by=lambda t: t[0]
+    )
+)
 def test_property_spec_round_trip(accounts: list[tuple[str, list[bytes]]]) -> None:
     spec = ";".join(f"{name}:{base64.b64encode(k).decode()}" for name, keys in accounts for k in keys)
     parsed = parse_accounts(spec)

@@ -29,8 +29,14 @@ SAME_SECOND = http_date(MODIFIED)  # 15:51:28, the resource's own Last-Modified 
 AFTER = http_date(MODIFIED + timedelta(minutes=1))
 
 
-def outcome(headers: dict[str, str], *, read: bool, etag: str | None = ETAG,
-            last_modified: datetime | None = MODIFIED, allowed: tuple[str, ...] = CONDITIONAL) -> int:
+def outcome(
+    headers: dict[str, str],
+    *,
+    read: bool,
+    etag: str | None = ETAG,
+    last_modified: datetime | None = MODIFIED,
+    allowed: tuple[str, ...] = CONDITIONAL,
+) -> int:
     """200 when the condition holds, else the status of the raised BatchError."""
     try:
         check(headers, etag, last_modified, read=read, allowed=allowed)
@@ -214,8 +220,12 @@ def test_im_plus_ius_decided_by_im() -> None:
 )
 @pytest.mark.parametrize("read", [True, False])
 def test_other_combinations_are_400(names: tuple[str, ...], read: bool) -> None:
-    values = {"if-match": f'"{ETAG}"', "if-none-match": f'"{OTHER}"', "if-modified-since": BEFORE,
-              "if-unmodified-since": AFTER}
+    values = {
+        "if-match": f'"{ETAG}"',
+        "if-none-match": f'"{OTHER}"',
+        "if-modified-since": BEFORE,
+        "if-unmodified-since": AFTER,
+    }
     headers = {n: values[n] for n in names}
     with pytest.raises(BatchError) as excinfo:
         check(headers, ETAG, MODIFIED, read=read)
@@ -262,7 +272,7 @@ def test_property_if_match_and_if_none_match_are_complementary(
         assert inm == 200
 
 
-@given(offset=st.integers(min_value=-10**6, max_value=10**6), read=st.booleans())
+@given(offset=st.integers(min_value=-(10**6), max_value=10**6), read=st.booleans())
 def test_property_date_conditions_are_complementary(offset: int, read: bool) -> None:
     date = http_date(MODIFIED.replace(microsecond=0) + timedelta(seconds=offset))
     ims = outcome({"if-modified-since": date}, read=read)

@@ -157,19 +157,38 @@ def test_any_spelling_round_trips(f: Filter, rnd: random.Random) -> None:
         ),
         (
             "(executionInfo/exitCode lt 0) or (executionInfo/exitCode gt 0)",
-            Or((Comparison("executionInfo/exitCode", CompareOp.LT, 0),
-                Comparison("executionInfo/exitCode", CompareOp.GT, 0))),
+            Or(
+                (
+                    Comparison("executionInfo/exitCode", CompareOp.LT, 0),
+                    Comparison("executionInfo/exitCode", CompareOp.GT, 0),
+                )
+            ),
         ),
-        ("a eq 1 or b eq 2 and c eq 3", Or((Comparison("a", CompareOp.EQ, 1), And((
-            Comparison("b", CompareOp.EQ, 2), Comparison("c", CompareOp.EQ, 3)))))),
-        ("NOT a Eq 'it''s' AND b NE NULL", And((Not(Comparison("a", CompareOp.EQ, "it's")),
-                                               Comparison("b", CompareOp.NE, None)))),
-        ("creationTime gt DateTime'2011-05-08T08:49:37Z'",
-         Comparison("creationTime", CompareOp.GT, datetime(2011, 5, 8, 8, 49, 37, tzinfo=UTC))),
-        ("creationTime gt datetime'Sun, 08 May 2011 08:49:37 GMT'",
-         Comparison("creationTime", CompareOp.GT, datetime(2011, 5, 8, 8, 49, 37, tzinfo=UTC))),
-        ("t le DateTime'2024-01-01T02:00:00.1234567+02:00'",
-         Comparison("t", CompareOp.LE, datetime(2024, 1, 1, 0, 0, 0, 123456, tzinfo=UTC))),
+        (
+            "a eq 1 or b eq 2 and c eq 3",
+            Or(
+                (
+                    Comparison("a", CompareOp.EQ, 1),
+                    And((Comparison("b", CompareOp.EQ, 2), Comparison("c", CompareOp.EQ, 3))),
+                )
+            ),
+        ),
+        (
+            "NOT a Eq 'it''s' AND b NE NULL",
+            And((Not(Comparison("a", CompareOp.EQ, "it's")), Comparison("b", CompareOp.NE, None))),
+        ),
+        (
+            "creationTime gt DateTime'2011-05-08T08:49:37Z'",
+            Comparison("creationTime", CompareOp.GT, datetime(2011, 5, 8, 8, 49, 37, tzinfo=UTC)),
+        ),
+        (
+            "creationTime gt datetime'Sun, 08 May 2011 08:49:37 GMT'",
+            Comparison("creationTime", CompareOp.GT, datetime(2011, 5, 8, 8, 49, 37, tzinfo=UTC)),
+        ),
+        (
+            "t le DateTime'2024-01-01T02:00:00.1234567+02:00'",
+            Comparison("t", CompareOp.LE, datetime(2024, 1, 1, 0, 0, 0, 123456, tzinfo=UTC)),
+        ),
         ("t ge DateTime'2024-01-01'", Comparison("t", CompareOp.GE, datetime(2024, 1, 1, tzinfo=UTC))),
         ("enableAutoScale eq TRUE", Comparison("enableAutoScale", CompareOp.EQ, True)),
         ("w ge -1.5e3", Comparison("w", CompareOp.GE, -1500.0)),
@@ -179,8 +198,15 @@ def test_any_spelling_round_trips(f: Filter, rnd: random.Random) -> None:
         ("startswith(name,'') ne false", StartsWith("name", "")),
         ("((a eq 1))", Comparison("a", CompareOp.EQ, 1)),
         ("not not a eq 1", Not(Not(Comparison("a", CompareOp.EQ, 1)))),
-        ("a eq 1 and (b eq 2 and c eq 3)", And((Comparison("a", CompareOp.EQ, 1), And((
-            Comparison("b", CompareOp.EQ, 2), Comparison("c", CompareOp.EQ, 3)))))),
+        (
+            "a eq 1 and (b eq 2 and c eq 3)",
+            And(
+                (
+                    Comparison("a", CompareOp.EQ, 1),
+                    And((Comparison("b", CompareOp.EQ, 2), Comparison("c", CompareOp.EQ, 3))),
+                )
+            ),
+        ),
     ],
 )
 def test_examples_parse(text: str, expected: Filter) -> None:
@@ -289,8 +315,11 @@ def test_mutated_filters_parse_or_are_a_400(f: Filter, data: st.DataObject) -> N
 
 
 @SETTINGS
-@given(st.one_of(st.text(max_size=40), st.from_regex(r"[0-9A-Za-z:,+\- .]{0,40}", fullmatch=True)).map(
-    lambda s: s.replace("'", "''")))
+@given(
+    st.one_of(st.text(max_size=40), st.from_regex(r"[0-9A-Za-z:,+\- .]{0,40}", fullmatch=True)).map(
+        lambda s: s.replace("'", "''")
+    )
+)
 def test_any_datetime_text_parses_or_is_a_400(raw: str) -> None:
     _parse_or_400(f"creationTime gt DateTime'{raw}'")
 
@@ -304,8 +333,19 @@ def test_unbalanced_quotes_and_parens_always_fail() -> None:
 # -- allowed properties and their types ------------------------------------------------------
 def test_filterable_table_shape() -> None:
     expected = {
-        "pools", "jobs", "jobsfromschedule", "jobschedules", "tasks", "nodes", "files", "supportedimages",
-        "nodecounts", "poolusagemetrics", "jobpreparationandreleasetaskstatus", "certificates", "subtasks",
+        "pools",
+        "jobs",
+        "jobsfromschedule",
+        "jobschedules",
+        "tasks",
+        "nodes",
+        "files",
+        "supportedimages",
+        "nodecounts",
+        "poolusagemetrics",
+        "jobpreparationandreleasetaskstatus",
+        "certificates",
+        "subtasks",
     }
     assert set(FILTERABLE) == expected
     kinds = {kind for props in FILTERABLE.values() for kind in props.values()}
@@ -452,8 +492,19 @@ def db() -> Iterator[sqlite3.Connection]:
         conn.execute(
             "INSERT INTO entities (account, kind, parent, key, id, state, etag, last_modified, seq, doc, result) "
             "VALUES (?,?,?,?,?,?,?,?,?,?,?)",  # result as SqliteStore.put fills it from the document
-            ("acct", "task", "job1", doc["id"].lower(), doc["id"], doc["state"], "0x1", stamp(T0), seq,
-             json.dumps(doc), (doc.get("executionInfo") or {}).get("result")),
+            (
+                "acct",
+                "task",
+                "job1",
+                doc["id"].lower(),
+                doc["id"],
+                doc["state"],
+                "0x1",
+                stamp(T0),
+                seq,
+                json.dumps(doc),
+                (doc.get("executionInfo") or {}).get("result"),
+            ),
         )
     # rows of another parent that a filter must never reach
     conn.execute(
@@ -486,8 +537,11 @@ def _get(doc: Any, prop: str) -> Any:
 
 def _holds(op: CompareOp, left: Any, right: Any) -> bool:
     return {
-        CompareOp.EQ: left == right, CompareOp.GT: left > right, CompareOp.GE: left >= right,
-        CompareOp.LT: left < right, CompareOp.LE: left <= right,
+        CompareOp.EQ: left == right,
+        CompareOp.GT: left > right,
+        CompareOp.GE: left >= right,
+        CompareOp.LT: left < right,
+        CompareOp.LE: left <= right,
     }[op]
 
 
@@ -546,13 +600,19 @@ def typed_atoms(draw: st.DrawFn) -> Filter:
         values = [v for v in (_get(d, prop) for d in DOCS) if isinstance(v, str)]
         prefixes = [v[:n] for v in values for n in range(len(v) + 1)] or [""]
         rnd = draw(st.randoms(use_true_random=False))
-        prefix = draw(st.one_of(st.sampled_from(prefixes).map(lambda s: _recase(s, rnd)), TEXT,
-                                st.sampled_from(["%", "_", "'", "x' OR 1=1 --", "a%", "render"])))
+        prefix = draw(
+            st.one_of(
+                st.sampled_from(prefixes).map(lambda s: _recase(s, rnd)),
+                TEXT,
+                st.sampled_from(["%", "_", "'", "x' OR 1=1 --", "a%", "render"]),
+            )
+        )
         return StartsWith(prop, prefix)
     ops = [CompareOp.EQ, CompareOp.NE] if kind in ("enum", "bool") else list(CompareOp)
     op = draw(st.sampled_from(ops))
-    value: Value = draw(st.one_of(typed_literal(prop), st.none()) if op in (CompareOp.EQ, CompareOp.NE)
-                        else typed_literal(prop))
+    value: Value = draw(
+        st.one_of(typed_literal(prop), st.none()) if op in (CompareOp.EQ, CompareOp.NE) else typed_literal(prop)
+    )
     return Comparison(prop, op, value)
 
 
@@ -625,8 +685,14 @@ def test_sql_examples(db: sqlite3.Connection, text: str) -> None:
 
 def test_sql_examples_select_something(db: sqlite3.Connection) -> None:
     """The fixture data is varied enough for the examples above to mean something."""
-    for text in ["state eq 'Completed'", "executionInfo/exitCode ne 0", "startswith(displayName, 'x%')",
-                 "displayName eq 'ÄPFEL'", "enableAutoScale eq false", "executionInfo/exitCode eq null"]:
+    for text in [
+        "state eq 'Completed'",
+        "executionInfo/exitCode ne 0",
+        "startswith(displayName, 'x%')",
+        "displayName eq 'ÄPFEL'",
+        "enableAutoScale eq false",
+        "executionInfo/exitCode eq null",
+    ]:
         got = select(db, parse_filter(text))
         assert 0 < len(got) < len(DOCS), text
     assert select(db, parse_filter("displayName eq 'ÄPFEL'")) != select(db, parse_filter("displayName eq 'äpfel'"))

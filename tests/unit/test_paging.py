@@ -146,8 +146,15 @@ def test_property_pages_cover_everything_once_in_order(n: int, page: int) -> Non
 
 
 def test_next_link_round_trips_through_list_options() -> None:
-    c = ctx({"api-version": "2025-06-01", "maxresults": "10", "$filter": "state eq 'active'", "$select": "id,state",
-             "timeout": "30"})
+    c = ctx(
+        {
+            "api-version": "2025-06-01",
+            "maxresults": "10",
+            "$filter": "state eq 'active'",
+            "$select": "id,state",
+            "timeout": "30",
+        }
+    )
     link = next_link(c, 10)
     parts = urlsplit(link)
     assert f"{parts.scheme}://{parts.netloc}" == "http://127.0.0.1:8080"

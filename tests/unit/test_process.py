@@ -65,8 +65,9 @@ def test_split_command_line_unbalanced(line: str) -> None:
 # -- ProcessRunner ---------------------------------------------------------------------------------
 
 
-async def _run(launch: Launch, after_start: Callable[[ProcessRunner, object], None] | None = None,
-               timeout: float = TIMEOUT) -> ProcessOutcome:
+async def _run(
+    launch: Launch, after_start: Callable[[ProcessRunner, object], None] | None = None, timeout: float = TIMEOUT
+) -> ProcessOutcome:
     runner = ProcessRunner()
     loop = asyncio.get_running_loop()
     done: asyncio.Future[ProcessOutcome] = loop.create_future()
@@ -79,8 +80,13 @@ async def _run(launch: Launch, after_start: Callable[[ProcessRunner, object], No
         runner.shutdown()
 
 
-def run(command_line: str, task_dir: Path, env: dict[str, str] | None = None,
-        after_start: Callable[[ProcessRunner, object], None] | None = None, **kw: object) -> ProcessOutcome:
+def run(
+    command_line: str,
+    task_dir: Path,
+    env: dict[str, str] | None = None,
+    after_start: Callable[[ProcessRunner, object], None] | None = None,
+    **kw: object,
+) -> ProcessOutcome:
     launch = Launch(command_line=command_line, task_dir=task_dir, env=env if env is not None else dict(ENV), **kw)
     return asyncio.run(_run(launch, after_start))
 
@@ -227,8 +233,9 @@ def test_kill_takes_the_whole_process_group(tmp_path: Path) -> None:
         loop = asyncio.get_running_loop()
         done: asyncio.Future[ProcessOutcome] = loop.create_future()
         try:
-            rp = runner.start(Launch("/bin/sh -c 'sleep 30 & echo $! > child.pid; wait'", tmp_path, dict(ENV)),
-                              done.set_result)
+            rp = runner.start(
+                Launch("/bin/sh -c 'sleep 30 & echo $! > child.pid; wait'", tmp_path, dict(ENV)), done.set_result
+            )
             for _ in range(300):
                 if pidfile.exists() and pidfile.read_text().strip():
                     break

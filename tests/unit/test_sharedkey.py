@@ -37,8 +37,13 @@ def registry() -> AccountRegistry:
 
 
 def signed_headers(
-    method: str, raw_path: str, raw_query: str, headers: dict[str, str], key: str = KEY,
-    account: str = ACCOUNT, content_length: str | None = None,
+    method: str,
+    raw_path: str,
+    raw_query: str,
+    headers: dict[str, str],
+    key: str = KEY,
+    account: str = ACCOUNT,
+    content_length: str | None = None,
 ) -> dict[str, str]:
     text = string_to_sign(method, raw_path, raw_query, headers, account, content_length)
     return {**headers, "authorization": f"SharedKey {account}:{sign(base64.b64decode(key), text)}"}
@@ -169,13 +174,33 @@ def test_get_and_head_sign_an_empty_content_length() -> None:
 
 def test_twelve_lines_in_the_fixed_order() -> None:
     headers = {
-        "content-encoding": "gzip", "content-language": "en", "content-length": "3", "content-md5": "md5",
-        "content-type": "ct", "date": "dt", "if-modified-since": "ims", "if-match": "im", "if-none-match": "inm",
-        "if-unmodified-since": "ius", "range": "bytes=1-2",
+        "content-encoding": "gzip",
+        "content-language": "en",
+        "content-length": "3",
+        "content-md5": "md5",
+        "content-type": "ct",
+        "date": "dt",
+        "if-modified-since": "ims",
+        "if-match": "im",
+        "if-none-match": "inm",
+        "if-unmodified-since": "ius",
+        "range": "bytes=1-2",
     }
     text = string_to_sign("put", "/x", "", headers, ACCOUNT)
     assert text.split("\n") == [
-        "PUT", "gzip", "en", "3", "md5", "ct", "dt", "ims", "im", "inm", "ius", "bytes=1-2", "/acc/x",
+        "PUT",
+        "gzip",
+        "en",
+        "3",
+        "md5",
+        "ct",
+        "dt",
+        "ims",
+        "im",
+        "inm",
+        "ius",
+        "bytes=1-2",
+        "/acc/x",
     ]
 
 
@@ -274,8 +299,11 @@ def test_malformed_credential_rejected(value: str) -> None:
 
 def test_tampered_request_rejected() -> None:
     headers = signed_headers("GET", "/pools", "api-version=2025-06-01", GET_HEADERS)
-    for path, query in [("/jobs", "api-version=2025-06-01"), ("/pools", "api-version=2024-07-01.20.0"),
-                        ("/pools", "api-version=2025-06-01&maxresults=1")]:
+    for path, query in [
+        ("/jobs", "api-version=2025-06-01"),
+        ("/pools", "api-version=2024-07-01.20.0"),
+        ("/pools", "api-version=2025-06-01&maxresults=1"),
+    ]:
         with pytest.raises(BatchError) as excinfo:
             authenticate(registry(), "GET", path, query, headers, WHEN)
         assert_auth_failed(excinfo)
@@ -427,15 +455,27 @@ SDK_CASES = [
     ("GET", "/pools?api-version=2025-06-01", {}, None),
     ("GET", "/jobs?api-version=2025-06-01&maxresults=10&$filter=state%20eq%20%27active%27&$select=id,state", {}, None),
     ("GET", "/pools?api-version=2025-06-01&page=2&$skiptoken=abc%2Fdef", {}, None),
-    ("POST", "/jobs?api-version=2025-06-01", {"content-type": JSON_TYPE},
-     '{"id": "job1", "poolInfo": {"poolId": "pool1"}}'),
+    (
+        "POST",
+        "/jobs?api-version=2025-06-01",
+        {"content-type": JSON_TYPE},
+        '{"id": "job1", "poolInfo": {"poolId": "pool1"}}',
+    ),
     ("POST", "/pools/p1/disableautoscale?api-version=2025-06-01&timeOut=30", {}, None),
     ("DELETE", "/jobs/x?api-version=2025-06-01", {}, None),
-    ("PATCH", "/jobs/j1?api-version=2025-06-01", {"content-type": JSON_TYPE, "If-Match": '"0x8DC0000000000001"'},
-     '{"priority": 1}'),
+    (
+        "PATCH",
+        "/jobs/j1?api-version=2025-06-01",
+        {"content-type": JSON_TYPE, "If-Match": '"0x8DC0000000000001"'},
+        '{"priority": 1}',
+    ),
     ("GET", "/jobs/job1/tasks/t1/files/stdout.txt?api-version=2025-06-01", {"ocp-range": "bytes=0-100"}, None),
-    ("HEAD", "/jobs/job1/tasks/t1/files/stdout.txt?api-version=2025-06-01",
-     {"If-Modified-Since": "Tue, 24 Nov 2026 10:00:00 GMT"}, None),
+    (
+        "HEAD",
+        "/jobs/job1/tasks/t1/files/stdout.txt?api-version=2025-06-01",
+        {"If-Modified-Since": "Tue, 24 Nov 2026 10:00:00 GMT"},
+        None,
+    ),
     ("GET", "/jobs/a%20b/tasks/t%2F1?api-version=2025-06-01&timeOut=5", {"If-None-Match": '"0x1"'}, None),
 ]
 
@@ -502,18 +542,34 @@ def _client_calls() -> list[tuple[str, Any]]:
 
     return [
         ("get_job", lambda c: c.get_job("j1", ocp_date=WHEN)),
-        ("list_jobs", lambda c: next(iter(c.list_jobs(
-            ocp_date=WHEN, filter="state eq 'active'", select=["id", "state"], max_results=10)))),
-        ("update_job", lambda c: c.update_job(
-            "j1", models.BatchJobUpdateOptions(priority=1), etag="0x8DC0000000000001",
-            match_condition=MatchConditions.IfNotModified, ocp_date=WHEN)),
+        (
+            "list_jobs",
+            lambda c: next(
+                iter(c.list_jobs(ocp_date=WHEN, filter="state eq 'active'", select=["id", "state"], max_results=10))
+            ),
+        ),
+        (
+            "update_job",
+            lambda c: c.update_job(
+                "j1",
+                models.BatchJobUpdateOptions(priority=1),
+                etag="0x8DC0000000000001",
+                match_condition=MatchConditions.IfNotModified,
+                ocp_date=WHEN,
+            ),
+        ),
         ("disable_pool_auto_scale", lambda c: c.disable_pool_auto_scale("p1", service_timeout=30, ocp_date=WHEN)),
-        ("download_task_file", lambda c: c.download_task_file(
-            "job1", "t1", "stdout.txt", ocp_range="bytes=0-100", ocp_date=WHEN)),
-        ("create_job", lambda c: c.create_job(models.BatchJobCreateOptions(
-            id="job1", pool_info=models.BatchPoolInfo(pool_id="pool1")), ocp_date=WHEN)),
-        ("get_task", lambda c: c.get_task(
-            "job 1", "t/1", ocp_date=WHEN, if_modified_since=WHEN - timedelta(days=1))),
+        (
+            "download_task_file",
+            lambda c: c.download_task_file("job1", "t1", "stdout.txt", ocp_range="bytes=0-100", ocp_date=WHEN),
+        ),
+        (
+            "create_job",
+            lambda c: c.create_job(
+                models.BatchJobCreateOptions(id="job1", pool_info=models.BatchPoolInfo(pool_id="pool1")), ocp_date=WHEN
+            ),
+        ),
+        ("get_task", lambda c: c.get_task("job 1", "t/1", ocp_date=WHEN, if_modified_since=WHEN - timedelta(days=1))),
     ]
 
 
@@ -526,8 +582,10 @@ def test_sdk_client_pipeline_requests_verify(name: str) -> None:
     call = dict(_client_calls())[name]
     transport = _CaptureTransport()
     client = BatchClient(
-        endpoint="http://127.0.0.1:8080", credential=AzureNamedKeyCredential(ACCOUNT, KEY2),
-        transport=transport, retry_total=0,
+        endpoint="http://127.0.0.1:8080",
+        credential=AzureNamedKeyCredential(ACCOUNT, KEY2),
+        transport=transport,
+        retry_total=0,
     )
     with pytest.raises(_Captured):
         call(client)
@@ -547,14 +605,28 @@ _query = st.lists(
 )
 _header_value = st.text(string.ascii_letters + string.digits + ' ",=-:/;', min_size=1, max_size=20).map(str.strip)
 _ocp = st.dictionaries(
-    st.text(string.ascii_lowercase + "-", min_size=1, max_size=8).map(lambda s: "ocp-" + s).filter(
-        lambda n: n != "ocp-date"),
-    _header_value.filter(bool), max_size=3,
+    st.text(string.ascii_lowercase + "-", min_size=1, max_size=8)
+    .map(lambda s: "ocp-" + s)
+    .filter(lambda n: n != "ocp-date"),
+    _header_value.filter(bool),
+    max_size=3,
 )
 _std = st.dictionaries(
-    st.sampled_from(["If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since", "content-type",
-                     "Content-Encoding", "Content-Language", "Content-MD5", "Range"]),
-    _header_value.filter(bool), max_size=4,
+    st.sampled_from(
+        [
+            "If-Match",
+            "If-None-Match",
+            "If-Modified-Since",
+            "If-Unmodified-Since",
+            "content-type",
+            "Content-Encoding",
+            "Content-Language",
+            "Content-MD5",
+            "Range",
+        ]
+    ),
+    _header_value.filter(bool),
+    max_size=4,
 )
 _segment = st.text(string.ascii_letters + string.digits + " -_.~%/", min_size=1, max_size=10)
 
@@ -570,15 +642,21 @@ _segment = st.text(string.ascii_letters + string.digits + " -_.~%/", min_size=1,
     add_cl=st.booleans(),
 )
 def test_property_sdk_signature_always_verifies(
-    method: str, segments: list[str], query: list[tuple[str, str]], ocp: dict[str, str], std: dict[str, str],
-    body: str | None, add_cl: bool,
+    method: str,
+    segments: list[str],
+    query: list[tuple[str, str]],
+    ocp: dict[str, str],
+    std: dict[str, str],
+    body: str | None,
+    add_cl: bool,
 ) -> None:
     path = "".join("/" + quote(s, safe="") for s in segments)
     qs = "&".join(f"{quote(n, safe='$')}={quote(v, safe='')}" for n, v in [("api-version", "2025-06-01"), *query])
     if method in ("GET", "HEAD"):
         body = None
-    request, sdk_text = _sdk_sign(method, f"http://127.0.0.1:8080{path}?{qs}", {"ocp-date": OCP_DATE, **ocp, **std},
-                                  body)
+    request, sdk_text = _sdk_sign(
+        method, f"http://127.0.0.1:8080{path}?{qs}", {"ocp-date": OCP_DATE, **ocp, **std}, body
+    )
     raw_path, raw_query, seen = _server_view(request, add_cl)
     content_length = "0" if "content-length" not in seen and method not in ("GET", "HEAD") else None
     assert string_to_sign(method, raw_path, raw_query, seen, ACCOUNT, content_length) == sdk_text

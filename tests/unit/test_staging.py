@@ -33,8 +33,15 @@ from batchite.store.sqlite import SqliteStore
 
 @pytest.mark.parametrize(
     ("relative", "ok"),
-    [("a.txt", True), ("d/e/f.txt", True), ("d/../a.txt", True), ("", True), ("../a.txt", False),
-     ("d/../../a.txt", False), ("/etc/passwd", False)],
+    [
+        ("a.txt", True),
+        ("d/e/f.txt", True),
+        ("d/../a.txt", True),
+        ("", True),
+        ("../a.txt", False),
+        ("d/../../a.txt", False),
+        ("/etc/passwd", False),
+    ],
 )
 def test_inside(tmp_path: Path, relative: str, ok: bool) -> None:
     assert (inside(tmp_path, relative) is not None) is ok
@@ -52,8 +59,16 @@ def test_inside_refuses_a_symlink_out(tmp_path: Path) -> None:
 @pytest.fixture
 def wd(tmp_path: Path) -> Path:
     root = tmp_path / "task"
-    for rel in ("wd/a.txt", "wd/b.log", "wd/.hidden.txt", "wd/out/x.txt", "wd/out/deep/y.txt", "wd/ab.txt",
-                "stdout.txt", "stderr.txt"):
+    for rel in (
+        "wd/a.txt",
+        "wd/b.log",
+        "wd/.hidden.txt",
+        "wd/out/x.txt",
+        "wd/out/deep/y.txt",
+        "wd/ab.txt",
+        "stdout.txt",
+        "stderr.txt",
+    ):
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(rel)
     return root / "wd"
@@ -171,11 +186,13 @@ def _zip(files: dict[str, str]) -> bytes:
 
 def test_stage_in_downloads_in_place_with_modes(tmp_path: Path, http: str, pool: ThreadPoolExecutor) -> None:
     _Files.files = {"/a.txt": b"A", "/b.sh": b"#!/bin/sh\n"}
-    staging = TaskStaging(resource_files=[
-        ResourceFileSpec(http_url=f"{http}/a.txt", file_path="in/a.txt"),
-        ResourceFileSpec(http_url=f"{http}/b.sh?sig=x", file_path="b.sh", file_mode="0700"),
-        ResourceFileSpec(http_url=f"{http}/a.txt", file_path="root.txt", base="task"),
-    ])
+    staging = TaskStaging(
+        resource_files=[
+            ResourceFileSpec(http_url=f"{http}/a.txt", file_path="in/a.txt"),
+            ResourceFileSpec(http_url=f"{http}/b.sh?sig=x", file_path="b.sh", file_mode="0700"),
+            ResourceFileSpec(http_url=f"{http}/a.txt", file_path="root.txt", base="task"),
+        ]
+    )
     task_dir = tmp_path / "node" / "workitems" / "t"
     stage_in(staging, task_dir, tmp_path / "node", pool)
     assert (task_dir / "wd" / "in" / "a.txt").read_bytes() == b"A"
@@ -188,8 +205,9 @@ def test_stage_in_downloads_in_place_with_modes(tmp_path: Path, http: str, pool:
     ("path", "file_path", "code"),
     [("/missing", "x", "BlobNotFound"), ("/deny", "x", "BlobAccessDenied"), ("/a", "../x", "ResourceFileCreateFailed")],
 )
-def test_stage_in_failures(tmp_path: Path, http: str, pool: ThreadPoolExecutor, path: str, file_path: str,
-                           code: str) -> None:
+def test_stage_in_failures(
+    tmp_path: Path, http: str, pool: ThreadPoolExecutor, path: str, file_path: str, code: str
+) -> None:
     _Files.files = {"/a": b"a"}
     staging = TaskStaging(resource_files=[ResourceFileSpec(http_url=http + path, file_path=file_path)])
     with pytest.raises(StageError) as err:
@@ -248,8 +266,16 @@ def test_build_staging(tmp_path: Path) -> None:
     assert staging.pre_failure.code == "ApplicationPackageError"
     app = Record("acc", "application", "", "app", {"id": "app", "versions": ["1"]}, extra={"defaultVersion": "1"})
     store.insert(app)
-    store.insert(Record("acc", "applicationpackage", "app", "1", {"id": "1", "state": "active"},
-                        extra={"container": "c", "blob": "b"}))
+    store.insert(
+        Record(
+            "acc",
+            "applicationpackage",
+            "app",
+            "1",
+            {"id": "1", "state": "active"},
+            extra={"container": "c", "blob": "b"},
+        )
+    )
     doc = {
         "resourceFiles": [
             {"autoStorageContainerName": "inputs", "blobPrefix": "x/"},
@@ -259,8 +285,13 @@ def test_build_staging(tmp_path: Path) -> None:
             "numberOfInstances": 2,
             "commonResourceFiles": [{"httpUrl": "http://h/c", "filePath": "c"}],
         },
-        "outputFiles": [{"filePattern": "*.txt", "destination": {"container": {"containerUrl": "http://o?sig=1"}},
-                         "uploadOptions": {"uploadCondition": "TaskFailure"}}],
+        "outputFiles": [
+            {
+                "filePattern": "*.txt",
+                "destination": {"container": {"containerUrl": "http://o?sig=1"}},
+                "uploadOptions": {"uploadCondition": "TaskFailure"},
+            }
+        ],
     }
     full = build_staging(store, storage, "acc", "p", doc)
     assert full is not None and full.pre_failure is None

@@ -172,8 +172,9 @@ def test_etags_unique_and_increasing(store: SqliteStore) -> None:
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(ops=st.lists(st.tuples(st.sampled_from(["insert", "put", "put-quiet"]), st.integers(0, 4)), min_size=1,
-                    max_size=30))
+@given(
+    ops=st.lists(st.tuples(st.sampled_from(["insert", "put", "put-quiet"]), st.integers(0, 4)), min_size=1, max_size=30)
+)
 def test_property_etag_monotonic(tmp_path: Path, ops: list[tuple[str, int]]) -> None:
     path = tmp_path / f"p{abs(hash(tuple(ops)))}.db"
     s = SqliteStore(path, FakeClock())  # type: ignore[arg-type]
@@ -293,8 +294,12 @@ def state_result_rows(store: SqliteStore, account: str, kind: str, parent: str) 
     """
     if hasattr(store, "count_by_state_and_result"):
         return [tuple(r) for r in store.count_by_state_and_result(account, kind, parent)]
-    return [tuple(r) for r in store.aggregate(  # type: ignore[attr-defined]
-        account, kind, parent, ["$.state", "$.executionInfo.result"], "$.requiredSlots")]
+    return [
+        tuple(r)
+        for r in store.aggregate(  # type: ignore[attr-defined]
+            account, kind, parent, ["$.state", "$.executionInfo.result"], "$.requiredSlots"
+        )
+    ]
 
 
 def test_aggregate_counts_and_sums(store: SqliteStore) -> None:

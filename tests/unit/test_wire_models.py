@@ -125,9 +125,7 @@ def test_enum_values_are_case_insensitive_and_normalised() -> None:
 
 def test_enum_rejects_unknown_value_naming_allowed_values() -> None:
     with pytest.raises(ValidationError) as info:
-        from_wire(
-            BatchJobCreateOptions, {"id": "j", "poolInfo": {"poolId": "p"}, "onAllTasksComplete": "explode"}
-        )
+        from_wire(BatchJobCreateOptions, {"id": "j", "poolInfo": {"poolId": "p"}, "onAllTasksComplete": "explode"})
     (error,) = info.value.errors()
     assert error["loc"] == ("onAllTasksComplete",)
     assert "noaction" in error["msg"] and "terminatejob" in error["msg"]
@@ -152,9 +150,7 @@ def test_timedelta_round_trip_iso8601() -> None:
     ],
 )
 def test_timedelta_serialises_as_iso8601_duration(value: timedelta, wire: str) -> None:
-    assert to_wire(BatchJobConstraints.model_validate({"max_wall_clock_time": value})) == {
-        "maxWallClockTime": wire
-    }
+    assert to_wire(BatchJobConstraints.model_validate({"max_wall_clock_time": value})) == {"maxWallClockTime": wire}
     assert from_wire(BatchJobConstraints, {"maxWallClockTime": wire}).max_wall_clock_time == value
 
 

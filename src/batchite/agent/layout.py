@@ -27,12 +27,17 @@ class NodeIdentity:
 
 
 @dataclass
-class TaskIdentity:
+class TaskLaunch:
+    """What a node is asked to run: one process of a task (or of a start, preparation, release
+    or multi-instance coordination task), identified by its run id."""
+
+    run_id: str
+    command_line: str
     job_id: str
     task_id: str
     relative_dir: str  # e.g. workitems/job1/job-1/task1
-    user_environment: dict[str, str] = field(default_factory=dict)
-    extra_environment: dict[str, str] = field(default_factory=dict)
+    user_environment: dict[str, str] = field(default_factory=dict)  # the job's and the task's settings
+    extra_environment: dict[str, str] = field(default_factory=dict)  # multi-instance variables
     job_prep_relative_dir: str | None = None
     staging: TaskStaging | None = None  # resource files, output files, application packages
 
@@ -46,7 +51,7 @@ def task_relative_dir(job_id: str, task_id: str) -> str:
     return f"workitems/{job_id}/job-1/{task_id}"
 
 
-def task_directory(node: NodeIdentity, task: TaskIdentity) -> Path:
+def task_directory(node: NodeIdentity, task: TaskLaunch) -> Path:
     return node.root / task.relative_dir
 
 
@@ -74,7 +79,7 @@ def _node_environment(node: NodeIdentity) -> dict[str, str]:
     return env
 
 
-def environment(node: NodeIdentity, task: TaskIdentity) -> dict[str, str]:
+def environment(node: NodeIdentity, task: TaskLaunch) -> dict[str, str]:
     """The environment a task sees: the AZ_BATCH_* variables, then its environmentSettings."""
     task_dir = f"{node.root}/{task.relative_dir}"
     env = dict(_node_environment(node))

@@ -144,12 +144,15 @@ class ProcessRunner:
     def _spawned(self, rp: RunningProcess, fut: asyncio.Future[subprocess.Popen[bytes]]) -> None:
         exc = fut.exception()
         if isinstance(exc, StageError):
-            self._finish(rp, ProcessOutcome(rp.start_time, _now(), None, exc.failure.code, exc.failure.message,
-                                            failure=exc.failure))
+            self._finish(
+                rp,
+                ProcessOutcome(rp.start_time, _now(), None, exc.failure.code, exc.failure.message, failure=exc.failure),
+            )
             return
         if isinstance(exc, _KilledBeforeStart):
-            self._finish(rp, ProcessOutcome(rp.start_time, _now(), None, "TaskEnded", "Killed before it started",
-                                            killed=True))
+            self._finish(
+                rp, ProcessOutcome(rp.start_time, _now(), None, "TaskEnded", "Killed before it started", killed=True)
+            )
             return
         if exc is not None:
             code, message = "CommandProgramNotFound", f"The specified command program is not found: {exc}"

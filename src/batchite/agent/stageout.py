@@ -85,9 +85,7 @@ def _log(stream: TextIO, text: str) -> None:
     stream.write(f"{datetime.now(tz=UTC).isoformat(timespec='milliseconds')} {text}\n")
 
 
-def _upload_one(
-    spec: OutputFileSpec, env: dict[str, str], wd: Path, out: TextIO, err: TextIO
-) -> TaskFailure | None:
+def _upload_one(spec: OutputFileSpec, env: dict[str, str], wd: Path, out: TextIO, err: TextIO) -> TaskFailure | None:
     pattern = expand(spec.file_pattern, env)
     files = matches(pattern, wd)
     if not files:
@@ -123,8 +121,12 @@ def _upload_one(
                         )
     except StorageError as exc:  # the client could not even be built (a malformed URL)
         _log(err, f"cannot upload to {spec.container_url}: {exc.message}")
-        return TaskFailure(FILE_UPLOAD, "FileUploadMiscError", _UPLOAD_CODES[blobs.MISC][1],
-                           (("FilePattern", spec.file_pattern), ("ContainerUrl", spec.container_url)))
+        return TaskFailure(
+            FILE_UPLOAD,
+            "FileUploadMiscError",
+            _UPLOAD_CODES[blobs.MISC][1],
+            (("FilePattern", spec.file_pattern), ("ContainerUrl", spec.container_url)),
+        )
     return first
 
 
@@ -141,7 +143,11 @@ def stage_out(staging: TaskStaging, task_dir: Path, env: dict[str, str], exit_co
                 failure = _upload_one(spec, env, wd, out, err)
             except Exception as exc:  # a bug or an unexpected library error: report, keep going
                 _log(err, f"unexpected error for {spec.file_pattern!r}: {exc!r}")
-                failure = TaskFailure(FILE_UPLOAD, "FileUploadMiscError", _UPLOAD_CODES[blobs.MISC][1],
-                                      (("FilePattern", spec.file_pattern), ("Message", str(exc))))
+                failure = TaskFailure(
+                    FILE_UPLOAD,
+                    "FileUploadMiscError",
+                    _UPLOAD_CODES[blobs.MISC][1],
+                    (("FilePattern", spec.file_pattern), ("Message", str(exc))),
+                )
             first = first or failure
     return first

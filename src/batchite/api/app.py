@@ -53,18 +53,9 @@ def create_app(batch: BatchService, settings: ApiSettings | None = None) -> Star
         finally:
             await batch.stop()
 
-    routes = [
-        Route("/_batchite/health", health, methods=["GET"]),
-        *account.ROUTES,
-        *admin.ROUTES,
-        *admin_apps.ROUTES,
-        *pools.ROUTES,
-        *nodes.ROUTES,
-        *files.ROUTES,
-        *jobs.ROUTES,
-        *jobschedules.ROUTES,
-        *tasks.ROUTES,
-    ]
+    routes = [Route("/_batchite/health", health, methods=["GET"])]
+    for module in (account, admin, admin_apps, pools, nodes, files, jobs, jobschedules, tasks):
+        routes.extend(module.router.routes)
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: _unknown, 405: _unknown})
     app.state.batch = batch
     app.state.settings = settings or ApiSettings()

@@ -1,18 +1,23 @@
-"""List options (maxresults, $skiptoken, $select, $filter, $expand) and odata.nextLink."""
+"""List options (maxresults, $skiptoken, $filter) and odata.nextLink; $select is render.py's."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeVar
 from urllib.parse import quote
 
+import msgspec
 from starlette.responses import Response
 
+from batchite.api import render
 from batchite.api.odata import parse_list_filter
-from batchite.api.request import RequestContext, invalid_query, json_response, select
+from batchite.api.request import RequestContext, invalid_query
 from batchite.domain.errors import BatchError
 from batchite.domain.filters import Filter, evaluate
+from batchite.wire.types import to_builtins
+
+T = TypeVar("T", bound=msgspec.Struct)
 
 MAX_RESULTS = 1000
 
@@ -23,8 +28,8 @@ class ListOptions:
     after: int
     flt: Filter | None = None
 
-    def matches(self, doc: dict[str, Any]) -> bool:
-        return self.flt is None or evaluate(self.flt, doc)
+    def matches(self, item: msgspec.Struct) -> bool:
+        return self.flt is None or evaluate(self.flt, to_builtins(item))
 
 
 def list_options(ctx: RequestContext, filterable: str | None = None) -> ListOptions:
@@ -70,19 +75,12 @@ def next_link(ctx: RequestContext, after: int) -> str:
 
 
 def list_response(
-    ctx: RequestContext, resource: str, items: Iterable[dict[str, Any]], next_after: int | None
+    ctx: RequestContext, resource: str, items: Sequence[msgspec.Struct], next_after: int | None
 ) -> Response:
-    clause = ctx.query.get("$select")
-    body: dict[str, Any] = {
-        "odata.metadata": f"{ctx.base_url}/$metadata#{resource}",
-        "value": [select(item, clause) for item in items],
-    }
-    if next_after is not None:
-        body["odata.nextLink"] = next_link(ctx, next_after)
-    return json_response(body)
+    return render.listing(ctx, resource, items, next_link(ctx, next_after) if next_after is not None else None)
 
 
-def slice_items(items: list[dict[str, Any]], opts: ListOptions) -> tuple[list[dict[str, Any]], int | None]:
+def slice_items(items: list[T], opts: ListOptions) -> tuple[list[T], int | None]:
     """Filter and page a list that is not stored (images, files): the token is an offset."""
     items = [item for item in items if opts.matches(item)]
     window = items[opts.after : opts.after + opts.max_results]

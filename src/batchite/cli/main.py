@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
-from datetime import timedelta
-from pathlib import Path
+import typing
+from collections.abc import Callable
+from typing import Any
 
 import typer
 from rich.console import Console
 
 from batchite.cli.apps import apps
 from batchite.service.accounts import AccountConfigError, AccountRegistry
+from batchite.settings import DEFAULT_PORT, Settings, settings_table
 from batchite.storage.linked import ENV_VAR as STORAGE_ENV_VAR
 from batchite.storage.linked import LinkedStorage, StorageConfigError
 
-DEFAULT_PORT = 8091
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Batchite: a local Azure Batch service.")
 app.add_typer(apps, name="app")
 console = Console()
@@ -36,57 +38,55 @@ def _accounts() -> AccountRegistry:
         raise typer.Exit(2) from exc
 
 
-@app.command()
-def serve(
-    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
-    port: int = typer.Option(DEFAULT_PORT, help="Port to listen on."),
-    data_dir: Path = typer.Option(Path(".batchite"), "--data-dir", help="Where state and node directories live."),
-    public_url: str = typer.Option("", help="URL clients use to reach this service (default http://HOST:PORT)."),
-    strict_api_version: bool = typer.Option(False, help="Reject api-versions Batchite does not know."),
-    time_scale: float = typer.Option(1.0, help="Run service time this many times faster than wall time."),
-    preemption_rate: float = typer.Option(
-        0.0, help="Chance per hour that a low-priority node is preempted (spot eviction); 0 = only on demand."
-    ),
-    preemption_recovery: float = typer.Option(60.0, help="Seconds (service time) before a preempted node returns."),
-    preemption_seed: int | None = typer.Option(None, help="Seed of the preemption policy, for repeatable runs."),
-    dedicated_core_quota: int = typer.Option(900, help="Dedicated cores an account may have in its pools."),
-    low_priority_core_quota: int = typer.Option(100, help="Low-priority (spot) cores an account may have."),
-    pool_quota: int = typer.Option(100, help="Pools an account may have."),
-    active_job_quota: int = typer.Option(300, help="Active jobs and job schedules an account may have."),
-    access_log: bool = typer.Option(False, help="Log every request."),
-    storage_connection_string: str = typer.Option(
-        "",
-        "--storage-connection-string",
-        envvar=STORAGE_ENV_VAR,
-        help="The storage account linked to every Batch account (auto-storage, application packages); "
-        "e.g. Azurite's development account.",
-    ),
-) -> None:
+def _serve(settings: Settings) -> None:
     """Run the Batch service in the foreground (SQLite in DATA_DIR, local compute nodes)."""
     import uvicorn
 
     from batchite.api.app import ApiSettings, create_app
-    from batchite.clock import Clock
-    from batchite.scheduler.base import Quotas
+    from batchite.clock import SystemClock
     from batchite.service import BatchService
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("azure").setLevel(logging.WARNING)  # azure-storage-blob logs every request at INFO
+    logging.getLogger("batchite.access").setLevel(logging.INFO if settings.access_log else logging.WARNING)
     accounts = _accounts()
-    url = public_url.rstrip("/") or f"http://{host}:{port}"
-    storage = _storage(storage_connection_string)
-    batch = BatchService.local(data_dir.resolve(), accounts, url, Clock(time_scale), storage)
-    batch.scheduler.init_preemption(preemption_rate, timedelta(seconds=preemption_recovery), preemption_seed)
-    batch.scheduler.quotas = Quotas(dedicated_core_quota, low_priority_core_quota, pool_quota, active_job_quota)
-    application = create_app(batch, ApiSettings(strict_api_version=strict_api_version))
-    console.print(f"[bold green]Batchite[/bold green] serving the Azure Batch API at [bold]{url}[/bold]")
+    storage = _storage(settings.storage_connection_string)
+    data_dir = settings.data_dir.resolve()
+    clock = SystemClock(settings.time_scale)
+    batch = BatchService.local(data_dir, accounts, settings.url, clock, storage, settings.scheduler)
+    application = create_app(batch, ApiSettings(strict_api_version=settings.strict_api_version))
+    console.print(f"[bold green]Batchite[/bold green] serving the Azure Batch API at [bold]{settings.url}[/bold]")
     for account in accounts:
         console.print(f"  account name: [bold]{account.name}[/bold]")
         print(f"  account key:  {account.keys[0]}")
-    console.print(f"  data dir:     {data_dir.resolve()}")
+    console.print(f"  data dir:     {data_dir}")
     if storage is not None:
         console.print(f"  storage:      {storage.blob_endpoint} (account {storage.account_name})")
-    uvicorn.run(application, host=host, port=port, log_level="warning", access_log=access_log)
+    uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+
+
+def _serve_command() -> Callable[..., None]:
+    """`batchite serve`, with one option per Settings field (its flag and BATCHITE_* variable)."""
+    hints = typing.get_type_hints(Settings)
+    parameters = [
+        inspect.Parameter(
+            info.name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=typer.Option(info.default, info.flag, envvar=info.env, help=info.help),
+            annotation=hints[info.name],
+        )
+        for info in settings_table()
+    ]
+
+    def serve(**values: Any) -> None:
+        _serve(Settings(**values))
+
+    serve.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    serve.__doc__ = _serve.__doc__
+    return serve
+
+
+app.command(name="serve")(_serve_command())
 
 
 @app.command()

@@ -1,6 +1,1 @@
-"""Node backends behind one protocol: local processes (default); Ray comes later."""
-
-from batchite.compute.base import FileInfo, NodeBackend, NodeSpec, TaskHandle
-from batchite.compute.local import LocalBackend
-
-__all__ = ["FileInfo", "LocalBackend", "NodeBackend", "NodeSpec", "TaskHandle"]
+"""Compute backends behind the node protocol (protocol.py): local processes today."""

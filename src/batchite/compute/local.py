@@ -1,17 +1,16 @@
-"""Local backend: each node is a directory tree under the data directory; tasks are processes."""
+"""Local backend: each node is a directory tree under the data directory; runs are processes."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import stat
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-from batchite.agent.layout import NodeIdentity, TaskIdentity, environment, prepare_node, task_directory
+from batchite.agent.layout import NodeIdentity, TaskLaunch, environment, prepare_node, task_directory
 from batchite.agent.process import Launch, ProcessOutcome, ProcessRunner, RunningProcess
-from batchite.compute.base import FileInfo, NodeSpec
+from batchite.compute.protocol import FileInfo, NodeEvents, NodeSpec
 
 
 class PathEscapesNode(ValueError):
@@ -36,61 +35,83 @@ class LocalBackend:
     def __init__(self, root: Path, spawn_threads: int = 2) -> None:
         self.root = root
         self.runner = ProcessRunner(spawn_threads)
+        self._events: NodeEvents | None = None
+        self._runs: dict[str, RunningProcess] = {}
 
-    def node_root(self, spec: NodeSpec) -> Path:
-        return self.root / spec.account / spec.pool_id.lower() / spec.node_id
+    def connect(self, events: NodeEvents) -> None:
+        self._events = events
 
-    def _identity(self, spec: NodeSpec) -> NodeIdentity:
+    @property
+    def events(self) -> NodeEvents:
+        assert self._events is not None, "connect() the backend first"
+        return self._events
+
+    def node_root(self, node: NodeSpec) -> Path:
+        return self.root / node.account / node.pool_id.lower() / node.node_id
+
+    def _identity(self, node: NodeSpec) -> NodeIdentity:
         return NodeIdentity(
-            account=spec.account,
-            account_url=spec.account_url,
-            pool_id=spec.pool_id,
-            node_id=spec.node_id,
-            root=self.node_root(spec),
-            is_dedicated=spec.is_dedicated,
+            account=node.account,
+            account_url=node.account_url,
+            pool_id=node.pool_id,
+            node_id=node.node_id,
+            root=self.node_root(node),
+            is_dedicated=node.is_dedicated,
         )
 
-    async def allocate(self, spec: NodeSpec) -> None:
-        prepare_node(self.node_root(spec))
+    # -- nodes --------------------------------------------------------------------------
+    def allocate(self, node: NodeSpec, *, fresh: bool = False) -> None:
+        root = self.node_root(node)
+        if fresh:
+            shutil.rmtree(root, ignore_errors=True)
+        prepare_node(root)
+        asyncio.get_running_loop().call_soon(self.events.node_ready, node)
 
-    async def release(self, spec: NodeSpec) -> None:
-        shutil.rmtree(self.node_root(spec), ignore_errors=True)
+    def release(self, node: NodeSpec) -> None:
+        root = self.node_root(node)
+        asyncio.get_running_loop().run_in_executor(None, shutil.rmtree, root, True)
 
-    def start_task(
-        self,
-        spec: NodeSpec,
-        task: TaskIdentity,
-        command_line: str,
-        on_exit: Callable[[ProcessOutcome], None],
-    ) -> RunningProcess:
-        node = self._identity(spec)
-        task_dir = task_directory(node, task)
-        launch = Launch(
-            command_line=command_line,
-            task_dir=task_dir,
-            env=environment(node, task),
-            staging=task.staging if task.staging is not None and not task.staging.is_empty() else None,
-            node_root=node.root,
+    # -- runs ---------------------------------------------------------------------------
+    def start(self, node: NodeSpec, launch: TaskLaunch) -> None:
+        identity = self._identity(node)
+        staging = launch.staging if launch.staging is not None and not launch.staging.is_empty() else None
+        process = Launch(
+            command_line=launch.command_line,
+            task_dir=task_directory(identity, launch),
+            env=environment(identity, launch),
+            staging=staging,
+            node_root=identity.root,
         )
-        return self.runner.start(launch, on_exit)
+        run_id = launch.run_id
 
-    def kill_task(self, handle: Any) -> None:
-        if isinstance(handle, RunningProcess):
-            self.runner.kill(handle)
+        def finished(outcome: ProcessOutcome) -> None:
+            self._runs.pop(run_id, None)
+            self.events.run_finished(run_id, outcome)
 
-    def remove_task_directory(self, spec: NodeSpec, relative_dir: str) -> None:
-        shutil.rmtree(self.resolve(spec, relative_dir), ignore_errors=True)
+        self._runs[run_id] = self.runner.start(process, finished)
+
+    def kill(self, node: NodeSpec, run_id: str) -> None:
+        running = self._runs.get(run_id)
+        if running is not None:
+            self.runner.kill(running)
+
+    def remove_directory(self, node: NodeSpec, relative_dir: str) -> None:
+        try:
+            target = self.resolve(node, relative_dir)
+        except PathEscapesNode:
+            return
+        asyncio.get_running_loop().run_in_executor(None, shutil.rmtree, target, True)
 
     # -- files --------------------------------------------------------------------------
-    def resolve(self, spec: NodeSpec, path: str) -> Path:
-        root = self.node_root(spec).resolve()
+    def resolve(self, node: NodeSpec, path: str) -> Path:
+        root = self.node_root(node).resolve()
         target = (root / path.strip("/")).resolve() if path.strip("/") else root
         if target != root and root not in target.parents:
             raise PathEscapesNode(path)
         return target
 
-    def list_files(self, spec: NodeSpec, base: str, recursive: bool) -> list[FileInfo]:
-        root = self.resolve(spec, base)
+    def _list(self, node: NodeSpec, base: str, recursive: bool) -> list[FileInfo]:
+        root = self.resolve(node, base)
         if not root.is_dir():
             return []
         prefix = base.strip("/")
@@ -104,15 +125,21 @@ class LocalBackend:
                 continue
         return out
 
-    def stat_file(self, spec: NodeSpec, path: str) -> FileInfo | None:
-        target = self.resolve(spec, path)
+    async def list_files(self, node: NodeSpec, base: str, recursive: bool) -> list[FileInfo]:
+        return await asyncio.to_thread(self._list, node, base, recursive)
+
+    def _stat(self, node: NodeSpec, path: str) -> FileInfo | None:
+        target = self.resolve(node, path)
         try:
             return _info(path.strip("/"), target)
         except (FileNotFoundError, NotADirectoryError):
             return None
 
-    def read_file(self, spec: NodeSpec, path: str, start: int | None, end: int | None) -> bytes:
-        target = self.resolve(spec, path)
+    async def stat_file(self, node: NodeSpec, path: str) -> FileInfo | None:
+        return await asyncio.to_thread(self._stat, node, path)
+
+    def _read(self, node: NodeSpec, path: str, start: int | None, end: int | None) -> bytes:
+        target = self.resolve(node, path)
         with open(target, "rb") as fh:
             if start:
                 fh.seek(start)
@@ -120,8 +147,11 @@ class LocalBackend:
                 return fh.read()
             return fh.read(max(0, end - (start or 0) + 1))
 
-    def delete_file(self, spec: NodeSpec, path: str, recursive: bool) -> None:
-        target = self.resolve(spec, path)
+    async def read_file(self, node: NodeSpec, path: str, start: int | None, end: int | None) -> bytes:
+        return await asyncio.to_thread(self._read, node, path, start, end)
+
+    def _delete(self, node: NodeSpec, path: str, recursive: bool) -> None:
+        target = self.resolve(node, path)
         if target.is_dir():
             if recursive:
                 shutil.rmtree(target)
@@ -129,6 +159,9 @@ class LocalBackend:
                 target.rmdir()
         else:
             target.unlink()
+
+    async def delete_file(self, node: NodeSpec, path: str, recursive: bool) -> None:
+        await asyncio.to_thread(self._delete, node, path, recursive)
 
     def shutdown(self) -> None:
         self.runner.shutdown()

@@ -1,10 +1,8 @@
-"""Applications and their package versions, as the service stores them and the scheduler deploys them.
+"""Applications and their package versions: naming rules, and which package a reference names.
 
-Records: kind "application" (parent "", id = application id; doc = the data plane's view: id,
-displayName, versions = the active versions; extra = allowUpdates, defaultVersion) and kind
-"applicationpackage" (parent = the application's key, id = version; doc = state pending|active,
-format, storageUrl, storageUrlExpiry, lastActivationTime; extra = container, blob (the active zip),
-uploadBlob (where storageUrl points)).
+An application (entity Application, id = application id) has package versions (entity
+ApplicationPackage, parent = the application's key, id = version), each a zip in the linked
+storage once it is active.
 """
 
 from __future__ import annotations
@@ -13,16 +11,16 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
-from batchite.domain.record import Record
+from batchite.domain.entities import Application, ApplicationPackage
+from batchite.domain.entities.records import PackageState
+from batchite.wire.models import BatchApplicationPackageReference
 
-APPLICATION = "application"
-PACKAGE = "applicationpackage"
 APP_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 VERSION = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
-Getter = Callable[[str, str, str], Record | None]  # (kind, parent, id) -> record of one account
+FindApplication = Callable[[str], Application | None]  # application id -> the account's application
+FindPackage = Callable[[Application, str], ApplicationPackage | None]  # version -> its package
 
 
 def application_id(reference_id: str) -> str:
@@ -38,35 +36,39 @@ def container_name(app_id: str) -> str:
 
 @dataclass(frozen=True)
 class Resolved:
-    application: Record
-    package: Record
+    application: Application
+    package: ApplicationPackage
     default_version: bool  # referenced without a version
 
     @property
     def container(self) -> str:
-        return str(self.package.extra.get("container", ""))
+        return self.package.internal.container
 
     @property
     def blob(self) -> str:
-        return str(self.package.extra.get("blob", ""))
+        return self.package.internal.blob
 
     @property
     def tag(self) -> str:
-        return f"{self.package.doc.get('lastActivationTime', '')}|{self.package.etag}"
+        """Changes whenever the package's content may have changed (a node deploys it again)."""
+        activated = self.package.wire.last_activation_time
+        return f"{activated.isoformat() if activated else ''}|{self.package.etag}"
 
 
-def resolve(get: Getter, reference: dict[str, Any]) -> Resolved | str:
+def resolve(
+    find_application: FindApplication, find_package: FindPackage, reference: BatchApplicationPackageReference
+) -> Resolved | str:
     """The active package a reference names, or why it names none."""
-    app_id = application_id(str(reference.get("applicationId") or ""))
-    app = get(APPLICATION, "", app_id) if app_id else None
+    app_id = application_id(reference.application_id or "")
+    app = find_application(app_id) if app_id else None
     if app is None:
         return f"the application '{app_id}' does not exist"
-    version = reference.get("version") or app.extra.get("defaultVersion")
+    version = reference.version or app.internal.default_version
     if not version:
         return f"no version was given and the application '{app.id}' has no default version"
-    package = get(PACKAGE, app.key, str(version))
+    package = find_package(app, version)
     if package is None:
         return f"the application '{app.id}' has no version '{version}'"
-    if package.doc.get("state") != "active":
+    if package.wire.state != PackageState.ACTIVE:
         return f"version '{version}' of the application '{app.id}' is not active"
-    return Resolved(app, package, not reference.get("version"))
+    return Resolved(app, package, not reference.version)

@@ -10,53 +10,67 @@ precedence over a file upload error, as the docs say.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from batchite.wire.enums import BatchJobActionKind, BatchTaskState, DependencyAction
+from batchite.wire.models import ExitConditions, ExitOptions
+
+if TYPE_CHECKING:
+    from batchite.wire.models import BatchTask
+
+
+class FailureStage(StrEnum):
+    """Where a task failed when it was not in its process, as exitConditions name them."""
+
+    PREPROCESSING = "preprocessing"  # resource files, application packages, starting the process
+    FILE_UPLOAD = "fileupload"  # output files after the process exited
 
 
 @dataclass(frozen=True)
 class ExitOutcome:
-    job_action: str  # none, disable, terminate
-    dependency_action: str  # satisfy, block
+    job_action: BatchJobActionKind
+    dependency_action: DependencyAction
     explicit: bool  # matched a listed condition rather than the defaults
 
 
-def _from(options: dict[str, Any] | None, success: bool, explicit: bool) -> ExitOutcome:
-    options = options or {}
+def _from(options: ExitOptions | None, success: bool, explicit: bool) -> ExitOutcome:
+    job_action = options.job_action if options is not None else None
+    dependency_action = options.dependency_action if options is not None else None
     return ExitOutcome(
-        job_action=str(options.get("jobAction") or ("none" if success else "terminate")).lower(),
-        dependency_action=str(options.get("dependencyAction") or ("satisfy" if success else "block")).lower(),
+        job_action=job_action or (BatchJobActionKind.NONE if success else BatchJobActionKind.TERMINATE),
+        dependency_action=dependency_action or (DependencyAction.SATISFY if success else DependencyAction.BLOCK),
         explicit=explicit,
     )
 
 
-def exit_options(conditions: dict[str, Any] | None, exit_code: int | None, stage: str | None) -> ExitOutcome:
-    """stage: None (the process ran), 'preprocessing' (before it) or 'fileupload' (after it)."""
-    conditions = conditions or {}
+def exit_options(conditions: ExitConditions | None, exit_code: int | None, stage: FailureStage | None) -> ExitOutcome:
+    """stage: None (the process ran and its exit code tells), or where it failed before or after."""
+    conditions = conditions or ExitConditions()
     if exit_code is not None:
-        for item in conditions.get("exitCodes") or []:
-            if int(item.get("code", 0)) == exit_code:
-                return _from(item.get("exitOptions"), exit_code == 0 and stage is None, True)
-        for item in conditions.get("exitCodeRanges") or []:
-            if int(item.get("start", 0)) <= exit_code <= int(item.get("end", 0)):
-                return _from(item.get("exitOptions"), exit_code == 0 and stage is None, True)
-    if stage == "preprocessing" and conditions.get("preProcessingError"):
-        return _from(conditions["preProcessingError"], False, True)
-    if stage == "fileupload" and conditions.get("fileUploadError"):
-        return _from(conditions["fileUploadError"], False, True)
+        for item in conditions.exit_codes or []:
+            if item.code == exit_code:
+                return _from(item.exit_options, exit_code == 0 and stage is None, True)
+        for span in conditions.exit_code_ranges or []:
+            if span.start <= exit_code <= span.end:
+                return _from(span.exit_options, exit_code == 0 and stage is None, True)
+    if stage == FailureStage.PREPROCESSING and conditions.pre_processing_error is not None:
+        return _from(conditions.pre_processing_error, False, True)
+    if stage == FailureStage.FILE_UPLOAD and conditions.file_upload_error is not None:
+        return _from(conditions.file_upload_error, False, True)
     success = exit_code == 0 and stage is None
-    if not success and conditions.get("default"):
-        return _from(conditions["default"], False, True)
+    if not success and conditions.default is not None:
+        return _from(conditions.default, False, True)
     return _from(None, success, False)
 
 
-def task_exit_options(doc: dict[str, Any], stage: str | None = None) -> ExitOutcome:
-    """The exit options of a completed task document; `stage` is where it failed, if not in its process."""
-    info = doc.get("executionInfo") or {}
-    code = info.get("exitCode")
-    return exit_options(doc.get("exitConditions"), None if code is None else int(code), stage)
+def task_exit_options(task: BatchTask, stage: FailureStage | None = None) -> ExitOutcome:
+    """The exit options of a completed task; `stage` is where it failed, if not in its process."""
+    info = task.execution_info
+    return exit_options(task.exit_conditions, info.exit_code if info is not None else None, stage)
 
 
-def satisfies_dependents(doc: dict[str, Any], stage: str | None = None) -> bool:
-    if doc.get("state") != "completed":
+def satisfies_dependents(task: BatchTask, stage: FailureStage | None = None) -> bool:
+    if task.state != BatchTaskState.COMPLETED:
         return False
-    return task_exit_options(doc, stage).dependency_action == "satisfy"
+    return task_exit_options(task, stage).dependency_action == DependencyAction.SATISFY

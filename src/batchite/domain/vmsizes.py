@@ -93,7 +93,17 @@ SIZES: dict[str, VmSize] = {s.name.lower(): s for s in _SIZES}
 
 
 def lookup(name: str, prop: str = "vmSize") -> VmSize:
-    size = SIZES.get(str(name).lower()) if name else None
+    size = find(name)
     if size is None:
         raise invalid_property(prop, name, "The specified VM size is not supported by Batchite's size table.")
     return size
+
+
+def find(name: str) -> VmSize | None:
+    return SIZES.get(str(name).lower()) if name else None
+
+
+def cores(name: str) -> int:
+    """The cores of a size (1 for a size the table does not know: pools are checked at creation)."""
+    size = find(name)
+    return size.cores if size is not None else 1

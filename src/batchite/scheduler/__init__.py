@@ -1,5 +1,5 @@
-"""Matches ready tasks to free node slots and drives every state transition that time or processes cause."""
+"""The scheduler: what runs where and when; the one writer of pools, nodes, jobs and tasks."""
 
-from batchite.scheduler.core import Scheduler
+from batchite.scheduler.scheduler import Scheduler, SchedulerSettings
 
-__all__ = ["Scheduler"]
+__all__ = ["Scheduler", "SchedulerSettings"]

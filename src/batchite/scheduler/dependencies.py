@@ -8,39 +8,33 @@ finishes. Nothing polls.
 
 from __future__ import annotations
 
-from typing import Any
-
+from batchite.domain.entities import Task
 from batchite.domain.exits import satisfies_dependents
-from batchite.domain.record import Record
-from batchite.scheduler.base import SchedulerBase
-from batchite.scheduler.runtime import JobRt, TaskRt
-
-
-def parse_depends_on(doc: dict[str, Any]) -> tuple[tuple[str, ...], tuple[tuple[int, int], ...]]:
-    depends = doc.get("dependsOn") or {}
-    ids = tuple(str(i).lower() for i in depends.get("taskIds") or [])
-    ranges = tuple((int(r["start"]), int(r["end"])) for r in depends.get("taskIdRanges") or [])
-    return ids, ranges
+from batchite.scheduler.events import EventBus, TaskCompleted
+from batchite.scheduler.live import LiveJob, LiveTask
+from batchite.scheduler.queue import ReadyQueue
 
 
 def _number(key: str) -> int | None:
     return int(key) if key.isdigit() else None
 
 
-class Dependencies(SchedulerBase):
-    def admit(self, job: JobRt, task: TaskRt, doc: dict[str, Any]) -> None:
+class Dependencies:
+    def __init__(self, queue: ReadyQueue, events: EventBus) -> None:
+        self.queue = queue
+        events.subscribe(TaskCompleted, lambda e: self.done(e.job, e.task))
+
+    def admit(self, job: LiveJob, task: LiveTask) -> None:
         """A new (or reactivated, or recovered) task: queue it, or let it wait for its dependencies."""
-        task.depends_on, task.depends_ranges = parse_depends_on(doc)
         if self._ready(job, task):
-            self.enqueue(job, task, front=task.job_manager)
+            self.queue.enqueue(job, task, front=task.job_manager)
             return
-        task.state = "active"
         job.tasks[task.key] = task
         job.waiting[task.key] = task
         for dep in task.depends_on:
             job.dependents.setdefault(dep, set()).add(task.key)
 
-    def _ready(self, job: JobRt, task: TaskRt) -> bool:
+    def _ready(self, job: LiveJob, task: LiveTask) -> bool:
         if any(dep not in job.satisfied for dep in task.depends_on):
             return False
         for start, end in task.depends_ranges:
@@ -50,30 +44,33 @@ class Dependencies(SchedulerBase):
                     return False
         return True
 
-    def dependency_done(self, job: JobRt, task_key: str, rec: Record) -> None:
+    def done(self, job: LiveJob, task: Task) -> None:
         """A task completed: record whether it satisfies dependents and release those now ready."""
-        if satisfies_dependents(rec.doc, rec.extra.get("failureStage")):
-            job.satisfied.add(task_key)
-            job.blocking.discard(task_key)
+        key = task.key
+        if satisfies_dependents(task.wire, task.internal.failure_stage):
+            job.satisfied.add(key)
+            job.blocking.discard(key)
         else:
-            job.blocking.add(task_key)
-            job.satisfied.discard(task_key)
+            job.blocking.add(key)
+            job.satisfied.discard(key)
         if not job.waiting:
             return
-        candidates = set(job.dependents.pop(task_key, ()))
-        number = _number(task_key)
+        candidates = set(job.dependents.pop(key, ()))
+        number = _number(key)
         if number is not None:
-            candidates.update(
-                k for k, t in job.waiting.items() if any(s <= number <= e for s, e in t.depends_ranges)
-            )
-        for key in sorted(candidates, key=lambda k: job.waiting[k].seq if k in job.waiting else 0):
-            waiter = job.waiting.get(key)
+            candidates.update(k for k, t in job.waiting.items() if any(s <= number <= e for s, e in t.depends_ranges))
+        for waiter_key in sorted(candidates, key=lambda k: job.waiting[k].seq if k in job.waiting else 0):
+            waiter = job.waiting.get(waiter_key)
             if waiter is not None and self._ready(job, waiter):
-                del job.waiting[key]
-                self.enqueue(job, waiter)
+                del job.waiting[waiter_key]
+                self.queue.enqueue(job, waiter)
 
-    def dependency_forget(self, job: JobRt, task_key: str) -> None:
+    def forget(self, job: LiveJob, task_key: str) -> None:
         """A completed task is reactivated or deleted: it no longer satisfies or blocks anyone."""
         job.satisfied.discard(task_key)
         job.blocking.discard(task_key)
         job.waiting.pop(task_key, None)
+
+    def recovered(self, job: LiveJob, task: Task) -> None:
+        """At start: a task that completed before the restart satisfies (or blocks) as it did."""
+        self.done(job, task)

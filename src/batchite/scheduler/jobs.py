@@ -1,248 +1,266 @@
-"""Job lifecycle in the scheduler: tasks arrive, jobs disable, enable, terminate, complete, go away."""
+"""Job lifecycle in the scheduler: tasks arrive, jobs disable, enable, terminate, complete, go away.
+
+The one writer of jobs (and of the tasks it adds): the service hands new jobs and tasks over,
+edits through `edit`, and asks for state changes; every move goes through `transition`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from functools import partial
-from typing import Any
 
-from batchite.clock import format_time, parse_duration, parse_time
-from batchite.domain import states
+from batchite.clock import Clock
+from batchite.compute.protocol import NodeBackend
+from batchite.domain.entities import Job, Task
 from batchite.domain.exits import task_exit_options
-from batchite.scheduler.base import SchedulerBase
-from batchite.scheduler.runtime import JobRt, TaskRt, runtime_of_task
-from batchite.store.base import Record
+from batchite.domain.states import JobState, TaskState, transition
+from batchite.scheduler.dependencies import Dependencies
+from batchite.scheduler.events import EventBus, JobEnded, NodeRebooted, RunEnded, TaskCompleted
+from batchite.scheduler.job_tasks import JobPreparation
+from batchite.scheduler.kick import Kick
+from batchite.scheduler.live import KillReason, LiveJob, LiveTask, Projection
+from batchite.scheduler.multi_instance import subtask_parent
+from batchite.scheduler.task_runs import TaskRunner, execution_info
+from batchite.store.base import Store
+from batchite.wire.enums import (
+    BatchAllTasksCompleteMode,
+    BatchJobActionKind,
+    BatchTaskExecutionResult,
+    BatchTaskFailureMode,
+    DisableBatchJobOption,
+)
+from batchite.wire.models import BatchJobExecutionInfo
+
+# While a job ends, it may still be completed from these states.
+ENDING_FROM = frozenset({JobState.TERMINATING, JobState.ACTIVE, JobState.DISABLED, JobState.DISABLING})
 
 
-class JobLifecycle(SchedulerBase):
-    def job_runtime(self, rec: Record) -> JobRt:
-        doc = rec.doc
-        pool_id = str((doc.get("poolInfo") or {}).get("poolId") or (doc.get("executionInfo") or {}).get("poolId") or "")
-        job = JobRt(
-            account=rec.account,
-            id=rec.id,
-            seq=rec.seq,
-            pool_key=pool_id.lower(),
-            state=str(doc.get("state", "active")),
-            priority=int(doc.get("priority") or 0),
-            max_parallel=int(doc.get("maxParallelTasks", -1) if doc.get("maxParallelTasks") is not None else -1),
-            on_all_complete=str(doc.get("onAllTasksComplete") or "noaction"),
-            common_env={e["name"]: e.get("value", "") for e in doc.get("commonEnvironmentSettings") or []},
-            on_task_failure=str(doc.get("onTaskFailure") or "noaction"),
-            allow_preemption=bool(doc.get("allowTaskPreemption")),
-            prep_dir=f"workitems/{rec.id}/job-1/jobpreparation" if doc.get("jobPreparationTask") else None,
-        )
-        if job.prep_dir:
-            for status in self.store.list(rec.account, "prepstatus", job.key):
-                info = status.doc.get("jobPreparationTaskExecutionInfo") or {}
-                if info.get("state") == "completed":
-                    job.prep[status.id] = "succeeded" if info.get("result") == "success" else "failed"
-        self.jobs[(rec.account, job.key)] = job
-        self._arm_job_wall_clock(job, rec)
-        return job
+class JobLifecycle:
+    def __init__(
+        self,
+        store: Store,
+        backend: NodeBackend,
+        clock: Clock,
+        projection: Projection,
+        tasks: TaskRunner,
+        preparation: JobPreparation,
+        dependencies: Dependencies,
+        events: EventBus,
+        kick: Kick,
+    ) -> None:
+        self.store = store
+        self.backend = backend
+        self.clock = clock
+        self.projection = projection
+        self.tasks = tasks
+        self.preparation = preparation
+        self.dependencies = dependencies
+        self.events = events
+        self.kick = kick
+        events.subscribe(TaskCompleted, lambda e: self._task_completed(e.job, e.task))
+        events.subscribe(RunEnded, lambda e: self._run_ended(e.job))
+        events.subscribe(NodeRebooted, lambda e: self._node_rebooted(e.node.spec.account, e.node.id, e.fresh))
 
-    def _arm_job_wall_clock(self, job: JobRt, rec: Record) -> None:
+    # -- jobs ---------------------------------------------------------------------------
+    def live(self, job: Job) -> LiveJob:
+        """The job's live record (at creation, and at start for the jobs that have not completed)."""
+        live = LiveJob(job)
+        self.preparation.recover(live)
+        self.projection.jobs[(job.account, job.key)] = live
+        self._arm_wall_clock(live)
+        return live
+
+    def add(self, job: Job) -> LiveJob:
+        self.store.jobs.insert(job)
+        live = self.live(job)
+        if job.wire.job_manager_task is None:  # with one, the job has a task from the start
+            self.check_complete(live)
+        return live
+
+    @contextmanager
+    def edit(self, live: LiveJob) -> Iterator[Job]:
+        """Change a job's properties; stored, and seen by dispatch, when the block ends."""
+        yield live.entity
+        self.store.jobs.update(live.entity)
+        self._arm_wall_clock(live)
+        self.check_complete(live)
+        self.kick()
+
+    def _arm_wall_clock(self, job: LiveJob) -> None:
         if job.wall_timer is not None:
             job.wall_timer.cancel()
             job.wall_timer = None
-        limit = parse_duration((rec.doc.get("constraints") or {}).get("maxWallClockTime"))
-        created = rec.doc.get("creationTime")
-        if limit is None or limit >= timedelta(days=3650) or not created:
+        constraints = job.entity.wire.constraints
+        limit = constraints.max_wall_clock_time if constraints else None
+        if limit is None or limit.unlimited:
             return
-        delay = max(timedelta(0), parse_time(str(created)) + limit - self.now())
-        job.wall_timer = self.clock.call_later(delay, partial(self._job_wall_clock_expired, job))
+        delay = max(timedelta(0), job.entity.wire.creation_time + limit - self.clock.now())
+        job.wall_timer = self.clock.call_later(delay, partial(self._wall_clock_expired, job))
 
-    def _job_wall_clock_expired(self, job: JobRt) -> None:
+    def _wall_clock_expired(self, job: LiveJob) -> None:
         job.wall_timer = None
-        if self.jobs.get((job.account, job.key)) is not job:
-            return
-        rec = self.store.get(job.account, "job", "", job.id)
-        if rec is not None and rec.doc.get("state") not in ("completed", "terminating", "deleting"):
-            states.transition(states.JOB, rec.doc, "terminating", self.now())
-            self.terminate_job(rec, "MaxWallClockTimeExpiry")
+        if self.projection.jobs.get((job.account, job.key)) is job and job.state not in (
+            JobState.COMPLETED,
+            JobState.TERMINATING,
+            JobState.DELETING,
+        ):
+            self.terminate(job.entity, "MaxWallClockTimeExpiry")
 
-    def job_added(self, rec: Record) -> None:
-        job = self.job_runtime(rec)
-        if not rec.doc.get("jobManagerTask"):  # with one, the job has a task from the start
-            self.check_job_complete(job)
+    # -- tasks --------------------------------------------------------------------------
+    def add_tasks(self, job: LiveJob, tasks: list[Task]) -> None:
+        for task in tasks:
+            self.store.tasks.insert(task)
+        for task in tasks:
+            self.dependencies.admit(job, LiveTask.of(task))
 
-    def job_changed(self, rec: Record) -> None:
-        job = self.jobs.get((rec.account, rec.key))
-        if job is None:
-            return
-        doc = rec.doc
-        job.priority = int(doc.get("priority") or 0)
-        job.allow_preemption = bool(doc.get("allowTaskPreemption"))
-        mpt = doc.get("maxParallelTasks")
-        job.max_parallel = -1 if mpt is None else int(mpt)
-        job.on_all_complete = str(doc.get("onAllTasksComplete") or "noaction")
-        job.on_task_failure = str(doc.get("onTaskFailure") or "noaction")
-        self._arm_job_wall_clock(job, rec)
-        job.pool_key = str(
-            (doc.get("poolInfo") or {}).get("poolId") or (doc.get("executionInfo") or {}).get("poolId") or ""
-        ).lower()
-        self.check_job_complete(job)
-        self.kick()
+    @contextmanager
+    def edit_task(self, task: Task) -> Iterator[Task]:
+        yield task
+        self.store.tasks.update(task)
 
-    def tasks_added(self, account: str, job_key: str, recs: list[Record]) -> None:
-        job = self.jobs.get((account, job_key))
-        if job is None:
-            return
-        for rec in recs:
-            task = runtime_of_task(account, job_key, rec)
-            job.incomplete += 1
-            self.admit(job, task, rec.doc)
+    def terminate_task(self, job: LiveJob, task: Task) -> None:
+        live = job.tasks.get(task.key)
+        if live is not None:
+            self.tasks.stop(job, live, KillReason.TERMINATE, task)
 
-    def task_runtime(self, account: str, job_key: str, task_id: str) -> tuple[JobRt | None, TaskRt | None]:
-        job = self.jobs.get((account, job_key))
-        return job, (job.tasks.get(task_id.lower()) if job else None)
+    def delete_task(self, account: str, job_key: str, task: Task) -> None:
+        job = self.projection.jobs.get((account, job_key))
+        if job is not None:
+            self.dependencies.forget(job, task.key)
+            live = job.tasks.get(task.key)
+            if live is not None:
+                self.tasks.stop(job, live, KillReason.DELETE)
+                self.check_complete(job)
+        self.store.subtasks.delete_all(account, subtask_parent(job_key, task.key))
+        self.store.tasks.delete(account, job_key, task.id)
+
+    def reactivate_task(self, job: LiveJob, task: Task) -> None:
+        """A failed task runs again, from the start (its retry count back to 0)."""
+        info = execution_info(task)
+        task.wire.execution_info = type(info)(retry_count=0, requeue_count=info.requeue_count)
+        task.wire.node_info = None
+        transition(task.wire, TaskState.ACTIVE, self.clock.now())
+        self.store.tasks.update(task)
+        self.dependencies.forget(job, task.key)
+        self.dependencies.admit(job, LiveTask.of(task))
 
     # -- user actions -------------------------------------------------------------------
-    def terminate_task(self, account: str, job_key: str, rec: Record) -> None:
-        job, task = self.task_runtime(account, job_key, rec.id)
-        if job is not None and task is not None:
-            self.stop_task(job, task, "terminate", rec)
+    def disable(self, job: LiveJob, option: DisableBatchJobOption) -> None:
+        transition(job.entity.wire, JobState.DISABLING, self.clock.now())
+        self.store.jobs.update(job.entity)
+        if option in (DisableBatchJobOption.REQUEUE, DisableBatchJobOption.TERMINATE):
+            reason = KillReason.REQUEUE if option == DisableBatchJobOption.REQUEUE else KillReason.TERMINATE
+            for task in [t for t in job.tasks.values() if t.run is not None]:
+                self.tasks.stop(job, task, reason)
+        self.check_complete(job)
 
-    def delete_task(self, account: str, job_key: str, task_id: str) -> None:
-        job, task = self.task_runtime(account, job_key, task_id)
-        if job is not None:
-            self.dependency_forget(job, task_id.lower())
-        if job is not None and task is not None:
-            self.stop_task(job, task, "delete")
-            self.check_job_complete(job)
-
-    def reactivate_task(self, account: str, job_key: str, rec: Record) -> None:
-        job = self.jobs.get((account, job_key))
-        if job is None:
-            return
-        task = runtime_of_task(account, job_key, rec)
-        job.incomplete += 1
-        self.dependency_forget(job, task.key)
-        self.admit(job, task, rec.doc)
-
-    def disable_job(self, rec: Record, option: str) -> None:
-        job = self.jobs.get((rec.account, rec.key))
-        if job is None:
-            return
-        option = option.lower()
-        job.state = "disabling"
-        running = [t for t in job.tasks.values() if t.state == "running"]
-        if option in ("requeue", "terminate"):
-            for task in running:
-                self.stop_task(job, task, option)
-            running = []
-        rec = self.store.get(rec.account, "job", "", rec.id) or rec
-        if not running:
-            job.state = "disabled"
-            states.transition(states.JOB, rec.doc, "disabled", self.now())
-            self.store.put(rec)
-        self.check_job_complete(job)
-
-    def enable_job(self, rec: Record) -> None:
-        job = self.jobs.get((rec.account, rec.key))
-        if job is None:
-            return
-        job.state = "active"
-        now = self.now()
-        if rec.doc.get("state") in ("disabled", "disabling"):
-            states.transition(states.JOB, rec.doc, "enabling", now)
-        states.transition(states.JOB, rec.doc, "active", now)
-        self.store.put(rec)
+    def enable(self, job: LiveJob) -> None:
+        now = self.clock.now()
+        if job.state in (JobState.DISABLED, JobState.DISABLING):
+            transition(job.entity.wire, JobState.ENABLING, now)
+        transition(job.entity.wire, JobState.ACTIVE, now)
+        self.store.jobs.update(job.entity)
         self.kick()
 
-    def terminate_job(self, rec: Record, reason: str) -> None:
+    def terminate(self, job: Job, reason: str) -> None:
         """Stop the job's running tasks, run its release tasks, then it is completed."""
-        job = self.jobs.get((rec.account, rec.key))
-        if job is None:
-            self._finish_terminate(rec, reason)
+        if job.wire.state != JobState.TERMINATING:
+            transition(job.wire, JobState.TERMINATING, self.clock.now())
+            self.store.jobs.update(job)
+        live = self.projection.jobs.pop((job.account, job.key), None)
+        if live is None:
+            self._finish_terminate(job, reason)
             return
-        if job.wall_timer is not None:
-            job.wall_timer.cancel()
-        job.state = "terminating"
-        for task in [t for t in job.tasks.values() if t.state in ("running", "preparing")]:
-            self.stop_task(job, task, "terminate")
-        job.ready.clear()
-        self.jobs.pop((rec.account, rec.key), None)
-        self.release_job(job, partial(self._finish_terminate, rec, reason))
+        if live.wall_timer is not None:
+            live.wall_timer.cancel()
+        for task in [t for t in live.tasks.values() if t.run is not None]:
+            self.tasks.stop(live, task, KillReason.TERMINATE)
+        live.ready.clear()
+        self.preparation.release(live, partial(self._finish_terminate, job, reason))
 
-    def _finish_terminate(self, rec: Record, reason: str) -> None:
-        rec = self.store.get(rec.account, "job", "", rec.id) or rec
-        if rec.doc.get("state") not in ("terminating", "active", "disabled", "disabling", "enabling"):
+    def _finish_terminate(self, job: Job, reason: str) -> None:
+        current = self.store.jobs.get(job.account, "", job.id)  # it may have been deleted meanwhile
+        if current is None or current.wire.state not in ENDING_FROM:
             return
-        now = self.now()
-        states.transition(states.JOB, rec.doc, "completed", now)
-        info: dict[str, Any] = rec.doc.setdefault("executionInfo", {})
-        info["endTime"] = format_time(now)
-        info["terminateReason"] = reason
-        self.store.put(rec)
-        self.emit("job.completed", rec)
+        now = self.clock.now()
+        transition(current.wire, JobState.COMPLETED, now)
+        info = current.wire.execution_info or BatchJobExecutionInfo(start_time=now)
+        info.end_time = now
+        info.termination_reason = reason
+        current.wire.execution_info = info
+        self.store.jobs.update(current)
+        self.events.publish(JobEnded(current, deleted=False))
 
-    def delete_job(self, account: str, job_id: str) -> None:
+    def delete(self, job: Job) -> None:
         """Stop the job's tasks, run its release tasks if it was still running, then remove it."""
-        job = self.jobs.pop((account, job_id.lower()), None)
-        if job is None:
-            self._finish_delete(account, job_id)
+        if job.wire.state != JobState.DELETING:
+            transition(job.wire, JobState.DELETING, self.clock.now())
+            self.store.jobs.update(job)
+        live = self.projection.jobs.pop((job.account, job.key), None)
+        if live is None:
+            self._finish_delete(job)
             return
-        if job.wall_timer is not None:
-            job.wall_timer.cancel()
-        job.state = "deleting"
-        for task in list(job.tasks.values()):
-            self.stop_task(job, task, "delete")
-        job.ready.clear()
-        self.release_job(job, partial(self._finish_delete, account, job_id))
+        if live.wall_timer is not None:
+            live.wall_timer.cancel()
+        for task in list(live.tasks.values()):
+            self.tasks.stop(live, task, KillReason.DELETE)
+        live.ready.clear()
+        self.preparation.release(live, partial(self._finish_delete, job))
 
-    def _finish_delete(self, account: str, job_id: str) -> None:
-        gone = self.store.get(account, "job", "", job_id)
-        for pool in self.pools.values():
-            if pool.account == account:
-                for node in pool.nodes.values():
-                    self.backend.remove_task_directory(node.spec, f"workitems/{job_id}")
-        multis = self.store.list(
-            account, "task", job_id.lower(), where="json_extract(doc, '$.multiInstanceSettings') IS NOT NULL"
-        )
-        for multi in multis:
-            self.store.delete_children(account, "subtask", f"{job_id.lower()}/{multi.key}")
-        self.store.delete_children(account, "task", job_id.lower())
-        self.store.delete_children(account, "prepstatus", job_id.lower())
-        self.store.delete(account, "job", "", job_id)
+    def _finish_delete(self, job: Job) -> None:
+        account, key = job.account, job.key
+        for node in self.projection.nodes_of(account):
+            self.backend.remove_directory(node.spec, f"workitems/{job.id}")
+        for multi in self.store.tasks.multi_instance(account, key):
+            self.store.subtasks.delete_all(account, subtask_parent(key, multi.key))
+        self.store.tasks.delete_all(account, key)
+        self.store.prep_statuses.delete_all(account, key)
+        gone = self.store.jobs.get(account, "", job.id)
+        self.store.jobs.delete(account, "", job.id)
         if gone is not None:
-            self.emit("job.deleted", gone)
+            self.events.publish(JobEnded(gone, deleted=True))
 
     # -- completion ---------------------------------------------------------------------
-    def task_completed_for_job(self, job: JobRt, rec: Record) -> None:
+    def _task_completed(self, job: LiveJob, task: Task) -> None:
         """A job manager with killJobOnCompletion ends its job; otherwise, with onTaskFailure
         performexitoptionsjobaction, apply the matching exit condition's jobAction."""
-        if rec.extra.get("jobManager") and rec.extra.get("killJobOnCompletion", True) and job.state == "active":
-            job_rec = self.store.get(job.account, "job", "", job.id)
-            if job_rec is not None:
-                states.transition(states.JOB, job_rec.doc, "terminating", self.now())
-                self.terminate_job(job_rec, "JMComplete")
+        self._job_action(job, task)
+        self.check_complete(job)
+
+    def _job_action(self, job: LiveJob, task: Task) -> None:
+        if task.internal.job_manager and task.internal.kill_job_on_completion and job.state == JobState.ACTIVE:
+            self.terminate(job.entity, "JMComplete")
             return
-        if job.on_task_failure != "performexitoptionsjobaction" or job.state != "active":
+        failure_mode = job.entity.wire.task_failure_mode
+        if failure_mode != BatchTaskFailureMode.PERFORM_EXIT_OPTIONS_JOB_ACTION or job.state != JobState.ACTIVE:
             return
-        options = task_exit_options(rec.doc, rec.extra.get("failureStage"))
-        failed = (rec.doc.get("executionInfo") or {}).get("result") == "failure"
+        options = task_exit_options(task.wire, task.internal.failure_stage)
+        info = task.wire.execution_info
+        failed = info is not None and info.result == BatchTaskExecutionResult.FAILURE
         if not (failed or options.explicit):
             return
-        job_rec = self.store.get(job.account, "job", "", job.id)
-        if job_rec is None:
-            return
-        if options.job_action == "terminate":
-            states.transition(states.JOB, job_rec.doc, "terminating", self.now())
-            self.terminate_job(job_rec, "TaskFailed")
-        elif options.job_action == "disable":
-            states.transition(states.JOB, job_rec.doc, "disabling", self.now())
-            self.store.put(job_rec)
-            self.disable_job(job_rec, "requeue")
+        if options.job_action == BatchJobActionKind.TERMINATE:
+            self.terminate(job.entity, "TaskFailed")
+        elif options.job_action == BatchJobActionKind.DISABLE:
+            self.disable(job, DisableBatchJobOption.REQUEUE)
 
-    def check_job_complete(self, job: JobRt) -> None:
-        if job.state == "disabling" and not any(t.state == "running" for t in job.tasks.values()):
-            rec = self.store.get(job.account, "job", "", job.id)
-            if rec is not None and rec.doc.get("state") == "disabling":
-                job.state = "disabled"
-                states.transition(states.JOB, rec.doc, "disabled", self.now())
-                self.store.put(rec)
-        if job.incomplete <= 0 and job.on_all_complete == "terminatejob" and job.state == "active":
-            rec = self.store.get(job.account, "job", "", job.id)
-            if rec is not None:
-                self.terminate_job(rec, "AllTasksComplete")
+    def check_complete(self, job: LiveJob) -> None:
+        if self.projection.jobs.get((job.account, job.key)) is not job:
+            return
+        if job.state == JobState.DISABLING and not any(t.run is not None for t in job.tasks.values()):
+            transition(job.entity.wire, JobState.DISABLED, self.clock.now())
+            self.store.jobs.update(job.entity)
+        on_complete = job.entity.wire.all_tasks_complete_mode
+        if not job.tasks and on_complete == BatchAllTasksCompleteMode.TERMINATE_JOB and job.state == JobState.ACTIVE:
+            self.terminate(job.entity, "AllTasksComplete")
+
+    def _run_ended(self, job: LiveJob) -> None:
+        if job.state == JobState.DISABLING:  # a disabling job is disabled once nothing runs
+            self.check_complete(job)
+
+    def _node_rebooted(self, account: str, node_id: str, fresh: bool) -> None:
+        for job in list(self.projection.jobs.values()):
+            if job.account == account:
+                self.preparation.forget_node(job, node_id, fresh)

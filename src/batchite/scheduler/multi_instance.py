@@ -3,24 +3,33 @@
 The coordination command line runs on every node (primary included) with AZ_BATCH_HOST_LIST,
 AZ_BATCH_MASTER_NODE and AZ_BATCH_IS_CURRENT_NODE_MASTER set; once every coordination command
 has exited successfully, the application command line runs on the primary, and its exit is the
-task's. Subtasks are recorded (kind "subtask") for `list subtasks`.
+task's. Subtasks are stored (entity Subtask) for `list subtasks`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
 
-from batchite.agent.layout import TaskIdentity, task_relative_dir
+from batchite.agent.layout import TaskLaunch, task_relative_dir
 from batchite.agent.process import ProcessOutcome
-from batchite.clock import format_time
-from batchite.domain.record import Record
-from batchite.scheduler.base import SchedulerBase
-from batchite.scheduler.runtime import JobRt, NodeRt, PoolRt, Run, TaskRt
-from batchite.scheduler.tasks import outcome_failure
+from batchite.clock import Clock
+from batchite.compute.protocol import NodeBackend
+from batchite.domain.entities import Subtask, Task
+from batchite.domain.states import SubtaskState, transition
+from batchite.domain.urls import Urls
+from batchite.scheduler.events import EventBus, RunEnded, RunStarted
+from batchite.scheduler.failures import outcome_failure
+from batchite.scheduler.live import LiveJob, LiveNode, LivePool, LiveTask, PrepState, Projection, Run
+from batchite.scheduler.runs import RunTable
+from batchite.scheduler.staging import Part, Staging
+from batchite.store.base import Store
+from batchite.wire.enums import BatchTaskExecutionResult
+from batchite.wire.models import BatchApplicationPackageReference, BatchNodeInfo, BatchSubtask
 
 MASTER_PORT = 6000
+Finish = Callable[[ProcessOutcome], None]
 
 
 @dataclass(eq=False)
@@ -33,116 +42,194 @@ def subtask_parent(job_key: str, task_key: str) -> str:
     return f"{job_key}/{task_key}"
 
 
-class MultiInstance(SchedulerBase):
-    def pick_nodes(self, pool: PoolRt, slots: int, job: JobRt, count: int) -> list[NodeRt] | None:
-        nodes = [n for n in pool.nodes.values() if n.accepts(slots) and job.prep.get(n.id) != "failed"]
+class MultiInstance:
+    def __init__(
+        self,
+        store: Store,
+        backend: NodeBackend,
+        clock: Clock,
+        projection: Projection,
+        runs: RunTable,
+        staging: Staging,
+        events: EventBus,
+        urls: Urls,
+    ) -> None:
+        self.store = store
+        self.backend = backend
+        self.clock = clock
+        self.projection = projection
+        self.runs = runs
+        self.staging = staging
+        self.events = events
+        self.urls = urls
+
+    # -- placement ----------------------------------------------------------------------
+    @staticmethod
+    def pick_nodes(pool: LivePool, slots: int, job: LiveJob, count: int) -> list[LiveNode] | None:
+        nodes = [n for n in pool.nodes.values() if n.accepts(slots) and job.prep.get(n.id) != PrepState.FAILED]
         if len(nodes) < count:
             return None
         return sorted(nodes, key=lambda n: -n.free)[:count]
 
-    def reserve_subtasks(self, job: JobRt, task: TaskRt, nodes: list[NodeRt], slots: int) -> None:
+    def reserve(self, job: LiveJob, task: LiveTask, nodes: list[LiveNode], slots: int) -> None:
+        """The subtasks' slots, held from dispatch until the task ends."""
         task.sub_runs = []
         for node in nodes:
-            sub = Run(task=task, node=node, job_key=job.key, slots=slots)
+            sub = Run(id="", task=task, node=node, job_key=job.key, slots=slots)
             node.used += slots
             node.runs.add(sub)
             task.sub_runs.append(sub)
-            self.node_task_started(node, job, task)
+            self.events.publish(RunStarted(node, job, task))
 
-    def release_subtasks(self, job: JobRt, task: TaskRt) -> None:
+    def release(self, job: LiveJob, task: LiveTask) -> None:
         for sub in task.sub_runs:
-            if sub.handle is not None:
-                self.backend.kill_task(sub.handle)
+            if sub.id:
+                self.backend.kill(sub.node.spec, sub.id)
             if sub in sub.node.runs:
                 sub.node.runs.discard(sub)
                 sub.node.used -= sub.slots
-                self.node_task_finished(sub.node, job, task, None)
+                self.events.publish(RunEnded(sub.node, job, task, None))
         task.sub_runs = []
 
-    def launch_multi(self, job: JobRt, run: Run, rec: Record, env: dict[str, str]) -> None:
-        task = run.task
-        settings = rec.doc.get("multiInstanceSettings") or {}
-        runs = [run, *task.sub_runs]
+    def kill(self, run: Run) -> None:
+        """The task is being stopped: end its subtasks' coordination commands too."""
+        for sub in run.task.sub_runs:
+            if sub.id:
+                self.backend.kill(sub.node.spec, sub.id)
+
+    # -- running ------------------------------------------------------------------------
+    def launch(self, job: LiveJob, run: Run, task: Task, env: dict[str, str], finish: Finish) -> None:
+        live = run.task
+        settings = task.wire.multi_instance_settings
+        assert settings is not None
+        runs = [run, *live.sub_runs]
         hosts = ",".join(r.node.ip for r in runs)
         state = Coordination(pending=len(runs))
-        self.store.delete_children(task.account, "subtask", subtask_parent(job.key, task.key))
+        self.store.subtasks.delete_all(live.account, subtask_parent(job.key, live.key))
         for index, each in enumerate(runs):
-            identity = self._identity(job, task, each.node, index == 0, hosts, run.node.ip, env)
-            identity.staging = self.task_staging(task.account, each.node.spec.pool_id, rec.doc, part="coordination")
             if index:
-                self._subtask(job, task, index, each.node, {"state": "running", "startTime": format_time(self.now())})
-            each.handle = self.backend.start_task(
-                each.node.spec, identity, str(settings.get("coordinationCommandLine") or "true"),
-                partial(self._coordinated, job, run, rec, env, index, state),
+                self._subtask(job, live, index, each.node, SubtaskState.RUNNING)
+            each.id = self.runs.new(partial(self._coordinated, job, run, task, env, index, state, finish))
+            launch = self._launch(job, live, each.node, index == 0, hosts, run.node.ip, env, each.id)
+            launch.command_line = settings.coordination_command_line or "true"
+            launch.staging = self.staging.build(
+                live.account,
+                pool_refs=self._pool_refs(each.node),
+                task_refs=task.wire.application_package_references,
+                common_resource_files=settings.common_resource_files,
+                part=Part.COORDINATION,
             )
+            self.backend.start(each.node.spec, launch)
 
-    def _identity(
-        self, job: JobRt, task: TaskRt, node: NodeRt, master: bool, hosts: str, master_ip: str, env: dict[str, str]
-    ) -> TaskIdentity:
+    def _pool_refs(self, node: LiveNode) -> list[BatchApplicationPackageReference]:
+        pool = self.projection.pool_of(node)
+        return pool.package_refs if pool is not None else []
+
+    def _launch(
+        self,
+        job: LiveJob,
+        task: LiveTask,
+        node: LiveNode,
+        master: bool,
+        hosts: str,
+        master_ip: str,
+        env: dict[str, str],
+        run_id: str,
+    ) -> TaskLaunch:
         extra = {
             "AZ_BATCH_HOST_LIST": hosts,
             "AZ_BATCH_MASTER_NODE": f"{master_ip}:{MASTER_PORT}",
             "AZ_BATCH_IS_CURRENT_NODE_MASTER": "true" if master else "false",
             "AZ_BATCH_NODE_IP": node.ip,
         }
-        return TaskIdentity(
-            job_id=job.id, task_id=task.id, relative_dir=task_relative_dir(job.id, task.id),
-            user_environment=env, extra_environment=extra, job_prep_relative_dir=job.prep_dir,
+        return TaskLaunch(
+            run_id=run_id,
+            command_line="",
+            job_id=job.id,
+            task_id=task.id,
+            relative_dir=task_relative_dir(job.id, task.id),
+            user_environment=env,
+            extra_environment=extra,
+            job_prep_relative_dir=job.prep_dir,
         )
 
     def _coordinated(
-        self, job: JobRt, run: Run, rec: Record, env: dict[str, str], index: int, state: Coordination,
+        self,
+        job: LiveJob,
+        run: Run,
+        task: Task,
+        env: dict[str, str],
+        index: int,
+        state: Coordination,
+        finish: Finish,
         outcome: ProcessOutcome,
     ) -> None:
-        failure = outcome_failure(outcome, None)
+        failure = outcome_failure(outcome)
         if index:
-            sub = run.task.sub_runs[index - 1] if index - 1 < len(run.task.sub_runs) else None
+            live = run.task
+            sub = live.sub_runs[index - 1] if index - 1 < len(live.sub_runs) else None
             if sub is not None:
-                sub.handle = None
-            info: dict[str, Any] = {"state": "completed", "endTime": format_time(self.now()),
-                                    "result": "failure" if failure else "success"}
-            if outcome.exit_code is not None:
-                info["exitCode"] = outcome.exit_code
-            if failure:
-                info["failureInfo"] = failure
-            if sub is not None:
-                self._subtask(job, run.task, index, sub.node, info)
+                sub.id = ""
+                self._subtask(job, live, index, sub.node, SubtaskState.COMPLETED, outcome)
+        else:
+            run.id = ""
         if failure and state.failed is None:
             state.failed = outcome
         state.pending -= 1
         if state.pending:
             return
         if run.detached or run.task.run is not run:
-            self._on_exit(job, run, outcome)  # only frees the slots of a task that moved on
+            finish(outcome)  # only frees the slots of a task that moved on
             return
         if state.failed is not None:
-            self._on_exit(job, run, state.failed)
+            finish(state.failed)
             return
-        hosts = ",".join(r.node.ip for r in [run, *run.task.sub_runs])
-        identity = self._identity(job, run.task, run.node, True, hosts, run.node.ip, env)
-        identity.staging = self.task_staging(run.task.account, run.node.spec.pool_id, rec.doc, part="application")
-        run.handle = self.backend.start_task(
-            run.node.spec, identity, str(rec.doc.get("commandLine", "")), partial(self._on_exit, job, run)
+        live = run.task
+        hosts = ",".join(r.node.ip for r in [run, *live.sub_runs])
+        run.id = self.runs.new(finish)
+        launch = self._launch(job, live, run.node, True, hosts, run.node.ip, env, run.id)
+        launch.command_line = task.wire.command_line
+        launch.staging = self.staging.build(
+            live.account,
+            pool_refs=self._pool_refs(run.node),
+            task_refs=task.wire.application_package_references,
+            resource_files=task.wire.resource_files,
+            output_files=task.wire.output_files,
+            part=Part.APPLICATION,
         )
+        self.backend.start(run.node.spec, launch)
 
-    def _subtask(self, job: JobRt, task: TaskRt, index: int, node: NodeRt, info: dict[str, Any]) -> None:
+    def _subtask(
+        self,
+        job: LiveJob,
+        task: LiveTask,
+        index: int,
+        node: LiveNode,
+        new: SubtaskState,
+        outcome: ProcessOutcome | None = None,
+    ) -> None:
         parent = subtask_parent(job.key, task.key)
-        rec = self.store.get(task.account, "subtask", parent, str(index))
-        now = format_time(self.now())
-        if rec is None:
-            node_url = self.node_url(node.spec.account, node.spec.pool_id, node.id)
+        sub = self.store.subtasks.get(task.account, parent, str(index))
+        now = self.clock.now()
+        if sub is None:
+            node_url = self.urls.node(node.spec.account, node.spec.pool_id, node.id)
             rel_dir = task_relative_dir(job.id, task.id)
-            doc = {"id": index, "nodeInfo": {
-                "affinityId": f"TVM:{node.id}", "nodeUrl": node_url, "poolId": node.spec.pool_id,
-                "nodeId": node.id, "taskRootDirectory": rel_dir, "taskRootDirectoryUrl": f"{node_url}/files/{rel_dir}",
-            }}
-            rec = Record(task.account, "subtask", parent, str(index), doc)
-            self.store.insert(rec)
-        previous = rec.doc.get("state")
-        if info.get("state") and previous and previous != info["state"]:
-            rec.doc["previousState"] = previous
-            rec.doc["previousStateTransitionTime"] = rec.doc.get("stateTransitionTime", now)
-        if info.get("state") != previous:
-            rec.doc["stateTransitionTime"] = now
-        rec.doc.update(info)
-        self.store.put(rec)
+            info = BatchNodeInfo(
+                affinity_id=f"TVM:{node.id}",
+                node_url=node_url,
+                pool_id=node.spec.pool_id,
+                node_id=node.id,
+                task_root_directory=rel_dir,
+                task_root_directory_url=f"{node_url}/files/{rel_dir}",
+            )
+            sub = self.store.subtasks.insert(Subtask(task.account, parent, BatchSubtask(id=index, node_info=info)))
+        transition(sub.wire, new, now)
+        if new == SubtaskState.RUNNING:
+            sub.wire.start_time = now
+        if outcome is not None:
+            failure = outcome_failure(outcome)
+            sub.wire.end_time = now
+            sub.wire.result = BatchTaskExecutionResult.FAILURE if failure else BatchTaskExecutionResult.SUCCESS
+            sub.wire.exit_code = outcome.exit_code
+            sub.wire.failure_info = failure
+        self.store.subtasks.update(sub)

@@ -1,339 +1,436 @@
-"""Pool allocation: nodes come and go with resizes, honouring nodeDeallocationOption."""
+"""Pools and their nodes in the scheduler: a pool's lifecycle and allocation, its nodes from
+allocation to leaving, the start task, and the node documents.
+
+The one writer of pools and nodes: the service hands new pools to `add`, edits through `edit`,
+and asks for resizes and deletes; every state move goes through `transition` and is stored here.
+Node documents change with every task (running counts, recent tasks); those writes are grouped
+and made at most every NODE_FLUSH_DELAY, and before any read (`flush_documents`).
+"""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from functools import partial
 
-from batchite.clock import format_time
-from batchite.compute.base import NodeSpec
-from batchite.domain import states, vmsizes
-from batchite.scheduler.base import SchedulerBase
-from batchite.scheduler.runtime import JobRt, NodeRt, PoolRt, TaskRt
-from batchite.store.base import Record
+from batchite.agent.layout import TaskLaunch
+from batchite.clock import Clock, Timer
+from batchite.compute.protocol import NodeBackend, NodeSpec
+from batchite.domain import vmsizes
+from batchite.domain.entities import Node, NodeUsage, Pool
+from batchite.domain.entities.records import NodeUsageRecord
+from batchite.domain.quotas import Quotas
+from batchite.domain.states import ALLOCATION, NodeState, PoolState, TaskState, can_move, transition
+from batchite.domain.urls import Urls
+from batchite.scheduler.events import EventBus, NodeRebooted, PoolRemoved, RunEnded, RunStarted
+from batchite.scheduler.kick import Kick
+from batchite.scheduler.live import KillReason, LiveNode, LivePool, NodeAction, Projection
+from batchite.scheduler.side_tasks import SideRun, SideRunInfo, SideTasks
+from batchite.scheduler.staging import Staging
+from batchite.scheduler.task_runs import TaskRunner
+from batchite.store.base import Store
+from batchite.wire.enums import AllocationState, BatchNodeDeallocationOption, BatchStartTaskState, SchedulingState
+from batchite.wire.models import (
+    BatchNode,
+    BatchNodeAgentInfo,
+    BatchNodeEndpointConfiguration,
+    BatchStartTaskInfo,
+    BatchTaskInfo,
+    NameValuePair,
+    ResizeError,
+    VirtualMachineInfo,
+)
 
-RECENT_TASKS = 8
-
-
-def vm_cores(vm_size: str) -> int:
-    size = vmsizes.SIZES.get(vm_size.lower())
-    return size.cores if size else 1
-NODE_FLUSH_DELAY = 0.05  # seconds: node documents (task counts, recent tasks) are rewritten at most this often
+RECENT_TASKS = 10
+NODE_FLUSH_DELAY = timedelta(milliseconds=50)  # node documents are written at most this often
+START_DIR = "startup"
+WAITING_OPTIONS = (BatchNodeDeallocationOption.TASK_COMPLETION, BatchNodeDeallocationOption.RETAINED_DATA)
 
 
 def new_node_id(dedicated: bool) -> str:
     return f"tvmps_{uuid.uuid4().hex}{uuid.uuid4().hex}_{'d' if dedicated else 'p'}"
 
 
-class NodeManager(SchedulerBase):
+def eviction(option: BatchNodeDeallocationOption | None) -> KillReason:
+    """What happens to running tasks: `terminate` ends them, anything else requeues them."""
+    return KillReason.TERMINATE if option == BatchNodeDeallocationOption.TERMINATE else KillReason.REQUEUE
+
+
+class NodeManager:
+    def __init__(
+        self,
+        store: Store,
+        backend: NodeBackend,
+        clock: Clock,
+        projection: Projection,
+        tasks: TaskRunner,
+        side_tasks: SideTasks,
+        staging: Staging,
+        events: EventBus,
+        kick: Kick,
+        urls: Urls,
+        quotas: Quotas,
+    ) -> None:
+        self.store = store
+        self.backend = backend
+        self.clock = clock
+        self.projection = projection
+        self.tasks = tasks
+        self.side_tasks = side_tasks
+        self.staging = staging
+        self.events = events
+        self.kick = kick
+        self.urls = urls
+        self.quotas = quotas
+        self._dirty: set[LiveNode] = set()
+        self._flush_timer: Timer | None = None
+        events.subscribe(RunStarted, lambda e: self._run_started(e.node, e.job.id, e.task.id))
+        events.subscribe(RunEnded, lambda e: self._run_ended(e.node, e.job.id, e.task.id, e.succeeded))
+
     # -- pools --------------------------------------------------------------------------
-    def pool_runtime(self, rec: Record) -> PoolRt:
-        doc = rec.doc
-        policy = doc.get("taskSchedulingPolicy") or {}
-        pool = PoolRt(
-            account=rec.account,
-            id=rec.id,
-            vm_size=str(doc.get("vmSize", "")),
-            slots_per_node=int(doc.get("taskSlotsPerNode") or 1),
-            fill_type=str(policy.get("nodeFillType") or "spread").lower(),
-            package_refs=list(doc.get("applicationPackageReferences") or []),
-        )
-        self.pools[(rec.account, pool.key)] = pool
-        return pool
+    def restore_pool(self, pool: Pool) -> LivePool:
+        """The pool's live record (at creation, and for every pool at start)."""
+        live = LivePool(pool)
+        self.projection.pools[(pool.account, pool.key)] = live
+        return live
 
-    def pool_added(self, rec: Record) -> None:
-        pool = self.pool_runtime(rec)
-        doc = rec.doc
-        self.resize(pool, int(doc.get("targetDedicatedNodes") or 0), int(doc.get("targetLowPriorityNodes") or 0))
+    def add(self, pool: Pool) -> LivePool:
+        """A new pool: stored, then grown to its targets."""
+        self.store.pools.insert(pool)
+        live = self.restore_pool(pool)
+        self.resize(live, pool.wire.target_dedicated_nodes or 0, pool.wire.target_low_priority_nodes or 0)
+        return live
 
-    def pool_changed(self, rec: Record) -> None:
-        pool = self.pools.get((rec.account, rec.key))
-        if pool is None:
-            return
-        policy = rec.doc.get("taskSchedulingPolicy") or {}
-        pool.fill_type = str(policy.get("nodeFillType") or "spread").lower()
-        pool.package_refs = list(rec.doc.get("applicationPackageReferences") or [])
+    @contextmanager
+    def edit(self, live: LivePool) -> Iterator[Pool]:
+        """Change a pool's properties; stored (and seen by dispatch) when the block ends."""
+        yield live.entity
+        self.save(live)
         self.kick()
+
+    def save(self, live: LivePool) -> None:
+        self.store.pools.update(live.entity)
+
+    def delete(self, live: LivePool) -> None:
+        """The pool goes `deleting`, its nodes leave (their tasks requeued), then it is gone."""
+        pool = live.entity
+        transition(pool.wire, PoolState.DELETING, self.clock.now())
+        self.save(live)
+        self.events.publish(PoolRemoved(pool.account, pool.key))
+        self.projection.pools.pop((pool.account, pool.key), None)
+        live.deleting = True
+        for node in list(live.nodes.values()):
+            self.tasks.evict(node, KillReason.REQUEUE)
+            self._drop(live, node, update_pool=False)
+        self.store.nodes.delete_all(pool.account, pool.key)
+        self.store.pools.delete(pool.account, "", pool.id)
 
     def _cores_in_use(self, account: str, dedicated: bool) -> int:
         return sum(
-            vm_cores(p.vm_size) * sum(1 for n in p.nodes.values() if n.spec.is_dedicated == dedicated)
-            for p in self.pools.values()
+            vmsizes.cores(p.vm_size) * sum(1 for n in p.nodes.values() if n.spec.is_dedicated == dedicated)
+            for p in self.projection.pools.values()
             if p.account == account
         )
 
-    def resize(self, pool: PoolRt, dedicated: int, low_priority: int, option: str = "requeue") -> None:
+    def resize(
+        self,
+        live: LivePool,
+        dedicated: int,
+        low_priority: int,
+        option: BatchNodeDeallocationOption | None = None,
+    ) -> None:
         """Grow or shrink to the targets; growth stops at the account's core quota (a resize error)."""
-        self.set_allocation(pool, "resizing")
-        errors: list[dict[str, Any]] = []
+        self.set_allocation(live, AllocationState.RESIZING)
+        errors: list[ResizeError] = []
         for is_dedicated, target in ((True, dedicated), (False, low_priority)):
-            current = [n for n in pool.nodes.values() if n.spec.is_dedicated == is_dedicated and not n.leaving]
+            current = [n for n in live.nodes.values() if n.spec.is_dedicated == is_dedicated and not n.leaving]
             wanted = target - len(current)
             if wanted > 0:
                 quota = self.quotas.dedicated_cores if is_dedicated else self.quotas.low_priority_cores
-                room = max(0, quota - self._cores_in_use(pool.account, is_dedicated)) // max(1, vm_cores(pool.vm_size))
+                in_use = self._cores_in_use(live.account, is_dedicated)
+                room = max(0, quota - in_use) // max(1, vmsizes.cores(live.vm_size))
                 if room < wanted:
                     kind = "dedicated" if is_dedicated else "low-priority"
-                    errors.append({
-                        "code": "AccountCoreQuotaReached" if is_dedicated else "AccountLowPriorityCoreQuotaReached",
-                        "message": f"The specified account has reached its {kind} core quota ({quota} cores); "
-                        f"{room} of the {wanted} nodes asked for could be allocated.",
-                        "values": [{"name": "CoreQuota", "value": str(quota)}],
-                    })
+                    errors.append(
+                        ResizeError(
+                            code="AccountCoreQuotaReached" if is_dedicated else "AccountLowPriorityCoreQuotaReached",
+                            message=f"The specified account has reached its {kind} core quota ({quota} cores); "
+                            f"{room} of the {wanted} nodes asked for could be allocated.",
+                            error_values=[NameValuePair(name="CoreQuota", value=str(quota))],
+                        )
+                    )
                     wanted = room
             for _ in range(wanted):
-                self._add_node(pool, is_dedicated)
+                self._add_node(live, is_dedicated)
             surplus = len(current) - target
             if surplus > 0:
                 # Idle nodes go first, then the least busy.
-                victims = sorted(current, key=lambda n: (n.used, n.state != "idle"))[:surplus]
+                victims = sorted(current, key=lambda n: (n.used, n.state != NodeState.IDLE))[:surplus]
                 for node in victims:
-                    self.remove_node(pool, node, option)
-        rec = self._pool_record(pool)
-        if rec is not None and (errors or rec.doc.get("resizeErrors")):
-            if errors:
-                rec.doc["resizeErrors"] = errors
-            else:
-                rec.doc.pop("resizeErrors", None)
-            self.store.put(rec)
-        self.maybe_steady(pool)
+                    self.remove_node(live, node, option)
+        wire = live.entity.wire
+        if errors or wire.resize_errors:
+            wire.resize_errors = errors or None
+            self.save(live)
+        self.maybe_steady(live)
 
-    def stop_resize(self, pool: PoolRt) -> None:
-        if pool.allocating or any(n.leaving for n in pool.nodes.values()):
-            self.set_allocation(pool, "stopping")
-        for node in pool.nodes.values():
+    def stop_resize(self, live: LivePool) -> None:
+        if live.allocating or any(n.leaving for n in live.nodes.values()):
+            self.set_allocation(live, AllocationState.STOPPING)
+        for node in live.nodes.values():
             node.leaving = False
-        self.maybe_steady(pool)
+        self.maybe_steady(live)
         self.kick()
 
-    def delete_pool(self, account: str, pool_id: str) -> None:
-        self.disarm_autoscale(account, pool_id)
-        pool = self.pools.pop((account, pool_id.lower()), None)
-        if pool is not None:
-            pool.deleting = True
-            for node in list(pool.nodes.values()):
-                self.evict_tasks(node, "requeue")
-                self._drop_node(pool, node, update_pool=False)
-        self.store.delete_children(account, "node", pool_id.lower())
-        self.store.delete(account, "pool", "", pool_id)
+    def set_allocation(self, live: LivePool, allocation: AllocationState) -> None:
+        wire = live.entity.wire
+        if wire.allocation_state == allocation:
+            return
+        if allocation == AllocationState.STOPPING and not can_move(ALLOCATION, wire.allocation_state, allocation):
+            return
+        transition(wire, allocation, self.clock.now(), field="allocation_state", keep_previous=False)
+        self.save(live)
 
-    def disarm_autoscale(self, account: str, pool_id: str) -> None:
-        """Stop evaluating a pool's formula; the autoscale part overrides this."""
+    def _update_counts(self, live: LivePool) -> None:
+        dedicated, low = live.counts()
+        wire = live.entity.wire
+        if (wire.current_dedicated_nodes, wire.current_low_priority_nodes) != (dedicated, low):
+            wire.current_dedicated_nodes, wire.current_low_priority_nodes = dedicated, low
+            self.save(live)
+
+    def maybe_steady(self, live: LivePool) -> None:
+        self._update_counts(live)
+        if live.allocating == 0 and not any(n.leaving for n in live.nodes.values()):
+            self.set_allocation(live, AllocationState.STEADY)
 
     # -- nodes --------------------------------------------------------------------------
-    def _pool_record(self, pool: PoolRt) -> Record | None:
-        return self.store.get(pool.account, "pool", "", pool.id)
-
-    def set_allocation(self, pool: PoolRt, allocation: str) -> None:
-        rec = self._pool_record(pool)
-        if rec is None or rec.doc.get("allocationState") == allocation:
-            return
-        current = str(rec.doc.get("allocationState", ""))
-        if allocation == "stopping" and not states.can_move(states.ALLOCATION, current, allocation):
-            return
-        rec.doc["allocationState"] = allocation
-        rec.doc["allocationStateTransitionTime"] = format_time(self.now())
-        self.store.put(rec)
-
-    def _update_counts(self, pool: PoolRt) -> None:
-        rec = self._pool_record(pool)
-        if rec is None:
-            return
-        dedicated = sum(1 for n in pool.nodes.values() if n.spec.is_dedicated)
-        low = len(pool.nodes) - dedicated
-        if rec.doc.get("currentDedicatedNodes") != dedicated or rec.doc.get("currentLowPriorityNodes") != low:
-            rec.doc["currentDedicatedNodes"] = dedicated
-            rec.doc["currentLowPriorityNodes"] = low
-            self.store.put(rec)
-
-    def maybe_steady(self, pool: PoolRt) -> None:
-        self._update_counts(pool)
-        if pool.allocating == 0 and not any(n.leaving for n in pool.nodes.values()):
-            rec = self._pool_record(pool)
-            if rec is not None and rec.doc.get("allocationState") != "steady":
-                rec.doc["allocationState"] = "steady"
-                rec.doc["allocationStateTransitionTime"] = format_time(self.now())
-                self.store.put(rec)
-                self.emit("pool.steady", rec)
-
-    def node_doc(self, pool: PoolRt, node: NodeRt, image: dict[str, Any] | None) -> dict[str, Any]:
-        now = format_time(self.now())
-        return {
-            "id": node.id,
-            "state": node.state,
-            "schedulingState": "enabled",
-            "stateTransitionTime": now,
-            "allocationTime": now,
-            "lastBootTime": now,
-            "ipAddress": node.ip,
-            "affinityId": f"TVM:{node.id}",
-            "vmSize": pool.vm_size,
-            "totalTasksRun": 0,
-            "totalTasksSucceeded": 0,
-            "runningTasksCount": 0,
-            "runningTaskSlotsCount": 0,
-            "isDedicated": node.spec.is_dedicated,
-            "endpointConfiguration": {"inboundEndpoints": []},
-            "nodeAgentInfo": {"version": f"batchite/{self.backend.name}", "lastUpdateTime": now},
-            "virtualMachineInfo": {"imageReference": image or {}},
-        }
-
-    def _add_node(self, pool: PoolRt, dedicated: bool) -> NodeRt:
-        spec = NodeSpec(
-            account=pool.account,
-            account_url=self.account_url(pool.account),
-            pool_id=pool.id,
-            node_id=new_node_id(dedicated),
+    def _spec(self, live: LivePool, node_id: str, dedicated: bool) -> NodeSpec:
+        return NodeSpec(
+            account=live.account,
+            account_url=self.urls.account(live.account),
+            pool_id=live.id,
+            node_id=node_id,
             is_dedicated=dedicated,
-            vm_size=pool.vm_size,
+            vm_size=live.vm_size,
         )
-        node = NodeRt(spec=spec, slots=pool.slots_per_node)
-        pool.nodes[node.id] = node
-        pool_rec = self._pool_record(pool)
-        image = ((pool_rec.doc.get("virtualMachineConfiguration") or {}).get("imageReference")) if pool_rec else None
-        self.store.insert(Record(pool.account, "node", pool.key, node.id, self.node_doc(pool, node, image)))
-        pool.allocating += 1
-        self.spawn(self._bring_up(pool, node))
+
+    def _add_node(self, live: LivePool, dedicated: bool) -> LiveNode:
+        node_id = new_node_id(dedicated)
+        now = self.clock.now()
+        config = live.entity.wire.virtual_machine_configuration
+        wire = BatchNode(
+            id=node_id,
+            state=NodeState.CREATING,
+            scheduling_state=SchedulingState.ENABLED,
+            state_transition_time=now,
+            allocation_time=now,
+            last_boot_time=now,
+            ip_address="",
+            affinity_id=f"TVM:{node_id}",
+            vm_size=live.vm_size,
+            total_tasks_run=0,
+            total_tasks_succeeded=0,
+            running_tasks_count=0,
+            running_task_slots_count=0,
+            is_dedicated=dedicated,
+            endpoint_configuration=BatchNodeEndpointConfiguration(inbound_endpoints=[]),
+            node_agent_info=BatchNodeAgentInfo(version=f"batchite/{self.backend.name}", last_update_time=now),
+            virtual_machine_info=VirtualMachineInfo(image_reference=config.image_reference if config else None),
+        )
+        node = LiveNode(
+            entity=Node(live.account, live.key, wire),
+            spec=self._spec(live, node_id, dedicated),
+            slots=live.slots_per_node,
+        )
+        wire.ip_address = node.ip
+        live.nodes[node.id] = node
+        self.store.nodes.insert(node.entity)
+        self._bring_up(live, node)
         return node
 
-    async def _bring_up(self, pool: PoolRt, node: NodeRt) -> None:
-        try:
-            self.set_node_state(pool, node, "starting")
-            await self.backend.allocate(node.spec)
-            if pool.nodes.get(node.id) is node:
-                self.node_booted(pool, node)
-        finally:
-            pool.allocating -= 1
-            if not pool.deleting:
-                self.maybe_steady(pool)
-            self.kick()
+    def _bring_up(self, live: LivePool, node: LiveNode, *, fresh: bool = False) -> None:
+        live.allocating += 1
+        self.set_state(node, NodeState.STARTING)
+        self.backend.allocate(node.spec, fresh=fresh)
 
-    def restore_node(self, pool: PoolRt, rec: Record) -> None:
-        """After a restart: the node's directory is still there; it comes back idle."""
-        node = NodeRt(
-            spec=NodeSpec(
-                account=pool.account,
-                account_url=self.account_url(pool.account),
-                pool_id=pool.id,
-                node_id=rec.id,
-                is_dedicated=bool(rec.doc.get("isDedicated", True)),
-                vm_size=pool.vm_size,
-            ),
-            slots=pool.slots_per_node,
-            state=str(rec.doc.get("state", "idle")),
-            scheduling_enabled=rec.doc.get("schedulingState", "enabled") == "enabled",
-        )
-        pool.nodes[node.id] = node
-        rec.doc["runningTasksCount"] = 0
-        rec.doc["runningTaskSlotsCount"] = 0
-        rec.doc["state"] = node.state = "starting"
-        rec.doc["stateTransitionTime"] = format_time(self.now())
-        self.store.put(rec)
-        pool.allocating += 1
-        self.spawn(self._bring_up(pool, node))
+    def restore(self, live: LivePool, entity: Node) -> None:
+        """After a restart: the node's directory is still there; it starts again (its start task too)."""
+        dedicated = entity.wire.is_dedicated is not False
+        node = LiveNode(entity=entity, spec=self._spec(live, entity.id, dedicated), slots=live.slots_per_node)
+        live.nodes[node.id] = node
+        entity.wire.running_tasks_count = entity.wire.running_task_slots_count = 0
+        transition(entity.wire, NodeState.STARTING, self.clock.now(), check=False)
+        self.store.nodes.update(entity)
+        live.allocating += 1
+        self.backend.allocate(node.spec)
 
-    def run_pending_action(self, pool: PoolRt, node: NodeRt) -> None:
-        raise NotImplementedError  # provided by NodeActions
-
-    def set_node_state(self, pool: PoolRt, node: NodeRt, new: str) -> None:
-        rec = self.store.get(pool.account, "node", pool.key, node.id)
-        node.state = new
-        if rec is None:
+    def node_ready(self, spec: NodeSpec) -> None:
+        """The backend made the node ready (allocation, reboot, reimage)."""
+        live = self.projection.pool(spec.account, spec.pool_id)
+        node = live.nodes.get(spec.node_id) if live is not None else None
+        if live is None or node is None:
             return
-        states.transition(states.NODE, rec.doc, new, self.now(), keep_previous=False)
-        self.store.put(rec)
+        live.allocating = max(0, live.allocating - 1)
+        if node.state == NodeState.STARTING:
+            node.entity.wire.last_boot_time = self.clock.now()
+            self.booted(live, node)
+        if not live.deleting:
+            self.maybe_steady(live)
+        self.kick()
 
-    def remove_node(self, pool: PoolRt, node: NodeRt, option: str) -> None:
-        option = (option or "requeue").lower()
-        if option in ("taskcompletion", "retaineddata") and node.runs:
+    def booted(self, live: LivePool, node: LiveNode) -> None:
+        """A node finished allocating or rebooting: run the start task, then it is idle."""
+        start = live.entity.wire.start_task
+        if start is None:
+            self.set_state(node, NodeState.IDLE)
+            self.kick()
+            return
+        wait = start.wait_for_success is not False
+        self.set_state(node, NodeState.WAITING_FOR_START_TASK if wait else NodeState.IDLE)
+        launch = TaskLaunch(
+            run_id="",
+            command_line=start.command_line,
+            job_id="",
+            task_id="starttask",
+            relative_dir=START_DIR,
+            user_environment={e.name: e.value or "" for e in start.environment_settings or []},
+            staging=self.staging.build(live.account, pool_refs=live.package_refs, resource_files=start.resource_files),
+        )
+        self.side_tasks.run(
+            SideRun(
+                node,
+                launch,
+                max_retries=start.max_task_retry_count or 0,
+                wall_clock=None,
+                on_update=partial(self._start_task_info, node),
+                on_done=partial(self._start_task_done, node, wait),
+            )
+        )
+        self.kick()
+
+    def _start_task_info(self, node: LiveNode, info: SideRunInfo) -> None:
+        node.entity.wire.start_task_info = BatchStartTaskInfo(
+            state=BatchStartTaskState.RUNNING if info.running else BatchStartTaskState.COMPLETED,
+            start_time=info.start_time or self.clock.now(),
+            end_time=info.end_time,
+            exit_code=info.exit_code,
+            failure_info=info.failure_info,
+            retry_count=info.retry_count,
+            last_retry_time=info.last_retry_time,
+            result=info.result,
+        )
+        self.store.nodes.update(node.entity)
+
+    def _start_task_done(self, node: LiveNode, wait: bool, ok: bool) -> None:
+        if self.projection.pool_of(node) is None or not wait or node.state != NodeState.WAITING_FOR_START_TASK:
+            return
+        self.set_state(node, NodeState.IDLE if ok else NodeState.START_TASK_FAILED)
+        self.kick()
+
+    def alive(self, node: LiveNode) -> bool:
+        return self.projection.pool_of(node) is not None
+
+    def set_state(self, node: LiveNode, new: NodeState) -> None:
+        if transition(node.entity.wire, new, self.clock.now(), keep_previous=False):
+            self.store.nodes.update(node.entity)
+
+    def reboot(self, live: LivePool, node: LiveNode, *, fresh: bool) -> None:
+        """Boot a node again (reboot, reimage, start after deallocation, returned spot capacity)."""
+        if live.nodes.get(node.id) is not node:
+            return
+        self.events.publish(NodeRebooted(node, fresh))  # its jobs' preparation tasks run again
+        live.allocating += 1
+        self.set_state(node, NodeState.STARTING)
+        self.backend.allocate(node.spec, fresh=fresh)
+
+    def remove_node(self, live: LivePool, node: LiveNode, option: BatchNodeDeallocationOption | None) -> None:
+        if option in WAITING_OPTIONS and node.runs:
             node.leaving = True
             return
-        self.evict_tasks(node, "terminate" if option == "terminate" else "requeue")
-        self._drop_node(pool, node)
+        self.tasks.evict(node, eviction(option))
+        self._drop(live, node)
 
-    def evict_tasks(self, node: NodeRt, reason: str) -> None:
-        for run in list(node.runs):
-            job = self.jobs.get((node.spec.account, run.job_key))
-            if job is not None and not run.detached:
-                self.stop_task(job, run.task, reason)
-
-    def _drop_node(self, pool: PoolRt, node: NodeRt, update_pool: bool = True) -> None:
-        pool.nodes.pop(node.id, None)
-        node.state = "leavingpool"
-        rec = self.store.get(pool.account, "node", pool.key, node.id)
-        if rec is not None:  # the usage ledger behind pool usage metrics outlives the node
-            usage = {
-                "poolId": pool.id,
-                "vmSize": pool.vm_size,
-                "start": rec.doc.get("allocationTime"),
-                "end": format_time(self.now()),
-            }
-            self.store.insert(Record(pool.account, "nodeusage", pool.key, node.id, usage))
-        self.store.delete(pool.account, "node", pool.key, node.id)
-        self.spawn(self.backend.release(node.spec))
+    def _drop(self, live: LivePool, node: LiveNode, update_pool: bool = True) -> None:
+        live.nodes.pop(node.id, None)
+        self._dirty.discard(node)
+        transition(node.entity.wire, NodeState.LEAVING_POOL, self.clock.now(), keep_previous=False)
+        usage = NodeUsageRecord(
+            node_id=node.id,
+            pool_id=live.id,
+            vm_size=live.vm_size,
+            start=node.entity.wire.allocation_time,
+            end=self.clock.now(),
+        )
+        self.store.node_usage.insert(NodeUsage(live.account, live.key, usage))  # outlives the node
+        self.store.nodes.delete(live.account, live.key, node.id)
+        self.backend.release(node.spec)
         if update_pool:
-            self.maybe_steady(pool)
+            self.maybe_steady(live)
 
-    # -- per-task node bookkeeping ------------------------------------------------------------
-    def _pool_of(self, node: NodeRt) -> PoolRt | None:
-        return self.pools.get((node.spec.account, node.spec.pool_id.lower()))
+    # -- run bookkeeping and node documents ---------------------------------------------
+    def _run_started(self, node: LiveNode, job_id: str, task_id: str) -> None:
+        if node.state == NodeState.IDLE:
+            transition(node.entity.wire, NodeState.RUNNING, self.clock.now(), keep_previous=False)
+        node.recent.append((True, job_id, task_id, None))
+        self._mark(node)
 
-    def node_task_started(self, node: NodeRt, job: JobRt, task: TaskRt) -> None:
-        if node.state == "idle":
-            node.state = "running"
-        node.events.append(("started", job.id, task.id, None))
-        self._node_dirty(node)
-
-    def node_task_finished(self, node: NodeRt, job: JobRt, task: TaskRt, succeeded: bool | None) -> None:
-        pool = self._pool_of(node)
-        if pool is None or pool.nodes.get(node.id) is not node:
+    def _run_ended(self, node: LiveNode, job_id: str, task_id: str, succeeded: bool | None) -> None:
+        live = self.projection.pool_of(node)
+        if live is None:
             return
         if node.leaving and not node.runs:
-            self._drop_node(pool, node)
+            self._drop(live, node)
             return
-        if node.pending_action and not node.runs:
-            self.run_pending_action(pool, node)
-        if node.state == "running" and not node.runs:
-            node.state = "idle"
-        node.events.append(("finished", job.id, task.id, succeeded if task.state == "completed" else None))
-        self._node_dirty(node)
+        if node.pending_action is not None and not node.runs:
+            self.run_pending_action(live, node)
+        if node.state == NodeState.RUNNING and not node.runs:
+            transition(node.entity.wire, NodeState.IDLE, self.clock.now(), keep_previous=False)
+        node.recent.append((False, job_id, task_id, succeeded))
+        self._mark(node)
 
-    def _node_dirty(self, node: NodeRt) -> None:
-        """Node documents change with every task; their writes are grouped once per loop tick."""
-        if not self._dirty_nodes:
-            asyncio.get_running_loop().call_later(NODE_FLUSH_DELAY, self._flush_nodes)
-        self._dirty_nodes.add(node)
+    def run_pending_action(self, live: LivePool, node: LiveNode) -> None:
+        action, node.pending_action = node.pending_action, None
+        if action == NodeAction.DEALLOCATE:
+            self.set_state(node, NodeState.DEALLOCATING)
+            self.clock.call_soon(partial(self._deallocated, live, node))
+        elif action in (NodeAction.REBOOT, NodeAction.REIMAGE):
+            reimage = action == NodeAction.REIMAGE
+            self.set_state(node, NodeState.REIMAGING if reimage else NodeState.REBOOTING)
+            self.reboot(live, node, fresh=reimage)
 
-    def flush_node_documents(self) -> None:
-        """Bring node documents up to date now (before they are read); otherwise within 50 ms."""
-        if self._dirty_nodes:
-            self._flush_nodes()
+    def _deallocated(self, live: LivePool, node: LiveNode) -> None:
+        if live.nodes.get(node.id) is node:
+            self.set_state(node, NodeState.DEALLOCATED)
 
-    def _flush_nodes(self) -> None:
-        dirty, self._dirty_nodes = self._dirty_nodes, set()
+    def _mark(self, node: LiveNode) -> None:
+        if not self._dirty:
+            self._flush_timer = self.clock.call_later(NODE_FLUSH_DELAY, self.flush_documents)
+        self._dirty.add(node)
+
+    def flush_documents(self) -> None:
+        """Bring the node documents up to date now (before they are read); otherwise within 50 ms."""
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
+        dirty, self._dirty = self._dirty, set()
         for node in dirty:
-            events, node.events = node.events, []
-            rec = self.store.get(node.spec.account, "node", node.spec.pool_id.lower(), node.id)
-            if rec is None:
-                continue
-            doc = rec.doc
-            recent = list(doc.get("recentTasks") or [])
-            for kind, job_id, task_id, succeeded in events:
-                recent = [t for t in recent if t.get("taskId") != task_id or t.get("jobId") != job_id]
-                if kind == "started":
-                    doc["totalTasksRun"] = int(doc.get("totalTasksRun", 0)) + 1
-                    url = f"{self.account_url(node.spec.account)}/jobs/{job_id}/tasks/{task_id}"
-                    recent.insert(0, {"taskUrl": url, "jobId": job_id, "taskId": task_id, "taskState": "running"})
+            recent, node.recent = node.recent, []
+            wire = node.entity.wire
+            tasks = list(wire.recent_tasks or [])
+            for started, job_id, task_id, succeeded in recent:
+                tasks = [t for t in tasks if t.task_id != task_id or t.job_id != job_id]
+                url = self.urls.task(node.spec.account, job_id, task_id)
+                if started:
+                    wire.total_tasks_run += 1
+                    state = TaskState.RUNNING
                 else:
                     if succeeded:
-                        doc["totalTasksSucceeded"] = int(doc.get("totalTasksSucceeded", 0)) + 1
-                    url = f"{self.account_url(node.spec.account)}/jobs/{job_id}/tasks/{task_id}"
-                    state = "completed" if succeeded is not None else "active"
-                    recent.insert(0, {"taskUrl": url, "jobId": job_id, "taskId": task_id, "taskState": state})
-            doc["recentTasks"] = recent[:RECENT_TASKS]
-            doc["runningTasksCount"] = len(node.runs)
-            doc["runningTaskSlotsCount"] = node.used
-            if doc.get("state") in ("idle", "running") and node.state in ("idle", "running"):
-                states.transition(states.NODE, doc, node.state, self.now(), keep_previous=False)
-            self.store.put(rec)
+                        wire.total_tasks_succeeded = (wire.total_tasks_succeeded or 0) + 1
+                    state = TaskState.COMPLETED if succeeded is not None else TaskState.ACTIVE
+                tasks.insert(0, BatchTaskInfo(task_url=url, job_id=job_id, task_id=task_id, task_state=state))
+            wire.recent_tasks = tasks[:RECENT_TASKS]
+            wire.running_tasks_count = len(node.runs)
+            wire.running_task_slots_count = node.used
+            self.store.nodes.update(node.entity)

@@ -1,28 +1,19 @@
-"""Applications as the data plane shows them (list, get); the packages behind them come later."""
+"""Applications as the data plane shows them (list, get): their active versions."""
 
 from __future__ import annotations
 
-from typing import Any
-
+from batchite.domain.entities import Application
 from batchite.domain.errors import not_found
-from batchite.service.context import Page, ServiceContext, require
+from batchite.service.context import ServiceContext, require
+from batchite.store.base import Page
 
 
 class ApplicationService:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
 
-    @staticmethod
-    def view(doc: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "id": doc["id"],
-            "displayName": doc.get("displayName") or doc["id"],
-            "versions": doc.get("versions", []),
-        }
+    def list(self, account: str, after: int, limit: int) -> Page[Application]:
+        return self.ctx.store.applications.page(account, "", after, limit)
 
-    def list(self, account: str, after: int, limit: int) -> Page:
-        return self.ctx.page(account, "application", "", after, limit)
-
-    def get(self, account: str, application_id: str) -> dict[str, Any]:
-        rec = require(self.ctx.store.get(account, "application", "", application_id), not_found("application"))
-        return self.view(rec.doc)
+    def get(self, account: str, application_id: str) -> Application:
+        return require(self.ctx.store.applications.get(account, "", application_id), not_found("application"))

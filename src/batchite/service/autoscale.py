@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any
-
-from batchite.clock import parse_duration, parse_time
+from batchite.domain.entities import Pool
 from batchite.domain.errors import conflict, missing_property
 from batchite.service.context import ServiceContext
 from batchite.service.formula_checks import ENABLE_SPACING, check_formula, check_interval
-from batchite.service.pools import PoolService
-from batchite.store.base import Record
+from batchite.service.pools import DEFAULT_RESIZE_TIMEOUT, PoolService
+from batchite.wire.enums import AllocationState
+from batchite.wire.models import AutoScaleRun, BatchPoolEnableAutoScaleOptions
 
 
 class AutoScaleService:
@@ -18,48 +16,51 @@ class AutoScaleService:
         self.ctx = ctx
         self.pools = pools
 
-    def enable(self, account: str, pool_id: str, body: dict[str, Any]) -> Record:
-        rec = self.pools.get(account, pool_id)
-        formula = body.get("autoScaleFormula")
-        if rec.doc.get("enableAutoScale"):
-            formula = formula or rec.doc.get("autoScaleFormula")
+    def enable(self, account: str, pool_id: str, body: BatchPoolEnableAutoScaleOptions) -> Pool:
+        live = self.pools.live(account, pool_id)
+        wire = live.entity.wire
+        formula = body.auto_scale_formula
+        if wire.enable_auto_scale:
+            formula = formula or wire.auto_scale_formula
         if not formula:
             raise missing_property("autoScaleFormula")
-        check_formula(str(formula))
-        interval = check_interval(body.get("autoScaleEvaluationInterval") or rec.doc.get("autoScaleEvaluationInterval"))
-        if rec.doc.get("allocationState") != "steady" and not rec.doc.get("enableAutoScale"):
+        check_formula(formula)
+        interval = check_interval(body.auto_scale_evaluation_interval or wire.auto_scale_evaluation_interval)
+        if wire.allocation_state != AllocationState.STEADY and not wire.enable_auto_scale:
             raise conflict("PoolBeingResized", "Autoscale cannot be enabled while the pool is resizing.")
-        last = rec.extra.get("lastAutoScaleEnable")
+        last = live.entity.internal.last_auto_scale_enable
         now = self.ctx.clock.now()
-        if last and now - parse_time(str(last)) < ENABLE_SPACING:
+        if last is not None and now - last < ENABLE_SPACING:
             raise conflict(
                 "AutoScaleTooManyRequestsToEnable",
                 "Enable AutoScale requests for the same pool must be separated by at least 30 seconds.",
             )
-        rec.extra["lastAutoScaleEnable"] = self.ctx.now_text()
-        rec.doc.update({"enableAutoScale": True, "autoScaleFormula": formula, "autoScaleEvaluationInterval": interval})
-        rec.doc.pop("resizeTimeout", None)
-        self.ctx.scheduler.apply_autoscale(rec)
-        interval_td = parse_duration(interval) or timedelta(minutes=15)
-        self.ctx.scheduler.arm_autoscale(rec, interval_td)
-        return self.pools.get(account, pool_id)
+        with self.ctx.scheduler.nodes.edit(live) as pool:
+            pool.internal.last_auto_scale_enable = now
+            pool.wire.enable_auto_scale = True
+            pool.wire.auto_scale_formula = formula
+            pool.wire.auto_scale_evaluation_interval = interval
+            pool.wire.resize_timeout = None
+        autoscale = self.ctx.scheduler.autoscale
+        autoscale.apply(live)
+        autoscale.arm(live, interval)
+        return live.entity
 
-    def disable(self, account: str, pool_id: str) -> Record:
-        rec = self.pools.get(account, pool_id)
-        for name in ("autoScaleFormula", "autoScaleEvaluationInterval", "autoScaleRun"):
-            rec.doc.pop(name, None)
-        rec.doc["enableAutoScale"] = False
-        rec.doc.setdefault("resizeTimeout", "PT15M")
-        self.ctx.store.put(rec)
-        self.ctx.scheduler.disarm_autoscale(account, rec.id)
-        return rec
+    def disable(self, account: str, pool_id: str) -> Pool:
+        live = self.pools.live(account, pool_id)
+        with self.ctx.scheduler.nodes.edit(live) as pool:
+            pool.wire.auto_scale_formula = pool.wire.auto_scale_evaluation_interval = pool.wire.auto_scale_run = None
+            pool.wire.enable_auto_scale = False
+            pool.wire.resize_timeout = pool.wire.resize_timeout or DEFAULT_RESIZE_TIMEOUT
+        self.ctx.scheduler.autoscale.disarm(account, live.key)
+        return live.entity
 
-    def evaluate(self, account: str, pool_id: str, formula: str) -> dict[str, Any]:
-        rec = self.pools.get(account, pool_id)
-        if not rec.doc.get("enableAutoScale"):
+    def evaluate(self, account: str, pool_id: str, formula: str) -> AutoScaleRun:
+        live = self.pools.live(account, pool_id)
+        if not live.entity.wire.enable_auto_scale:
             raise conflict(
                 "AutoScalingNotEnabled", "Autoscale evaluation is only possible on a pool with autoscale enabled."
             )
         check_formula(formula)
-        _, run = self.ctx.scheduler.evaluate_formula(rec, formula)
+        _, run = self.ctx.scheduler.autoscale.evaluate(live, formula)
         return run

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from batchite.clock import Clock
-from batchite.compute.base import NodeBackend
-from batchite.scheduler import Scheduler
+from batchite.clock import Clock, SystemClock
+from batchite.compute.protocol import NodeBackend
+from batchite.domain.urls import Urls
+from batchite.scheduler import Scheduler, SchedulerSettings
 from batchite.service.accounts import AccountRegistry
 from batchite.service.applications import ApplicationService
 from batchite.service.autoscale import AutoScaleService
@@ -32,22 +33,19 @@ class BatchService:
         public_url: str,
         clock: Clock | None = None,
         storage: LinkedStorage | None = None,
+        settings: SchedulerSettings | None = None,
     ) -> None:
-        self.clock = clock or Clock()
+        self.clock = clock or SystemClock()
         self.accounts = accounts
         self.store = store
         public = public_url.rstrip("/")
-        self.scheduler = Scheduler(store, backend, self.clock, lambda _account: public)
-        self.scheduler.linked_storage = storage
-        self.ctx = ServiceContext(store, self.scheduler, self.clock, accounts, public_url.rstrip("/"), storage)
+        urls = Urls(lambda _account: public)
+        self.scheduler = Scheduler(store, backend, self.clock, urls, storage, settings)
+        self.ctx = ServiceContext(store, self.scheduler, self.clock, accounts, urls, storage)
         self.pools = PoolService(self.ctx)
         self.jobs = JobService(self.ctx, self.pools)
         self.job_schedules = JobScheduleService(self.ctx, self.jobs)
-        self.scheduler.schedule_timers.register(self.job_schedules.evaluate)
-        self.scheduler.listeners.append(self.job_schedules.on_event)
         self.tasks = TaskService(self.ctx)
-        self.jobs.created_hooks.append(self.tasks.create_job_manager)
-        self.scheduler.listeners.append(self.jobs.on_event)
         self.nodes = NodeService(self.ctx)
         self.files = FileService(self.ctx)
         self.applications = ApplicationService(self.ctx)
@@ -62,13 +60,15 @@ class BatchService:
         public_url: str,
         clock: Clock | None = None,
         storage: LinkedStorage | None = None,
+        settings: SchedulerSettings | None = None,
     ) -> BatchService:
+        """SQLite in DATA_DIR and local nodes under DATA_DIR/nodes."""
         from batchite.compute.local import LocalBackend
 
         data_dir.mkdir(parents=True, exist_ok=True)
-        clock = clock or Clock()
+        clock = clock or SystemClock()
         store = SqliteStore(data_dir / "batchite.db", clock)
-        return cls(store, LocalBackend(data_dir / "nodes"), accounts, public_url, clock, storage)
+        return cls(store, LocalBackend(data_dir / "nodes"), accounts, public_url, clock, storage, settings)
 
     def start(self) -> None:
         """Recover from the store; call on the running event loop."""

@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeVar
 
-from batchite.clock import Clock, format_time
+from batchite.clock import Clock
 from batchite.domain.errors import BatchError
-from batchite.domain.filters import Filter
+from batchite.domain.urls import Urls
 from batchite.scheduler import Scheduler
 from batchite.service.accounts import AccountRegistry
 from batchite.storage.linked import LinkedStorage
-from batchite.store.base import Record, Store
+from batchite.store.base import Store
 
-
-@dataclass
-class Page:
-    """One page of a list: the records and the seq to continue after, if there is more."""
-
-    records: list[Record]
-    next_after: int | None
+T = TypeVar("T")
 
 
 @dataclass
@@ -28,35 +22,11 @@ class ServiceContext:
     scheduler: Scheduler
     clock: Clock
     accounts: AccountRegistry
-    public_url: str
+    urls: Urls
     storage: LinkedStorage | None = None  # the accounts' linked (auto-)storage, if configured
 
-    def account_url(self, account: str) -> str:
-        return self.public_url
 
-    def now_text(self) -> str:
-        return format_time(self.clock.now())
-
-    def page(
-        self,
-        account: str,
-        kind: str,
-        parent: str,
-        after: int,
-        limit: int,
-        flt: Filter | None = None,
-        where: str = "",
-        params: tuple[Any, ...] = (),
-    ) -> Page:
-        records = self.store.list(
-            account, kind, parent, after_seq=after, limit=limit + 1, where=where, params=params, flt=flt
-        )
-        more = len(records) > limit
-        records = records[:limit]
-        return Page(records, records[-1].seq if more and records else None)
-
-
-def require(rec: Record | None, error: BatchError) -> Record:
-    if rec is None:
+def require(found: T | None, error: BatchError) -> T:
+    if found is None:
         raise error
-    return rec
+    return found

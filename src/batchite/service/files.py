@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from batchite.compute.base import FileInfo, NodeBackend, NodeSpec
+from batchite.compute.protocol import FileInfo, NodeBackend, NodeSpec
 from batchite.domain.errors import BatchError, not_found
 from batchite.service.context import ServiceContext, require
 
@@ -18,7 +18,7 @@ class FileLocation:
 
 
 def file_not_found() -> BatchError:
-    return BatchError(404, "FileNotFound", "The specified file does not exist.")
+    return not_found("file")
 
 
 class FileService:
@@ -30,60 +30,57 @@ class FileService:
         return self.ctx.scheduler.backend
 
     def _node_spec(self, account: str, pool_id: str, node_id: str) -> NodeSpec:
-        pool = self.ctx.scheduler.pools.get((account, pool_id.lower()))
-        node = pool.nodes.get(node_id) if pool else None
-        if node is None:
-            require(self.ctx.store.get(account, "pool", "", pool_id), not_found("pool"))
+        found = self.ctx.scheduler.projection.node(account, pool_id, node_id)
+        if found is None:
+            require(self.ctx.store.pools.get(account, "", pool_id), not_found("pool"))
             raise not_found("node")
-        return node.spec
+        return found[1].spec
 
     def node_location(self, account: str, pool_id: str, node_id: str, path: str) -> FileLocation:
         spec = self._node_spec(account, pool_id, node_id)
-        base = f"{self.ctx.account_url(account)}/pools/{spec.pool_id}/nodes/{node_id}/files"
-        return FileLocation(spec, path.strip("/"), f"{base}/{path.strip('/')}", "")
+        rel = path.strip("/")
+        return FileLocation(spec, rel, f"{self.ctx.urls.node(account, spec.pool_id, node_id)}/files/{rel}", "")
 
     def task_location(self, account: str, job_id: str, task_id: str, path: str) -> FileLocation:
-        job = require(self.ctx.store.get(account, "job", "", job_id), not_found("job"))
-        task = require(self.ctx.store.get(account, "task", job.key, task_id), not_found("task"))
-        info = task.doc.get("nodeInfo")
-        if not info:
+        job = require(self.ctx.store.jobs.get(account, "", job_id), not_found("job"))
+        task = require(self.ctx.store.tasks.get(account, job.key, task_id), not_found("task"))
+        info = task.wire.node_info
+        if info is None or not info.task_root_directory:
             raise BatchError(
-                409,
-                "TaskFilesUnavailable",
-                "The task has not been scheduled on a node yet; it has no files.",
+                409, "TaskFilesUnavailable", "The task has not been scheduled on a node yet; it has no files."
             )
-        spec = self._node_spec(account, str(info["poolId"]), str(info["nodeId"]))
-        root = str(info["taskRootDirectory"])
+        spec = self._node_spec(account, info.pool_id or "", info.node_id or "")
+        root = info.task_root_directory
         rel = path.strip("/")
-        url = f"{self.ctx.account_url(account)}/jobs/{job.id}/tasks/{task.id}/files/{rel}"
+        url = f"{self.ctx.urls.task(account, job.id, task.id)}/files/{rel}"
         return FileLocation(spec, f"{root}/{rel}" if rel else root, url, root)
 
-    def list(self, loc: FileLocation, recursive: bool) -> list[FileInfo]:
-        infos = self.backend.list_files(loc.spec, loc.path, recursive)
+    async def list(self, loc: FileLocation, recursive: bool) -> list[FileInfo]:
+        infos = await self.backend.list_files(loc.spec, loc.path, recursive)
         if not loc.prefix:
             return list(infos)
         cut = len(loc.prefix) + 1
         return [FileInfo(i.name[cut:], i.is_directory, i.size, i.creation_time, i.last_modified, i.mode) for i in infos]
 
-    def stat(self, loc: FileLocation) -> FileInfo:
+    async def stat(self, loc: FileLocation) -> FileInfo:
         try:
-            info = self.backend.stat_file(loc.spec, loc.path)
+            info = await self.backend.stat_file(loc.spec, loc.path)
         except ValueError as exc:
             raise file_not_found() from exc
         if info is None:
             raise file_not_found()
         return info
 
-    def read(self, loc: FileLocation, start: int | None, end: int | None) -> bytes:
-        info = self.stat(loc)
+    async def read(self, loc: FileLocation, start: int | None, end: int | None) -> bytes:
+        info = await self.stat(loc)
         if info.is_directory:
             raise BatchError(400, "InvalidUri", "The specified path is a directory, not a file.")
-        return bytes(self.backend.read_file(loc.spec, loc.path, start, end))
+        return bytes(await self.backend.read_file(loc.spec, loc.path, start, end))
 
-    def delete(self, loc: FileLocation, recursive: bool) -> None:
-        info = self.stat(loc)
+    async def delete(self, loc: FileLocation, recursive: bool) -> None:
+        info = await self.stat(loc)
         try:
-            self.backend.delete_file(loc.spec, loc.path, recursive)
+            await self.backend.delete_file(loc.spec, loc.path, recursive)
         except OSError as exc:
             if info.is_directory:
                 raise BatchError(

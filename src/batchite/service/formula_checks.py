@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from batchite import autoscale
-from batchite.clock import parse_duration
 from batchite.domain.errors import BatchError, invalid_property
+from batchite.wire.types import Duration
 
 MIN_INTERVAL = timedelta(minutes=5)
 MAX_INTERVAL = timedelta(hours=168)
+DEFAULT_INTERVAL = Duration(minutes=15)
 ENABLE_SPACING = timedelta(seconds=30)
 
 
@@ -25,10 +26,13 @@ def check_formula(formula: str) -> None:
     autoscale.parse(formula)  # FormulaSyntaxError is a BatchError (400 AutoScalingFormulaSyntaxError)
 
 
-def check_interval(value: str | None) -> str:
-    interval = parse_duration(value) if value else timedelta(minutes=15)
-    if interval is None or not MIN_INTERVAL <= interval <= MAX_INTERVAL:
+def check_interval(value: Duration | None) -> Duration:
+    """The evaluation interval: 5 minutes to 168 hours, 15 minutes when not given."""
+    interval = value if value is not None else DEFAULT_INTERVAL
+    if not MIN_INTERVAL <= interval <= MAX_INTERVAL:
         raise invalid_property(
-            "autoScaleEvaluationInterval", value, "The interval must be between 5 minutes and 168 hours."
+            "autoScaleEvaluationInterval",
+            value.wire() if value else value,
+            "The interval must be between 5 minutes and 168 hours.",
         )
-    return value or "PT15M"
+    return interval

@@ -1,40 +1,81 @@
-"""Pools: create, read, update, replace, resize, stop resize, delete; node counts."""
+"""Pools: create, read, update, replace, resize, stop resize, delete; node counts.
+
+The service checks what a request may do; the scheduler's NodeManager, the one writer of pools,
+does it.
+"""
 
 from __future__ import annotations
 
 import builtins
-import copy
-from typing import Any
 
 from batchite.domain import vmsizes
+from batchite.domain.entities import Pool
 from batchite.domain.errors import BatchError, conflict, exists, invalid_property, missing_property, not_found
 from batchite.domain.filters import Filter
 from batchite.domain.ids import check_id
-from batchite.service.context import Page, ServiceContext, require
+from batchite.domain.states import NodeState, PoolState
+from batchite.scheduler.live import LivePool
+from batchite.service.context import ServiceContext, require
 from batchite.service.formula_checks import check_formula, check_interval
 from batchite.service.packages import check_package_references
-from batchite.store.base import Record
+from batchite.store.base import Page
+from batchite.wire.enums import AllocationState, BatchNodeDeallocationOption, BatchNodeFillType
+from batchite.wire.models import (
+    BatchNodeCounts,
+    BatchPool,
+    BatchPoolCreateOptions,
+    BatchPoolNodeCounts,
+    BatchPoolReplaceOptions,
+    BatchPoolResizeOptions,
+    BatchPoolSpecification,
+    BatchPoolUpdateOptions,
+    BatchTaskSchedulingPolicy,
+)
+from batchite.wire.types import Duration, build, set_fields
 
 MAX_SLOTS = 256
 INT32_MAX = 2**31 - 1
-NODE_STATE_COUNTS = (
-    "creating",
-    "idle",
-    "offline",
-    "preempted",
-    "rebooting",
-    "reimaging",
-    "running",
-    "starting",
-    "startTaskFailed",
-    "leavingPool",
-    "unknown",
-    "unusable",
-    "waitingForStartTask",
-    "deallocated",
-    "deallocating",
-    "upgradingOS",
-)
+DEFAULT_RESIZE_TIMEOUT = Duration(minutes=15)
+
+
+def _check_slots(slots: int | None, size: vmsizes.VmSize) -> None:
+    if slots is None:
+        return
+    limit = min(MAX_SLOTS, 4 * size.cores)
+    if not 1 <= slots <= limit:
+        raise invalid_property(
+            "taskSlotsPerNode", slots, f"The value must be between 1 and {limit} (4 times the cores of {size.name})."
+        )
+
+
+def _check_targets(dedicated: int | None, low_priority: int | None) -> None:
+    for name, value in (("targetDedicatedNodes", dedicated), ("targetLowPriorityNodes", low_priority)):
+        if value is not None and not 0 <= value <= INT32_MAX:
+            raise invalid_property(name, value, "The value must be between 0 and 2147483647.")
+
+
+def _counts(nodes: list[NodeState]) -> BatchNodeCounts:
+    n = {state: nodes.count(state) for state in set(nodes)}
+    c = NodeState
+    return BatchNodeCounts(
+        creating=n.get(c.CREATING, 0),
+        idle=n.get(c.IDLE, 0),
+        offline=n.get(c.OFFLINE, 0),
+        preempted=n.get(c.PREEMPTED, 0),
+        rebooting=n.get(c.REBOOTING, 0),
+        reimaging=n.get(c.REIMAGING, 0),
+        running=n.get(c.RUNNING, 0),
+        starting=n.get(c.STARTING, 0),
+        start_task_failed=n.get(c.START_TASK_FAILED, 0),
+        leaving_pool=n.get(c.LEAVING_POOL, 0),
+        unknown=n.get(c.UNKNOWN, 0),
+        unusable=n.get(c.UNUSABLE, 0),
+        waiting_for_start_task=n.get(c.WAITING_FOR_START_TASK, 0),
+        deallocated=n.get(c.DEALLOCATED, 0),
+        deallocating=n.get(c.DEALLOCATING, 0),
+        total=len(nodes),
+        upgrading_os=n.get(c.UPGRADING_OS, 0),
+    )
 
 
 class PoolService:
@@ -42,192 +83,153 @@ class PoolService:
         self.ctx = ctx
 
     # -- reads --------------------------------------------------------------------------
-    def get(self, account: str, pool_id: str) -> Record:
-        return require(self.ctx.store.get(account, "pool", "", pool_id), not_found("pool"))
+    def get(self, account: str, pool_id: str) -> Pool:
+        return require(self.ctx.store.pools.get(account, "", pool_id), not_found("pool"))
 
-    def list(self, account: str, after: int, limit: int, flt: Filter | None = None) -> Page:
-        return self.ctx.page(account, "pool", "", after, limit, flt)
+    def list(self, account: str, after: int, limit: int, flt: Filter | None = None) -> Page[Pool]:
+        return self.ctx.store.pools.page(account, "", after, limit, flt)
 
-    def node_counts(self, account: str) -> builtins.list[dict[str, Any]]:
+    def node_counts(self, account: str) -> builtins.list[BatchPoolNodeCounts]:
         self.ctx.scheduler.flush_node_documents()
         out = []
-        for rec in self.ctx.store.list(account, "pool", ""):
-            counts: dict[str, dict[str, int]] = {
-                "dedicated": {name: 0 for name in NODE_STATE_COUNTS},
-                "lowPriority": {name: 0 for name in NODE_STATE_COUNTS},
-            }
-            by_lower = {name.lower(): name for name in NODE_STATE_COUNTS}
-            for node in self.ctx.store.list(account, "node", rec.key):
-                bucket = counts["dedicated" if node.doc.get("isDedicated", True) else "lowPriority"]
-                bucket[by_lower.get(node.state, "unknown")] += 1
-            for bucket in counts.values():
-                bucket["total"] = sum(bucket.values())
-            out.append({"poolId": rec.id, **counts})
+        for pool in self.ctx.store.pools.list(account, ""):
+            nodes = self.ctx.store.nodes.list(account, pool.key)
+            dedicated = [n.wire.state for n in nodes if n.wire.is_dedicated is not False]
+            low = [n.wire.state for n in nodes if n.wire.is_dedicated is False]
+            out.append(BatchPoolNodeCounts(pool_id=pool.id, dedicated=_counts(dedicated), low_priority=_counts(low)))
         return out
 
-    # -- validation ---------------------------------------------------------------------
-    @staticmethod
-    def _check_slots(doc: dict[str, Any], size: vmsizes.VmSize) -> None:
-        slots = doc.get("taskSlotsPerNode")
-        if slots is None:
-            return
-        limit = min(MAX_SLOTS, 4 * size.cores)
-        if not 1 <= int(slots) <= limit:
-            raise invalid_property(
-                "taskSlotsPerNode",
-                slots,
-                f"The value must be between 1 and {limit} (4 times the cores of {size.name}).",
-            )
-
-    @staticmethod
-    def _check_targets(doc: dict[str, Any]) -> None:
-        for name in ("targetDedicatedNodes", "targetLowPriorityNodes"):
-            value = doc.get(name)
-            if value is not None and not 0 <= int(value) <= INT32_MAX:
-                raise invalid_property(name, value, "The value must be between 0 and 2147483647.")
+    def live(self, account: str, pool_id: str) -> LivePool:
+        """The pool as the scheduler runs it: 404 when there is none, 409 while it is being deleted."""
+        live = self.ctx.scheduler.projection.pool(account, pool_id)
+        if live is None or live.deleting:
+            if self.get(account, pool_id).wire.state == PoolState.DELETING:
+                raise conflict(
+                    "PoolBeingDeleted", "The specified pool has been marked for deletion and is being reclaimed."
+                )
+            raise not_found("pool")
+        return live
 
     # -- create -------------------------------------------------------------------------
-    def create(self, account: str, body: dict[str, Any], *, auto_pool: bool = False) -> Record:
-        pool_id = body["id"] if auto_pool else check_id(body["id"])
-        size = vmsizes.lookup(body.get("vmSize", ""))
-        vm_config = body.get("virtualMachineConfiguration")
-        if not vm_config:
+    def create(self, account: str, body: BatchPoolCreateOptions) -> Pool:
+        return self._create(account, check_id(body.id), body)
+
+    def create_auto_pool(self, account: str, pool_id: str, spec: BatchPoolSpecification) -> Pool:
+        """The pool of an autoPoolSpecification (its id is made by the service, not checked as a user's)."""
+        return self._create(account, pool_id, spec)
+
+    def _create(self, account: str, pool_id: str, body: BatchPoolCreateOptions | BatchPoolSpecification) -> Pool:
+        size = vmsizes.lookup(body.vm_size)
+        config = body.virtual_machine_configuration
+        if config is None:
             raise missing_property("virtualMachineConfiguration")
-        self._check_slots(body, size)
-        self._check_targets(body)
-        check_package_references(self.ctx, account, body.get("applicationPackageReferences"))
-        autoscale = bool(body.get("enableAutoScale"))
+        _check_slots(body.task_slots_per_node, size)
+        _check_targets(body.target_dedicated_nodes, body.target_low_priority_nodes)
+        check_package_references(self.ctx, account, body.application_package_references)
+        autoscale = bool(body.enable_auto_scale)
         if autoscale:
-            if not body.get("autoScaleFormula"):
+            if not body.auto_scale_formula:
                 raise missing_property("autoScaleFormula")
-            for name in ("targetDedicatedNodes", "targetLowPriorityNodes"):
-                if body.get(name) is not None:
+            for name, value in (
+                ("targetDedicatedNodes", body.target_dedicated_nodes),
+                ("targetLowPriorityNodes", body.target_low_priority_nodes),
+            ):
+                if value is not None:
                     raise BatchError(
                         400,
                         "InvalidPropertyValue",
                         "targetDedicatedNodes and targetLowPriorityNodes must not be set on an autoscale pool.",
                         [("PropertyName", name)],
                     )
-        if self.ctx.store.get(account, "pool", "", pool_id) is not None:
+        if self.ctx.store.pools.get(account, "", pool_id) is not None:
             raise exists("pool")
-        if len(self.ctx.store.list(account, "pool", "")) >= self.ctx.scheduler.quotas.pools:
+        quota = self.ctx.scheduler.quotas.pools
+        if self.ctx.store.pools.count(account, "") >= quota:
             raise conflict(
-                "PoolQuotaReached", "The specified account has reached its pool quota.",
-                [("PoolQuota", str(self.ctx.scheduler.quotas.pools))],
+                "PoolQuotaReached", "The specified account has reached its pool quota.", [("PoolQuota", str(quota))]
             )
-        now = self.ctx.now_text()
-        doc: dict[str, Any] = copy.deepcopy(body)
-        image = doc["virtualMachineConfiguration"].setdefault("imageReference", {})
-        image.setdefault("version", "latest")
-        doc.update(
-            {
-                "id": pool_id,
-                "state": "active",
-                "stateTransitionTime": now,
-                "creationTime": now,
-                "allocationState": "steady",
-                "allocationStateTransitionTime": now,
-                "currentDedicatedNodes": 0,
-                "currentLowPriorityNodes": 0,
-                "enableAutoScale": autoscale,
-                "enableInterNodeCommunication": bool(body.get("enableInterNodeCommunication", False)),
-                "taskSlotsPerNode": int(body.get("taskSlotsPerNode") or 1),
-                "taskSchedulingPolicy": body.get("taskSchedulingPolicy") or {"nodeFillType": "spread"},
-            }
+        interval = None
+        if autoscale:
+            check_formula(body.auto_scale_formula or "")
+            interval = check_interval(body.auto_scale_evaluation_interval)
+        if config.image_reference.version is None:
+            config.image_reference.version = "latest"
+        now = self.ctx.clock.now()
+        wire = build(
+            BatchPool,
+            body,
+            id=pool_id,
+            state=PoolState.ACTIVE,
+            state_transition_time=now,
+            creation_time=now,
+            allocation_state=AllocationState.STEADY,
+            allocation_state_transition_time=now,
+            current_dedicated_nodes=0,
+            current_low_priority_nodes=0,
+            enable_auto_scale=autoscale,
+            enable_inter_node_communication=bool(body.enable_inter_node_communication),
+            task_slots_per_node=body.task_slots_per_node or 1,
+            task_scheduling_policy=body.task_scheduling_policy
+            or BatchTaskSchedulingPolicy(node_fill_type=BatchNodeFillType.SPREAD),
+            target_dedicated_nodes=0 if autoscale else body.target_dedicated_nodes or 0,
+            target_low_priority_nodes=0 if autoscale else body.target_low_priority_nodes or 0,
+            resize_timeout=None if autoscale else body.resize_timeout or DEFAULT_RESIZE_TIMEOUT,
+            auto_scale_evaluation_interval=interval,
         )
+        live = self.ctx.scheduler.nodes.add(Pool(account, "", wire))
         if autoscale:
-            doc.setdefault("autoScaleEvaluationInterval", "PT15M")
-            doc["targetDedicatedNodes"] = 0
-            doc["targetLowPriorityNodes"] = 0
-        else:
-            doc["targetDedicatedNodes"] = int(body.get("targetDedicatedNodes") or 0)
-            doc["targetLowPriorityNodes"] = int(body.get("targetLowPriorityNodes") or 0)
-            doc.setdefault("resizeTimeout", "PT15M")
-        if autoscale:
-            check_formula(str(doc["autoScaleFormula"]))
-            doc["autoScaleEvaluationInterval"] = check_interval(body.get("autoScaleEvaluationInterval"))
-        rec = self.ctx.store.insert(Record(account, "pool", "", pool_id, doc))
-        self.ctx.scheduler.pool_added(rec)
-        if autoscale:
-            self.ctx.scheduler.arm_autoscale(rec)
-        return self.get(account, pool_id)
+            self.ctx.scheduler.autoscale.arm(live)
+        return live.entity
 
     # -- updates ------------------------------------------------------------------------
-    def _active(self, account: str, pool_id: str) -> Record:
-        rec = self.get(account, pool_id)
-        if rec.doc.get("state") == "deleting":
-            raise conflict(
-                "PoolBeingDeleted", "The specified pool has been marked for deletion and is being reclaimed."
-            )
-        return rec
+    def update(self, account: str, pool_id: str, body: BatchPoolUpdateOptions) -> Pool:
+        live = self.live(account, pool_id)
+        if body.task_slots_per_node is not None:
+            _check_slots(body.task_slots_per_node, vmsizes.lookup(body.vm_size or live.vm_size))
+        if body.vm_size is not None:
+            vmsizes.lookup(body.vm_size)
+        check_package_references(self.ctx, account, body.application_package_references)
+        with self.ctx.scheduler.nodes.edit(live) as pool:
+            set_fields(pool.wire, body)
+        return live.entity
 
-    def update(self, account: str, pool_id: str, body: dict[str, Any]) -> Record:
-        rec = self._active(account, pool_id)
-        if "taskSlotsPerNode" in body:
-            self._check_slots(body, vmsizes.lookup(body.get("vmSize") or rec.doc.get("vmSize", "")))
-        if "vmSize" in body:
-            vmsizes.lookup(body["vmSize"])
-        check_package_references(self.ctx, account, body.get("applicationPackageReferences"))
-        for name, value in body.items():
-            if value is not None:
-                rec.doc[name] = copy.deepcopy(value)
-        self.ctx.store.put(rec)
-        self.ctx.scheduler.pool_changed(rec)
-        return rec
+    def replace_properties(self, account: str, pool_id: str, body: BatchPoolReplaceOptions) -> Pool:
+        live = self.live(account, pool_id)
+        check_package_references(self.ctx, account, body.application_package_references)
+        with self.ctx.scheduler.nodes.edit(live) as pool:
+            pool.wire.start_task = body.start_task
+            pool.wire.application_package_references = body.application_package_references or None
+            pool.wire.metadata = body.metadata or None
+        return live.entity
 
-    def replace_properties(self, account: str, pool_id: str, body: dict[str, Any]) -> Record:
-        rec = self._active(account, pool_id)
-        for name in ("applicationPackageReferences", "metadata"):
-            if name not in body:
-                raise missing_property(name)
-        check_package_references(self.ctx, account, body.get("applicationPackageReferences"))
-        for name in ("startTask", "applicationPackageReferences", "metadata", "targetNodeCommunicationMode"):
-            if body.get(name) is None:
-                rec.doc.pop(name, None)
-            else:
-                rec.doc[name] = copy.deepcopy(body[name])
-        self.ctx.store.put(rec)
-        self.ctx.scheduler.pool_changed(rec)
-        return rec
-
-    def resize(self, account: str, pool_id: str, body: dict[str, Any]) -> Record:
-        rec = self._active(account, pool_id)
-        if rec.doc.get("enableAutoScale"):
+    def resize(self, account: str, pool_id: str, body: BatchPoolResizeOptions) -> Pool:
+        live = self.live(account, pool_id)
+        wire = live.entity.wire
+        if wire.enable_auto_scale:
             raise conflict(
                 "AutoScalingEnabled", "The pool has automatic scaling enabled; it cannot be resized by hand."
             )
-        if rec.doc.get("allocationState") != "steady":
+        if wire.allocation_state != AllocationState.STEADY:
             raise conflict("PoolBeingResized", "The specified pool is already being resized.")
-        self._check_targets(body)
-        dedicated = body.get("targetDedicatedNodes")
-        low = body.get("targetLowPriorityNodes")
-        rec.doc["targetDedicatedNodes"] = int(
-            dedicated if dedicated is not None else rec.doc.get("targetDedicatedNodes", 0)
-        )
-        rec.doc["targetLowPriorityNodes"] = int(low if low is not None else rec.doc.get("targetLowPriorityNodes", 0))
-        if body.get("resizeTimeout"):
-            rec.doc["resizeTimeout"] = body["resizeTimeout"]
-        self.ctx.store.put(rec)
-        pool = self.ctx.scheduler.pools.get((account, rec.key))
-        if pool is not None:
-            self.ctx.scheduler.resize(
-                pool,
-                rec.doc["targetDedicatedNodes"],
-                rec.doc["targetLowPriorityNodes"],
-                str(body.get("nodeDeallocationOption") or "requeue"),
-            )
-        return self.get(account, pool_id)
+        _check_targets(body.target_dedicated_nodes, body.target_low_priority_nodes)
+        nodes = self.ctx.scheduler.nodes
+        with nodes.edit(live) as pool:
+            if body.target_dedicated_nodes is not None:
+                pool.wire.target_dedicated_nodes = body.target_dedicated_nodes
+            if body.target_low_priority_nodes is not None:
+                pool.wire.target_low_priority_nodes = body.target_low_priority_nodes
+            if body.resize_timeout:
+                pool.wire.resize_timeout = body.resize_timeout
+        option = body.node_deallocation_option or BatchNodeDeallocationOption.REQUEUE
+        nodes.resize(live, wire.target_dedicated_nodes or 0, wire.target_low_priority_nodes or 0, option)
+        return live.entity
 
-    def stop_resize(self, account: str, pool_id: str) -> Record:
-        rec = self._active(account, pool_id)
-        pool = self.ctx.scheduler.pools.get((account, rec.key))
-        if pool is not None:
-            self.ctx.scheduler.stop_resize(pool)
-        return self.get(account, pool_id)
+    def stop_resize(self, account: str, pool_id: str) -> Pool:
+        live = self.live(account, pool_id)
+        self.ctx.scheduler.nodes.stop_resize(live)
+        return live.entity
 
     def delete(self, account: str, pool_id: str) -> None:
-        rec = self.get(account, pool_id)
-        rec.doc["state"] = "deleting"
-        rec.doc["stateTransitionTime"] = self.ctx.now_text()
-        self.ctx.store.put(rec)
-        self.ctx.scheduler.delete_pool(account, rec.id)
+        nodes = self.ctx.scheduler.nodes
+        live = self.ctx.scheduler.projection.pool(account, pool_id)
+        nodes.delete(live if live is not None else nodes.restore_pool(self.get(account, pool_id)))

@@ -1,13 +1,16 @@
-"""Pool usage metrics: core hours per pool in 30-minute intervals, from node lifetimes."""
+"""Pool usage metrics: core hours per pool in 30-minute intervals, from node lifetimes.
+
+Only the intervals a node was allocated in are visited, so the work is proportional to the
+node-hours there were, not to the span of time a request asks about.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
-from batchite.clock import format_time, parse_time
 from batchite.domain import vmsizes
 from batchite.service.context import ServiceContext
+from batchite.wire.models import BatchPoolUsageMetrics
 
 INTERVAL = timedelta(minutes=30)
 
@@ -22,7 +25,7 @@ def _overlap(a0: datetime, a1: datetime, b0: datetime, b1: datetime) -> float:
 
 def pool_usage_metrics(
     ctx: ServiceContext, account: str, start: datetime | None, end: datetime | None
-) -> list[dict[str, Any]]:
+) -> list[BatchPoolUsageMetrics]:
     now = ctx.clock.now()
     if start is None and end is None:
         start = _floor(now)
@@ -30,37 +33,30 @@ def pool_usage_metrics(
     start = _floor(start or (now - INTERVAL))
     end = end or now
     lifetimes: dict[str, tuple[str, list[tuple[datetime, datetime]]]] = {}
-    for pool in ctx.store.list(account, "pool", ""):
-        spans = lifetimes.setdefault(pool.id, (str(pool.doc.get("vmSize", "")), []))[1]
-        for node in ctx.store.list(account, "node", pool.key):
-            if node.doc.get("allocationTime"):
-                spans.append((parse_time(str(node.doc["allocationTime"])), now))
-    for kind_rec in ctx.store.all("nodeusage"):
-        if kind_rec.account != account or not kind_rec.doc.get("start"):
-            continue
-        doc = kind_rec.doc
-        entry = lifetimes.setdefault(str(doc["poolId"]), (str(doc.get("vmSize", "")), []))
-        entry[1].append((parse_time(str(doc["start"])), parse_time(str(doc["end"]))))
-    out: list[dict[str, Any]] = []
-    window = start
-    while window < end:
-        window_end = window + INTERVAL
-        for pool_id, (vm_size, spans) in sorted(lifetimes.items()):
-            seconds = sum(_overlap(s0, s1, window, window_end) for s0, s1 in spans)
-            if seconds <= 0:
-                continue
-            try:
-                cores = vmsizes.lookup(vm_size).cores
-            except Exception:
-                cores = 1
-            out.append(
-                {
-                    "poolId": pool_id,
-                    "startTime": format_time(window),
-                    "endTime": format_time(window_end),
-                    "vmSize": vm_size,
-                    "totalCoreHours": round(seconds * cores / 3600.0, 6),
-                }
-            )
-        window = window_end
-    return out
+    store = ctx.store
+    for pool in store.pools.list(account, ""):
+        spans = lifetimes.setdefault(pool.id, (pool.wire.vm_size, []))[1]
+        spans.extend((node.wire.allocation_time, now) for node in store.nodes.list(account, pool.key))
+    for usage in store.node_usage.every():
+        if usage.account == account:
+            entry = lifetimes.setdefault(usage.wire.pool_id, (usage.wire.vm_size, []))
+            entry[1].append((usage.wire.start, usage.wire.end))
+    windows: dict[tuple[datetime, str], float] = {}
+    for pool_id, (_, spans) in lifetimes.items():
+        for s0, s1 in spans:
+            window = max(start, _floor(s0))
+            while window < min(end, s1):
+                seconds = _overlap(s0, s1, window, window + INTERVAL)
+                if seconds > 0:
+                    windows[(window, pool_id)] = windows.get((window, pool_id), 0.0) + seconds
+                window += INTERVAL
+    return [
+        BatchPoolUsageMetrics(
+            pool_id=pool_id,
+            start_time=window,
+            end_time=window + INTERVAL,
+            vm_size=lifetimes[pool_id][0],
+            total_core_hours=round(seconds * vmsizes.cores(lifetimes[pool_id][0]) / 3600.0, 6),
+        )
+        for (window, pool_id), seconds in sorted(windows.items())
+    ]

@@ -65,9 +65,7 @@ class LinkedStorage:
 
     @property
     def connection_string(self) -> str:
-        return (
-            f"AccountName={self.account_name};AccountKey={self.account_key};BlobEndpoint={self.blob_endpoint};"
-        )
+        return f"AccountName={self.account_name};AccountKey={self.account_key};BlobEndpoint={self.blob_endpoint};"
 
     # -- URLs -----------------------------------------------------------------------------
     def container_url(self, container: str) -> str:

@@ -1,6 +1,6 @@
-"""Persistence: the Store protocol and its SQLite implementation."""
+"""Persistence of typed entities: the Store protocol (base.py) and its SQLite implementation."""
 
-from batchite.store.base import Record, Store
+from batchite.store.base import Page, Store
 from batchite.store.sqlite import SqliteStore
 
-__all__ = ["Record", "SqliteStore", "Store"]
+__all__ = ["Page", "SqliteStore", "Store"]

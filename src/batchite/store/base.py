@@ -1,53 +1,146 @@
-"""The Store protocol: one row per entity, the wire document as JSON, indexed columns beside it."""
+"""What the service and the scheduler ask of persistence, named by intention.
 
-# Record lives in the domain; it is re-exported here for the store's users.
+A `Store` has one repository per kind of entity. Repositories take and return typed entities
+(batchite.domain.entities); how they are kept (SQLite today) is the store's business, and so is
+every query: callers say what they want (`tasks.counts(...)`, `jobs.of_schedule(...)`), never how.
+"""
 
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable, Sequence
-from typing import Any, Protocol
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
 
+from batchite.domain.entities import (
+    Application,
+    ApplicationPackage,
+    Entity,
+    Job,
+    JobSchedule,
+    Node,
+    NodeUsage,
+    NodeUser,
+    Pool,
+    PreparationStatus,
+    Subtask,
+    Task,
+)
 from batchite.domain.filters import Filter
-from batchite.domain.record import Record
+
+E = TypeVar("E", bound=Entity[Any, Any])
+E_co = TypeVar("E_co", bound=Entity[Any, Any], covariant=True)
 
 
-class Store(Protocol):
-    def get(self, account: str, kind: str, parent: str, id: str) -> Record | None: ...
+@dataclass
+class Page(Generic[E]):
+    """One page of a list, and the position to continue after when there is more."""
 
-    def put(self, record: Record, *, modified: bool = True) -> Record: ...
+    items: list[E]
+    next_after: int | None
 
-    def insert(self, record: Record) -> Record: ...
 
-    def delete(self, account: str, kind: str, parent: str, id: str) -> None: ...
+@dataclass(frozen=True)
+class StateCounts:
+    """Counts (and summed required slots) of a job's tasks by state and result."""
 
-    def delete_children(self, account: str, kind: str, parent: str) -> None: ...
+    active: int = 0
+    running: int = 0
+    completed: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    active_slots: int = 0
+    running_slots: int = 0
+    completed_slots: int = 0
+    succeeded_slots: int = 0
+    failed_slots: int = 0
+
+
+class Repository(Protocol[E]):
+    def get(self, account: str, parent: str, id: str) -> E | None: ...
+
+    def insert(self, entity: E) -> E:
+        """Store a new entity: it gets the next position (`seq`), an ETag and Last-Modified."""
+        ...
+
+    def update(self, entity: E, *, modified: bool = True) -> E:
+        """Store a changed entity; `modified=False` keeps its ETag (bookkeeping nobody sees change)."""
+        ...
+
+    def delete(self, account: str, parent: str, id: str) -> None: ...
+
+    def delete_all(self, account: str, parent: str) -> None:
+        """Every entity of this kind under one parent."""
+        ...
 
     def list(
         self,
         account: str,
-        kind: str,
         parent: str,
         *,
-        after_seq: int = 0,
-        limit: int | None = None,
-        where: str = "",
-        params: Sequence[Any] = (),
-        flt: Filter | None = None,
-    ) -> builtins.list[Record]: ...
+        states: Iterable[Any] | None = None,
+        exclude_states: Iterable[Any] | None = None,
+    ) -> builtins.list[E]: ...
 
-    def all(self, kind: str) -> Iterable[Record]: ...
+    def page(self, account: str, parent: str, after: int, limit: int, flt: Filter | None = None) -> Page[E]:
+        """Entities after position `after`, in creation order, matching the OData filter."""
+        ...
 
-    def count_by_state(self, account: str, kind: str, parent: str) -> dict[str, int]: ...
+    def every(self) -> Iterator[E]:
+        """Every entity of this kind, of every account (recovery at start)."""
+        ...
 
-    def count_by_state_and_result(
-        self, account: str, kind: str, parent: str
-    ) -> builtins.list[tuple[str, str | None, int, int]]: ...
+    def count(self, account: str, parent: str, *, exclude_states: Iterable[Any] | None = None) -> int: ...
 
-    def new_etag(self) -> str: ...
 
-    def flush(self) -> None: ...
+class TaskRepository(Repository[Task], Protocol):
+    def counts(self, account: str, job_key: str) -> StateCounts: ...
 
-    async def committed(self) -> None: ...
+    def multi_instance(self, account: str, job_key: str) -> builtins.list[Task]:
+        """A job's tasks that have multiInstanceSettings."""
+        ...
+
+
+class JobRepository(Repository[Job], Protocol):
+    def of_schedule(self, account: str, schedule_key: str) -> builtins.list[Job]: ...
+
+    def page_of_schedule(
+        self, account: str, schedule_key: str, after: int, limit: int, flt: Filter | None = None
+    ) -> Page[Job]: ...
+
+
+class Store(Protocol):
+    """Repositories by kind (read-only attributes), and the commit."""
+
+    @property
+    def pools(self) -> Repository[Pool]: ...
+    @property
+    def nodes(self) -> Repository[Node]: ...
+    @property
+    def node_users(self) -> Repository[NodeUser]: ...
+    @property
+    def node_usage(self) -> Repository[NodeUsage]: ...
+    @property
+    def jobs(self) -> JobRepository: ...
+    @property
+    def schedules(self) -> Repository[JobSchedule]: ...
+    @property
+    def tasks(self) -> TaskRepository: ...
+    @property
+    def subtasks(self) -> Repository[Subtask]: ...
+    @property
+    def prep_statuses(self) -> Repository[PreparationStatus]: ...
+    @property
+    def applications(self) -> Repository[Application]: ...
+    @property
+    def packages(self) -> Repository[ApplicationPackage]: ...
+
+    def flush(self) -> None:
+        """Commit what has been written (the CLI and tests; the service commits per loop tick)."""
+        ...
+
+    async def committed(self) -> None:
+        """Wait until every write made so far is on disk."""
+        ...
 
     def close(self) -> None: ...

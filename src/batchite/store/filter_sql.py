@@ -9,7 +9,8 @@ The fragment has the same meaning as `batchite.domain.filters.evaluate` on the r
 * every atom is guarded by the value's type (`json_type` / `typeof`), so it is never NULL:
   a missing property, a JSON null or a value of another type makes it false, `ne` is `NOT eq`;
 * datetimes compare as text against the literal written the way Batchite stores times
-  ('2026-11-25T16:18:16.878512Z'), which orders like the instants;
+  ('2026-11-25T16:18:16.878512Z', or without the fraction when it is zero, which is read as
+  '.000000'), which orders like the instants;
 * `startswith` is `substr(x, 1, ?) = ?`, never LIKE, so no wildcard in a prefix means anything;
 * `and`/`or` chains are emitted as balanced parenthesised trees, to stay far below SQLite's
   expression-depth limit.
@@ -58,7 +59,7 @@ _SQL_OPS = {
 
 
 def compile_filter(f: Filter, columns: Mapping[str, str] | None = None) -> tuple[str, list[Any]]:
-    """A WHERE fragment (without `WHERE`) and its parameters, for `SqliteStore.list(where=, params=)`."""
+    """A WHERE fragment (without `WHERE`) and its parameters, for the repositories' queries."""
     mapping = DEFAULT_COLUMNS if columns is None else columns
     for column in mapping.values():
         if column not in _TABLE_COLUMNS:
@@ -139,7 +140,10 @@ class _Compiler:
         if isinstance(literal, int | float):
             guard, value, param = f"{o.kind} IN ('integer', 'real')", o.value, literal
         elif isinstance(literal, datetime):
-            guard, value, param = f"{o.kind} = 'text'", o.value, format_datetime(literal)
+            # Stored times have six fraction digits, or none when it is zero: read those as .000000.
+            guard, param = f"{o.kind} = 'text'", format_datetime(literal)
+            value = f"(CASE WHEN length({o.value}) = 20 THEN substr({o.value}, 1, 19) || '.000000Z' ELSE {o.value} END)"
+            return self._emit(f"({guard} AND {value} {sql_op} ?)", *o.kind_params, *(o.value_params * 3), param)
         elif o.folded:
             guard, value, param = f"{o.kind} = 'text'", o.value, literal.lower()
         else:

@@ -3,33 +3,33 @@ service keeps only the settable properties. Hand-written; built from the generat
 
 from __future__ import annotations
 
-from pydantic import Field
+import msgspec
 
+from batchite.wire.enums import BatchAllTasksCompleteMode
 from batchite.wire.models import (
-    BatchAllTasksCompleteMode,
     BatchJobConstraints,
     BatchJobNetworkConfiguration,
     BatchMetadataItem,
     BatchPoolInfo,
     BatchTaskConstraints,
-    WireModel,
 )
+from batchite.wire.types import Int64, WireStruct
 
 
-class JobReplaceBody(WireModel):
+class JobReplaceBody(WireStruct, kw_only=True):
     """PUT /jobs/{jobId}: the properties of BatchJob that a replace sets."""
 
-    priority: int | None = Field(default=None, alias="priority")
-    allow_task_preemption: bool | None = Field(default=None, alias="allowTaskPreemption")
-    max_parallel_tasks: int | None = Field(default=None, alias="maxParallelTasks")
-    constraints: BatchJobConstraints | None = Field(default=None, alias="constraints")
-    pool_info: BatchPoolInfo = Field(alias="poolInfo")
-    on_all_tasks_complete: BatchAllTasksCompleteMode | None = Field(default=None, alias="onAllTasksComplete")
-    metadata: list[BatchMetadataItem] | None = Field(default=None, alias="metadata")
-    network_configuration: BatchJobNetworkConfiguration | None = Field(default=None, alias="networkConfiguration")
+    priority: Int64 | None = None
+    allow_task_preemption: bool | None = None
+    max_parallel_tasks: Int64 | None = None
+    constraints: BatchJobConstraints | None = None
+    pool_info: BatchPoolInfo
+    all_tasks_complete_mode: BatchAllTasksCompleteMode | None = msgspec.field(default=None, name="onAllTasksComplete")
+    metadata: list[BatchMetadataItem] | None = None
+    network_configuration: BatchJobNetworkConfiguration | None = None
 
 
-class TaskReplaceBody(WireModel):
+class TaskReplaceBody(WireStruct, kw_only=True):
     """PUT /jobs/{jobId}/tasks/{taskId}: only the constraints of a task can be replaced."""
 
-    constraints: BatchTaskConstraints | None = Field(default=None, alias="constraints")
+    constraints: BatchTaskConstraints | None = None

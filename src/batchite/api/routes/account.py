@@ -5,26 +5,28 @@ from __future__ import annotations
 from datetime import datetime
 
 from starlette.responses import Response
-from starlette.routing import Route
 
+from batchite.api import render
 from batchite.api.paging import list_options, list_response, slice_items
-from batchite.api.request import RequestContext, invalid_query, json_response, operation
+from batchite.api.request import RequestContext, invalid_query
+from batchite.api.routing import Router
 from batchite.clock import parse_time
 from batchite.service.usage import pool_usage_metrics
 
+router = Router()
 
-@operation("Applications_ListApplications", "GET", "/applications")
+
+@router.operation("Applications_ListApplications", "GET", "/applications")
 async def list_applications(ctx: RequestContext) -> Response:
     opts = list_options(ctx)
     page = ctx.batch.applications.list(ctx.account, opts.after, opts.max_results)
-    items = [ctx.batch.applications.view(r.doc) for r in page.records]
-    return list_response(ctx, "applications", items, page.next_after)
+    return list_response(ctx, "applications", [a.wire for a in page.items], page.next_after)
 
 
-@operation("Applications_GetApplication", "GET", "/applications/{applicationId}")
+@router.operation("Applications_GetApplication", "GET", "/applications/{applicationId}")
 async def get_application(ctx: RequestContext) -> Response:
     app = ctx.batch.applications.get(ctx.account, ctx.path("applicationId"))
-    return json_response({"odata.metadata": f"{ctx.base_url}/$metadata#applications/@Element", **app})
+    return render.model(ctx, app.wire, "applications/@Element")
 
 
 def _time(ctx: RequestContext, name: str) -> datetime | None:
@@ -37,15 +39,8 @@ def _time(ctx: RequestContext, name: str) -> datetime | None:
         raise invalid_query(name, raw, "The value must be an ISO 8601 date and time.") from exc
 
 
-@operation("Pools_ListPoolUsageMetrics", "GET", "/poolusagemetrics")
+@router.operation("Pools_ListPoolUsageMetrics", "GET", "/poolusagemetrics")
 async def list_usage_metrics(ctx: RequestContext) -> Response:
     items = pool_usage_metrics(ctx.batch.ctx, ctx.account, _time(ctx, "starttime"), _time(ctx, "endtime"))
     window, after = slice_items(items, list_options(ctx, "poolusagemetrics"))
     return list_response(ctx, "poolusagemetrics", window, after)
-
-
-ROUTES = [
-    Route("/applications", list_applications, methods=["GET"]),
-    Route("/applications/{applicationId}", get_application, methods=["GET"]),
-    Route("/poolusagemetrics", list_usage_metrics, methods=["GET"]),
-]

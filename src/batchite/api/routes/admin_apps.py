@@ -15,11 +15,16 @@ operations, but outside the Batch operation list.
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.responses import Response
-from starlette.routing import Route
 
-from batchite.api.request import RequestContext, json_response, operation
+from batchite.api import render
+from batchite.api.request import RequestContext
+from batchite.api.routing import Router
+from batchite.wire.types import encode
 
+router = Router()
 APPS = "/_batchite/admin/applications"
 APP = f"{APPS}/{{app}}"
 VERSIONS = f"{APP}/versions"
@@ -27,17 +32,21 @@ VERSION = f"{VERSIONS}/{{version}}"
 ACTIVATE = f"{VERSION}/activate"
 
 
-@operation("Batchite_ListApplications", "GET", APPS, batch_api=False)
+def _json(value: Any) -> Response:
+    return render.json_response(encode(value))
+
+
+@router.operation("Batchite_ListApplications", "GET", APPS, batch_api=False)
 async def list_apps(ctx: RequestContext) -> Response:
-    return json_response({"value": ctx.batch.packages.list_applications(ctx.account)})
+    return _json({"value": ctx.batch.packages.list_applications(ctx.account)})
 
 
-@operation("Batchite_PutApplication", "PUT", APP, batch_api=False)
+@router.operation("Batchite_PutApplication", "PUT", APP, batch_api=False)
 async def put_app(ctx: RequestContext) -> Response:
-    body = await ctx.json_body(required=False)
+    body = await ctx.json_object(required=False)
     allow = body.get("allowUpdates")
     default = body.get("defaultVersion")
-    return json_response(
+    return _json(
         ctx.batch.packages.put_application(
             ctx.account,
             ctx.path("app"),
@@ -48,53 +57,40 @@ async def put_app(ctx: RequestContext) -> Response:
     )
 
 
-@operation("Batchite_GetApplication", "GET", APP, batch_api=False)
+@router.operation("Batchite_GetApplication", "GET", APP, batch_api=False)
 async def get_app(ctx: RequestContext) -> Response:
-    return json_response(ctx.batch.packages.get_application(ctx.account, ctx.path("app")))
+    return _json(ctx.batch.packages.get_application(ctx.account, ctx.path("app")))
 
 
-@operation("Batchite_DeleteApplication", "DELETE", APP, batch_api=False)
+@router.operation("Batchite_DeleteApplication", "DELETE", APP, batch_api=False)
 async def delete_app(ctx: RequestContext) -> Response:
     await ctx.batch.packages.delete_application(ctx.account, ctx.path("app"))
     return Response(status_code=200)
 
 
-@operation("Batchite_ListApplicationPackages", "GET", VERSIONS, batch_api=False)
+@router.operation("Batchite_ListApplicationPackages", "GET", VERSIONS, batch_api=False)
 async def list_versions(ctx: RequestContext) -> Response:
-    return json_response({"value": ctx.batch.packages.list_versions(ctx.account, ctx.path("app"))})
+    return _json({"value": ctx.batch.packages.list_versions(ctx.account, ctx.path("app"))})
 
 
-@operation("Batchite_PutApplicationPackage", "PUT", VERSION, batch_api=False)
+@router.operation("Batchite_PutApplicationPackage", "PUT", VERSION, batch_api=False)
 async def put_version(ctx: RequestContext) -> Response:
-    return json_response(await ctx.batch.packages.create_version(ctx.account, ctx.path("app"), ctx.path("version")))
+    return _json(await ctx.batch.packages.create_version(ctx.account, ctx.path("app"), ctx.path("version")))
 
 
-@operation("Batchite_GetApplicationPackage", "GET", VERSION, batch_api=False)
+@router.operation("Batchite_GetApplicationPackage", "GET", VERSION, batch_api=False)
 async def get_version(ctx: RequestContext) -> Response:
-    return json_response(ctx.batch.packages.get_version(ctx.account, ctx.path("app"), ctx.path("version")))
+    return _json(ctx.batch.packages.get_version(ctx.account, ctx.path("app"), ctx.path("version")))
 
 
-@operation("Batchite_ActivateApplicationPackage", "POST", ACTIVATE, batch_api=False)
-async def activate(ctx: RequestContext) -> Response:
-    body = await ctx.json_body(required=False)
-    fmt = str(body.get("format") or "")
-    return json_response(await ctx.batch.packages.activate(ctx.account, ctx.path("app"), ctx.path("version"), fmt))
-
-
-@operation("Batchite_DeleteApplicationPackage", "DELETE", VERSION, batch_api=False)
+@router.operation("Batchite_DeleteApplicationPackage", "DELETE", VERSION, batch_api=False)
 async def delete_version(ctx: RequestContext) -> Response:
     await ctx.batch.packages.delete_version(ctx.account, ctx.path("app"), ctx.path("version"))
     return Response(status_code=200)
 
 
-ROUTES = [
-    Route(APPS, list_apps, methods=["GET"]),
-    Route(APP, put_app, methods=["PUT"]),
-    Route(APP, get_app, methods=["GET"]),
-    Route(APP, delete_app, methods=["DELETE"]),
-    Route(VERSIONS, list_versions, methods=["GET"]),
-    Route(VERSION, put_version, methods=["PUT"]),
-    Route(VERSION, get_version, methods=["GET"]),
-    Route(VERSION, delete_version, methods=["DELETE"]),
-    Route(ACTIVATE, activate, methods=["POST"]),
-]
+@router.operation("Batchite_ActivateApplicationPackage", "POST", ACTIVATE, batch_api=False)
+async def activate(ctx: RequestContext) -> Response:
+    body = await ctx.json_object(required=False)
+    fmt = str(body.get("format") or "")
+    return _json(await ctx.batch.packages.activate(ctx.account, ctx.path("app"), ctx.path("version"), fmt))

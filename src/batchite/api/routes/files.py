@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import re
-from email.utils import format_datetime
 from urllib.parse import quote
 
 from starlette.responses import Response
-from starlette.routing import Route
 
 from batchite.api import conditions
 from batchite.api.paging import list_options, list_response, slice_items
-from batchite.api.request import RequestContext, operation
-from batchite.compute.base import FileInfo
+from batchite.api.request import RequestContext
+from batchite.api.routing import Router
+from batchite.clock import http_date
+from batchite.compute.protocol import FileInfo
 from batchite.domain.errors import BatchError
 from batchite.service.files import FileLocation
+from batchite.wire.models import BatchNodeFile, FileProperties
+from batchite.wire.types import Int64String
 
+router = Router()
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 FILE_CONDITIONS = ("if-modified-since", "if-unmodified-since")
+OCTET = "application/octet-stream"
 
 
 def _task_location(ctx: RequestContext, path: str = "") -> FileLocation:
@@ -30,12 +34,12 @@ def _node_location(ctx: RequestContext, path: str = "") -> FileLocation:
 
 def _file_headers(loc: FileLocation, info: FileInfo) -> dict[str, str]:
     return {
-        "ocp-creation-time": format_datetime(info.creation_time, usegmt=True),
+        "ocp-creation-time": http_date(info.creation_time),
         "ocp-batch-file-isdirectory": "True" if info.is_directory else "False",
         "ocp-batch-file-url": quote(loc.url, safe=":/"),
         "ocp-batch-file-mode": info.mode,
-        "Last-Modified": format_datetime(info.last_modified, usegmt=True),
-        "Content-Type": "application/octet-stream",
+        "Last-Modified": http_date(info.last_modified),
+        "Content-Type": OCTET,
     }
 
 
@@ -59,46 +63,44 @@ def _range(ctx: RequestContext) -> tuple[int | None, int | None]:
 
 
 async def _get(ctx: RequestContext, loc: FileLocation) -> Response:
-    info = ctx.batch.files.stat(loc)
+    info = await ctx.batch.files.stat(loc)
     conditions.check(ctx.headers, None, info.last_modified, read=True, allowed=FILE_CONDITIONS)
     start, end = _range(ctx)
     if start is None and end is not None:  # suffix range: the last N bytes
         start, end = max(0, info.size - end), None
-    data = ctx.batch.files.read(loc, start, end)
-    headers = _file_headers(loc, info)
-    return Response(data, status_code=200, headers=headers, media_type="application/octet-stream")
+    data = await ctx.batch.files.read(loc, start, end)
+    return Response(data, status_code=200, headers=_file_headers(loc, info), media_type=OCTET)
 
 
-def _head(ctx: RequestContext, loc: FileLocation) -> Response:
-    info = ctx.batch.files.stat(loc)
+async def _head(ctx: RequestContext, loc: FileLocation) -> Response:
+    info = await ctx.batch.files.stat(loc)
     conditions.check(ctx.headers, None, info.last_modified, read=True, allowed=FILE_CONDITIONS)
     headers = _file_headers(loc, info)
     headers["Content-Length"] = str(info.size)
     return Response(status_code=200, headers=headers)
 
 
-def _list(ctx: RequestContext, loc: FileLocation, url_prefix: str) -> Response:
-    recursive = ctx.flag("recursive")
+async def _list(ctx: RequestContext, loc: FileLocation, url_prefix: str) -> Response:
     items = [
-        {
-            "name": f.name,
-            "url": f"{url_prefix}/{quote(f.name)}",
-            "isDirectory": f.is_directory,
-            "properties": {
-                "creationTime": f.creation_time.isoformat().replace("+00:00", "Z"),
-                "lastModified": f.last_modified.isoformat().replace("+00:00", "Z"),
-                "contentLength": str(f.size),
-                "contentType": "application/octet-stream",
-                "fileMode": f.mode,
-            },
-        }
-        for f in ctx.batch.files.list(loc, recursive)
+        BatchNodeFile(
+            name=f.name,
+            url=f"{url_prefix}/{quote(f.name)}",
+            is_directory=f.is_directory,
+            properties=FileProperties(
+                creation_time=f.creation_time,
+                last_modified=f.last_modified,
+                content_length=Int64String(f.size),
+                content_type=OCTET,
+                file_mode=f.mode,
+            ),
+        )
+        for f in await ctx.batch.files.list(loc, ctx.flag("recursive"))
     ]
     window, after = slice_items(items, list_options(ctx, "files"))
     return list_response(ctx, "files", window, after)
 
 
-@operation("Tasks_ListTaskFiles", "GET", "/jobs/{jobId}/tasks/{taskId}/files")
+@router.operation("Tasks_ListTaskFiles", "GET", "/jobs/{jobId}/tasks/{taskId}/files")
 async def list_task_files(ctx: RequestContext) -> Response:
     url = f"{ctx.base_url}/jobs/{ctx.path('jobId')}/tasks/{ctx.path('taskId')}/files"
     try:
@@ -107,54 +109,42 @@ async def list_task_files(ctx: RequestContext) -> Response:
         if err.code != "TaskFilesUnavailable":
             raise
         return list_response(ctx, "files", [], None)
-    return _list(ctx, loc, url)
+    return await _list(ctx, loc, url)
 
 
-@operation("Tasks_GetTaskFile", "GET", "/jobs/{jobId}/tasks/{taskId}/files/{filePath}")
+@router.operation("Tasks_GetTaskFileProperties", "HEAD", "/jobs/{jobId}/tasks/{taskId}/files/{filePath}")
+async def get_task_file_properties(ctx: RequestContext) -> Response:
+    return await _head(ctx, _task_location(ctx, ctx.path("filePath")))
+
+
+@router.operation("Tasks_GetTaskFile", "GET", "/jobs/{jobId}/tasks/{taskId}/files/{filePath}")
 async def get_task_file(ctx: RequestContext) -> Response:
     return await _get(ctx, _task_location(ctx, ctx.path("filePath")))
 
 
-@operation("Tasks_GetTaskFileProperties", "HEAD", "/jobs/{jobId}/tasks/{taskId}/files/{filePath}")
-async def get_task_file_properties(ctx: RequestContext) -> Response:
-    return _head(ctx, _task_location(ctx, ctx.path("filePath")))
-
-
-@operation("Tasks_DeleteTaskFile", "DELETE", "/jobs/{jobId}/tasks/{taskId}/files/{filePath}")
+@router.operation("Tasks_DeleteTaskFile", "DELETE", "/jobs/{jobId}/tasks/{taskId}/files/{filePath}")
 async def delete_task_file(ctx: RequestContext) -> Response:
-    ctx.batch.files.delete(_task_location(ctx, ctx.path("filePath")), ctx.flag("recursive"))
+    await ctx.batch.files.delete(_task_location(ctx, ctx.path("filePath")), ctx.flag("recursive"))
     return Response(status_code=200)
 
 
-@operation("Nodes_ListNodeFiles", "GET", "/pools/{poolId}/nodes/{nodeId}/files")
+@router.operation("Nodes_ListNodeFiles", "GET", "/pools/{poolId}/nodes/{nodeId}/files")
 async def list_node_files(ctx: RequestContext) -> Response:
     url = f"{ctx.base_url}/pools/{ctx.path('poolId')}/nodes/{ctx.path('nodeId')}/files"
-    return _list(ctx, _node_location(ctx), url)
+    return await _list(ctx, _node_location(ctx), url)
 
 
-@operation("Nodes_GetNodeFile", "GET", "/pools/{poolId}/nodes/{nodeId}/files/{filePath}")
+@router.operation("Nodes_GetNodeFileProperties", "HEAD", "/pools/{poolId}/nodes/{nodeId}/files/{filePath}")
+async def get_node_file_properties(ctx: RequestContext) -> Response:
+    return await _head(ctx, _node_location(ctx, ctx.path("filePath")))
+
+
+@router.operation("Nodes_GetNodeFile", "GET", "/pools/{poolId}/nodes/{nodeId}/files/{filePath}")
 async def get_node_file(ctx: RequestContext) -> Response:
     return await _get(ctx, _node_location(ctx, ctx.path("filePath")))
 
 
-@operation("Nodes_GetNodeFileProperties", "HEAD", "/pools/{poolId}/nodes/{nodeId}/files/{filePath}")
-async def get_node_file_properties(ctx: RequestContext) -> Response:
-    return _head(ctx, _node_location(ctx, ctx.path("filePath")))
-
-
-@operation("Nodes_DeleteNodeFile", "DELETE", "/pools/{poolId}/nodes/{nodeId}/files/{filePath}")
+@router.operation("Nodes_DeleteNodeFile", "DELETE", "/pools/{poolId}/nodes/{nodeId}/files/{filePath}")
 async def delete_node_file(ctx: RequestContext) -> Response:
-    ctx.batch.files.delete(_node_location(ctx, ctx.path("filePath")), ctx.flag("recursive"))
+    await ctx.batch.files.delete(_node_location(ctx, ctx.path("filePath")), ctx.flag("recursive"))
     return Response(status_code=200)
-
-
-ROUTES = [
-    Route("/jobs/{jobId}/tasks/{taskId}/files", list_task_files, methods=["GET"]),
-    Route("/jobs/{jobId}/tasks/{taskId}/files/{filePath:path}", get_task_file_properties, methods=["HEAD"]),
-    Route("/jobs/{jobId}/tasks/{taskId}/files/{filePath:path}", get_task_file, methods=["GET"]),
-    Route("/jobs/{jobId}/tasks/{taskId}/files/{filePath:path}", delete_task_file, methods=["DELETE"]),
-    Route("/pools/{poolId}/nodes/{nodeId}/files", list_node_files, methods=["GET"]),
-    Route("/pools/{poolId}/nodes/{nodeId}/files/{filePath:path}", get_node_file_properties, methods=["HEAD"]),
-    Route("/pools/{poolId}/nodes/{nodeId}/files/{filePath:path}", get_node_file, methods=["GET"]),
-    Route("/pools/{poolId}/nodes/{nodeId}/files/{filePath:path}", delete_node_file, methods=["DELETE"]),
-]

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import msgspec
 from starlette.responses import Response
-from starlette.routing import Route
 
-from batchite.api import conditions
+from batchite.api import conditions, render
 from batchite.api.paging import list_options, list_response
-from batchite.api.request import RequestContext, json_response, operation, validate
-from batchite.domain.errors import BatchError
+from batchite.api.request import RequestContext, body_error
+from batchite.api.routing import Router
+from batchite.service.tasks import MAX_TASKS_PER_COLLECTION, too_many_tasks
 from batchite.wire.bodies import TaskReplaceBody
 from batchite.wire.models import BatchTaskCreateOptions, BatchTaskGroup
+from batchite.wire.types import WireError, decode, encode
 
+router = Router()
 COLLECTION_LIMIT = 1024 * 1024
 
 
@@ -20,99 +23,96 @@ def _url(job_id: str, task_id: str) -> str:
 
 
 def _guard(ctx: RequestContext, read: bool = False) -> None:
-    rec = ctx.batch.tasks.get(ctx.account, ctx.path("jobId"), ctx.path("taskId"))
-    conditions.check(ctx.headers, rec.etag, rec.last_modified, read=read)
+    task = ctx.batch.tasks.get(ctx.account, ctx.path("jobId"), ctx.path("taskId"))
+    conditions.check(ctx.headers, task.etag, task.last_modified, read=read)
 
 
-@operation("Tasks_CreateTask", "POST", "/jobs/{jobId}/tasks")
+@router.operation("Tasks_CreateTask", "POST", "/jobs/{jobId}/tasks")
 async def create_task(ctx: RequestContext) -> Response:
-    body = await ctx.model(BatchTaskCreateOptions)
+    body = await ctx.body(BatchTaskCreateOptions)
     job_id = ctx.path("jobId")
-    rec = ctx.batch.tasks.create(ctx.account, job_id, body)
-    return ctx.entity_done(rec, _url(job_id, rec.id), 201)
+    task = ctx.batch.tasks.create(ctx.account, job_id, body)
+    return render.entity_done(ctx, task, _url(job_id, task.id), 201)
 
 
-@operation("Tasks_CreateTaskCollection", "POST", "/jobs/{jobId}/addtaskcollection")
+@router.operation("Tasks_CreateTaskCollection", "POST", "/jobs/{jobId}/addtaskcollection")
 async def create_task_collection(ctx: RequestContext) -> Response:
-    raw = await ctx.json_body(limit=COLLECTION_LIMIT)
-    tasks = raw.get("value")
-    if isinstance(tasks, list) and len(tasks) > 100:
-        raise BatchError(
-            413,
-            "RequestBodyTooLarge",
-            "The request body is too large and exceeds the maximum permissible limit.",
-            [("MaxLimit", "100")],
-        )
-    body = validate(BatchTaskGroup, raw)
-    results = ctx.batch.tasks.create_collection(ctx.account, ctx.path("jobId"), list(body["value"]))
-    return json_response({"odata.metadata": f"{ctx.base_url}/$metadata#taskaddresult", "value": results})
+    data = await ctx.body_bytes(limit=COLLECTION_LIMIT)
+    try:
+        group = decode(BatchTaskGroup, data, strict=False)
+    except WireError as err:
+        if _count(data) > MAX_TASKS_PER_COLLECTION:
+            raise too_many_tasks() from None
+        raise body_error(err, data) from None
+    if len(group.task_values) > MAX_TASKS_PER_COLLECTION:
+        raise too_many_tasks()
+    results = ctx.batch.tasks.create_collection(ctx.account, ctx.path("jobId"), group.task_values)
+    body = b'{"odata.metadata":' + encode(f"{ctx.base_url}/$metadata#taskaddresult") + b',"value":'
+    return render.json_response(body + encode(results) + b"}")
 
 
-@operation("Tasks_ListTasks", "GET", "/jobs/{jobId}/tasks")
+def _count(data: bytes) -> int:
+    """How many tasks a collection that did not validate holds (the limit is told first)."""
+    try:
+        value = msgspec.json.decode(data)
+    except msgspec.DecodeError:
+        return 0
+    tasks = value.get("value") if isinstance(value, dict) else None
+    return len(tasks) if isinstance(tasks, list) else 0
+
+
+@router.operation("Tasks_ListTasks", "GET", "/jobs/{jobId}/tasks")
 async def list_tasks(ctx: RequestContext) -> Response:
     opts = list_options(ctx, "tasks")
     job_id = ctx.path("jobId")
     page = ctx.batch.tasks.list(ctx.account, job_id, opts.after, opts.max_results, opts.flt)
-    items = [{**r.doc, "url": f"{ctx.base_url}{_url(job_id, r.id)}"} for r in page.records]
+    items = [render.shown(t, f"{ctx.base_url}{_url(job_id, t.id)}") for t in page.items]
     return list_response(ctx, "tasks", items, page.next_after)
 
 
-@operation("Tasks_GetTask", "GET", "/jobs/{jobId}/tasks/{taskId}")
+@router.operation("Tasks_GetTask", "GET", "/jobs/{jobId}/tasks/{taskId}")
 async def get_task(ctx: RequestContext) -> Response:
     job_id = ctx.path("jobId")
-    rec = ctx.batch.tasks.get(ctx.account, job_id, ctx.path("taskId"))
-    conditions.check(ctx.headers, rec.etag, rec.last_modified, read=True)
-    response = ctx.render(rec, "tasks", _url(job_id, rec.id))
-    response.headers["DataServiceId"] = f"{ctx.base_url}{_url(job_id, rec.id)}"
+    task = ctx.batch.tasks.get(ctx.account, job_id, ctx.path("taskId"))
+    conditions.check(ctx.headers, task.etag, task.last_modified, read=True)
+    response = render.entity(ctx, task, "tasks", _url(job_id, task.id))
+    response.headers["DataServiceId"] = f"{ctx.base_url}{_url(job_id, task.id)}"
     return response
 
 
-@operation("Tasks_ReplaceTask", "PUT", "/jobs/{jobId}/tasks/{taskId}")
+@router.operation("Tasks_ReplaceTask", "PUT", "/jobs/{jobId}/tasks/{taskId}")
 async def replace_task(ctx: RequestContext) -> Response:
     _guard(ctx)
-    body = await ctx.model(TaskReplaceBody)
+    body = await ctx.body(TaskReplaceBody)
     job_id = ctx.path("jobId")
-    rec = ctx.batch.tasks.replace(ctx.account, job_id, ctx.path("taskId"), body)
-    return ctx.entity_done(rec, _url(job_id, rec.id), 200)
+    task = ctx.batch.tasks.replace(ctx.account, job_id, ctx.path("taskId"), body.constraints)
+    return render.entity_done(ctx, task, _url(job_id, task.id), 200)
 
 
-@operation("Tasks_DeleteTask", "DELETE", "/jobs/{jobId}/tasks/{taskId}")
+@router.operation("Tasks_DeleteTask", "DELETE", "/jobs/{jobId}/tasks/{taskId}")
 async def delete_task(ctx: RequestContext) -> Response:
     _guard(ctx)
     ctx.batch.tasks.delete(ctx.account, ctx.path("jobId"), ctx.path("taskId"))
     return Response(status_code=200)
 
 
-@operation("Tasks_TerminateTask", "POST", "/jobs/{jobId}/tasks/{taskId}/terminate")
+@router.operation("Tasks_TerminateTask", "POST", "/jobs/{jobId}/tasks/{taskId}/terminate")
 async def terminate_task(ctx: RequestContext) -> Response:
     _guard(ctx)
     job_id = ctx.path("jobId")
-    rec = ctx.batch.tasks.terminate(ctx.account, job_id, ctx.path("taskId"))
-    return ctx.entity_done(rec, _url(job_id, rec.id), 204)
+    task = ctx.batch.tasks.terminate(ctx.account, job_id, ctx.path("taskId"))
+    return render.entity_done(ctx, task, _url(job_id, task.id), 204)
 
 
-@operation("Tasks_ReactivateTask", "POST", "/jobs/{jobId}/tasks/{taskId}/reactivate")
+@router.operation("Tasks_ReactivateTask", "POST", "/jobs/{jobId}/tasks/{taskId}/reactivate")
 async def reactivate_task(ctx: RequestContext) -> Response:
     _guard(ctx)
     job_id = ctx.path("jobId")
-    rec = ctx.batch.tasks.reactivate(ctx.account, job_id, ctx.path("taskId"))
-    return ctx.entity_done(rec, _url(job_id, rec.id), 204)
+    task = ctx.batch.tasks.reactivate(ctx.account, job_id, ctx.path("taskId"))
+    return render.entity_done(ctx, task, _url(job_id, task.id), 204)
 
 
-@operation("Tasks_ListSubTasks", "GET", "/jobs/{jobId}/tasks/{taskId}/subtasksinfo")
+@router.operation("Tasks_ListSubTasks", "GET", "/jobs/{jobId}/tasks/{taskId}/subtasksinfo")
 async def list_subtasks(ctx: RequestContext) -> Response:
     items = ctx.batch.tasks.subtasks(ctx.account, ctx.path("jobId"), ctx.path("taskId"))
     return list_response(ctx, "subtaskinformations", items, None)
-
-
-ROUTES = [
-    Route("/jobs/{jobId}/tasks", create_task, methods=["POST"]),
-    Route("/jobs/{jobId}/tasks", list_tasks, methods=["GET"]),
-    Route("/jobs/{jobId}/addtaskcollection", create_task_collection, methods=["POST"]),
-    Route("/jobs/{jobId}/tasks/{taskId}", get_task, methods=["GET"]),
-    Route("/jobs/{jobId}/tasks/{taskId}", replace_task, methods=["PUT"]),
-    Route("/jobs/{jobId}/tasks/{taskId}", delete_task, methods=["DELETE"]),
-    Route("/jobs/{jobId}/tasks/{taskId}/terminate", terminate_task, methods=["POST"]),
-    Route("/jobs/{jobId}/tasks/{taskId}/reactivate", reactivate_task, methods=["POST"]),
-    Route("/jobs/{jobId}/tasks/{taskId}/subtasksinfo", list_subtasks, methods=["GET"]),
-]

@@ -1,8 +1,8 @@
 """Job schedule timers: one clock timer per schedule, firing a callback that the service registers.
 
-The scheduler keeps the timers (wall-clock and retention timers live here too) but knows nothing of
-what a schedule does when it falls due: the service layer registers `on_due(account, schedule_key)`
-and decides. Timers are never polled; the service re-arms them after a restart from the store.
+The scheduler keeps the timers but knows nothing of what a schedule does when it falls due: the
+service layer (the owner of job schedules) registers `on_due(account, schedule_key)` and decides.
+Timers are never polled; the service re-arms them after a restart from the store.
 """
 
 from __future__ import annotations
@@ -10,11 +10,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from batchite.clock import Clock, Timer
 
-from batchite.clock import Clock
-
-log = logging.getLogger("batchite.scheduler.schedules")
+log = logging.getLogger("batchite.scheduler.timers")
 
 DueCallback = Callable[[str, str], None]
 
@@ -24,7 +22,7 @@ class ScheduleTimers:
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
-        self._handles: dict[tuple[str, str], tuple[datetime, Any]] = {}
+        self._handles: dict[tuple[str, str], tuple[datetime, Timer]] = {}
         self._on_due: DueCallback | None = None
 
     def register(self, on_due: DueCallback) -> None:

@@ -1,0 +1,147 @@
+"""Routes, declared once: `@router.operation(id, method, path)` registers the Batch operation and
+its Starlette route together, and wraps the handler in the protocol every operation shares:
+request id, SharedKey, api-version, errors as the Batch error body, common headers, the commit
+before the answer, and one log line per request."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from batchite.api import auth
+from batchite.api.errors import error_response
+from batchite.api.request import RequestContext, invalid_query
+from batchite.api.versions import PUBLISHED
+from batchite.domain.errors import BatchError
+from batchite.service import BatchService
+
+log = logging.getLogger("batchite.api")
+access_log = logging.getLogger("batchite.access")
+
+Handler = Callable[[RequestContext], Awaitable[Response]]
+Endpoint = Callable[[Request], Awaitable[Response]]
+OPERATIONS: dict[str, tuple[str, str]] = {}  # Batch operationId -> (method, path), for the compatibility matrix
+PATH_PARAMETERS = {"{filePath}": "{filePath:path}"}  # parameters that may hold slashes
+
+
+class Router:
+    def __init__(self) -> None:
+        self.routes: list[Route] = []
+
+    def operation(
+        self, operation_id: str, method: str, path: str, *, batch_api: bool = True
+    ) -> Callable[[Handler], Endpoint]:
+        """Register a handler for `method path`; Batchite's own admin operations use it too, with
+        batch_api=False so they stay out of the Batch operation list."""
+
+        def register(handler: Handler) -> Endpoint:
+            if batch_api:
+                OPERATIONS[operation_id] = (method, path)
+            endpoint = _wrap(operation_id, handler)
+            route_path = path
+            for name, pattern in PATH_PARAMETERS.items():
+                route_path = route_path.replace(name, pattern)
+            self.routes.append(Route(route_path, endpoint, methods=[method]))
+            return endpoint
+
+        return register
+
+
+def _base_url(request: Request) -> str:
+    host = request.headers.get("host") or f"{request.url.hostname}:{request.url.port}"
+    return f"{request.url.scheme}://{host}"
+
+
+def _wrap(operation_id: str, handler: Handler) -> Endpoint:
+    async def endpoint(request: Request) -> Response:
+        started = time.perf_counter()
+        request_id = str(uuid.uuid4())
+        base_url = _base_url(request)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in request.scope["headers"]}
+        batch: BatchService = request.app.state.batch
+        account = ""
+        try:
+            ctx = authorize(request, batch, request.app.state.settings, headers, request_id, base_url)
+            account = ctx.account
+            response = await handler(ctx)
+            response.headers.update(ctx.response_headers)
+            await batch.committed()
+        except BatchError as err:
+            response = error_response(err, request_id, base_url, head=request.method == "HEAD")
+        except Exception:  # a bug of ours: log it, answer like the service does
+            log.exception("internal error in %s (request %s)", operation_id, request_id)
+            response = error_response(
+                BatchError(500, "InternalServerError", "The server encountered an internal error. Please retry."),
+                request_id,
+                base_url,
+            )
+        response.headers["request-id"] = request_id
+        if headers.get("client-request-id") and headers.get("return-client-request-id", "").lower() == "true":
+            response.headers["client-request-id"] = headers["client-request-id"]
+        if access_log.isEnabledFor(logging.INFO):
+            access_log.info(
+                "%s %s %s %s %d %.1fms",
+                request_id,
+                account or "-",
+                operation_id,
+                request.method,
+                response.status_code,
+                (time.perf_counter() - started) * 1000,
+            )
+        return response
+
+    endpoint.__name__ = operation_id
+    return endpoint
+
+
+def authorize(
+    request: Request,
+    batch: BatchService,
+    settings: Any,
+    headers: dict[str, str],
+    request_id: str,
+    base_url: str,
+) -> RequestContext:
+    raw_path = request.scope.get("raw_path") or request.url.path.encode()
+    raw_path_text = raw_path.decode("latin-1").split("?", 1)[0]
+    raw_query = request.scope.get("query_string", b"").decode("latin-1")
+    account = auth.authenticate(batch.accounts, request.method, raw_path_text, raw_query, headers, datetime.now(tz=UTC))
+    query = {k.lower(): v for k, v in request.query_params.items()}
+    version = query.get("api-version")
+    if not version:
+        raise BatchError(
+            400,
+            "MissingRequiredQueryParameter",
+            "A query parameter that's mandatory for this request is not specified.",
+            [("QueryParameterName", "api-version")],
+        )
+    if version not in PUBLISHED:
+        if settings.strict_api_version:
+            raise BatchError(
+                400,
+                "UnsupportedRequestVersion",
+                "The specified version of the Batch REST API is not supported.",
+                [("QueryParameterName", "api-version"), ("QueryParameterValue", version)],
+            )
+        log.warning("accepting unknown api-version %s (use --strict-api-version to reject)", version)
+    timeout = query.get("timeout")
+    if timeout is not None and not timeout.lstrip("-").isdigit():
+        raise invalid_query("timeout", timeout, "The value must be an integer number of seconds.")
+    return RequestContext(
+        request=request,
+        batch=batch,
+        account=account,
+        request_id=request_id,
+        base_url=base_url,
+        api_version=version,
+        query=query,
+        headers=headers,
+    )

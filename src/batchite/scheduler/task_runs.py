@@ -1,0 +1,284 @@
+"""Task lifecycle on nodes: start, exit, retries, requeues, wall-clock limits, retention, stops.
+
+The one writer of a task's state and executionInfo once it exists: every move goes through
+`transition` and is stored here.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import partial
+
+from batchite.agent.layout import TaskLaunch, task_relative_dir
+from batchite.agent.process import ProcessOutcome
+from batchite.clock import Clock
+from batchite.compute.protocol import NodeBackend
+from batchite.domain.entities import Task
+from batchite.domain.states import TaskState, transition
+from batchite.domain.urls import Urls
+from batchite.scheduler.events import EventBus, RunEnded, RunStarted, TaskCompleted
+from batchite.scheduler.failures import TASK_ENDED, failure_info, failure_stage, outcome_failure
+from batchite.scheduler.job_tasks import JobPreparation
+from batchite.scheduler.live import KillReason, LiveJob, LiveNode, LiveTask, Projection, Run
+from batchite.scheduler.multi_instance import MultiInstance
+from batchite.scheduler.queue import ReadyQueue
+from batchite.scheduler.runs import RunTable
+from batchite.scheduler.staging import Staging
+from batchite.store.base import Store
+from batchite.wire.enums import BatchTaskExecutionResult
+from batchite.wire.models import BatchNodeInfo, BatchTaskExecutionInfo
+from batchite.wire.types import Duration
+
+DEFAULT_RETENTION = Duration(days=7)
+
+
+def execution_info(task: Task) -> BatchTaskExecutionInfo:
+    if task.wire.execution_info is None:
+        task.wire.execution_info = BatchTaskExecutionInfo(retry_count=0, requeue_count=0)
+    return task.wire.execution_info
+
+
+class TaskRunner:
+    def __init__(
+        self,
+        store: Store,
+        backend: NodeBackend,
+        clock: Clock,
+        projection: Projection,
+        runs: RunTable,
+        staging: Staging,
+        preparation: JobPreparation,
+        multi: MultiInstance,
+        queue: ReadyQueue,
+        events: EventBus,
+        urls: Urls,
+    ) -> None:
+        self.store = store
+        self.backend = backend
+        self.clock = clock
+        self.projection = projection
+        self.runs = runs
+        self.staging = staging
+        self.preparation = preparation
+        self.multi = multi
+        self.queue = queue
+        self.events = events
+        self.urls = urls
+
+    def _task(self, job: LiveJob, task: LiveTask) -> Task | None:
+        return self.store.tasks.get(job.account, job.key, task.id)
+
+    # -- start --------------------------------------------------------------------------
+    def start(self, job: LiveJob, task: LiveTask, node: LiveNode, slots: int) -> None:
+        entity = self._task(job, task)
+        if entity is None:
+            job.tasks.pop(task.key, None)
+            return
+        now = self.clock.now()
+        info = execution_info(entity)
+        info.end_time = info.exit_code = info.result = info.failure_info = None
+        info.start_time = now
+        rel_dir = task_relative_dir(job.id, task.id)
+        node_url = self.urls.node(node.spec.account, node.spec.pool_id, node.id)
+        entity.wire.node_info = BatchNodeInfo(
+            affinity_id=f"TVM:{node.id}",
+            node_url=node_url,
+            pool_id=node.spec.pool_id,
+            node_id=node.id,
+            task_root_directory=rel_dir,
+            task_root_directory_url=f"{node_url}/files/{rel_dir}",
+        )
+        run = Run(id="", task=task, node=node, job_key=job.key, slots=slots)
+        task.run = run
+        job.running += 1
+        node.used += slots
+        node.runs.add(run)
+        self.events.publish(RunStarted(node, job, task))
+        if not self.preparation.ensure_prepared(job, node, partial(self._prepared, job, run)):
+            transition(entity.wire, TaskState.PREPARING, now)  # waits for the job preparation task
+            self.store.tasks.update(entity)
+            return
+        transition(entity.wire, TaskState.RUNNING, now)
+        self.store.tasks.update(entity)
+        self._launch(job, run, entity)
+
+    def _prepared(self, job: LiveJob, run: Run, ok: bool) -> None:
+        """The job preparation task on the run's node finished: run the task, or requeue it elsewhere."""
+        if run.detached or run.task.run is not run:
+            return
+        entity = self._task(job, run.task)
+        if entity is None:
+            return
+        if not ok:
+            self._release(job, run)
+            entity.wire.node_info = None
+            transition(entity.wire, TaskState.ACTIVE, self.clock.now())
+            self.store.tasks.update(entity)
+            self.events.publish(RunEnded(run.node, job, run.task, None))
+            self.queue.enqueue(job, run.task, front=True)
+            return
+        transition(entity.wire, TaskState.RUNNING, self.clock.now())
+        self.store.tasks.update(entity)
+        self._launch(job, run, entity)
+
+    def _launch(self, job: LiveJob, run: Run, entity: Task) -> None:
+        task, node, wire = run.task, run.node, entity.wire
+        run.started = True
+        env = job.common_environment()
+        env.update({e.name: e.value or "" for e in wire.environment_settings or []})
+        multi = wire.multi_instance_settings
+        if task.instances > 1:
+            self.multi.launch(job, run, entity, env, partial(self._on_exit, job, run))
+        else:
+            pool = self.projection.pool_of(node)
+            run.id = self.runs.new(partial(self._on_exit, job, run))
+            launch = TaskLaunch(
+                run_id=run.id,
+                command_line=wire.command_line,
+                job_id=job.id,
+                task_id=task.id,
+                relative_dir=task_relative_dir(job.id, task.id),
+                user_environment=env,
+                job_prep_relative_dir=job.prep_dir,
+                staging=self.staging.build(
+                    task.account,
+                    pool_refs=pool.package_refs if pool is not None else (),
+                    task_refs=wire.application_package_references,
+                    resource_files=wire.resource_files,
+                    common_resource_files=multi.common_resource_files if multi else None,
+                    output_files=wire.output_files,
+                ),
+            )
+            self.backend.start(node.spec, launch)
+        limit = wire.constraints.max_wall_clock_time if wire.constraints else None
+        if limit is not None and not limit.unlimited:
+            run.wall_timer = self.clock.call_later(limit, partial(self._wall_clock_expired, run))
+
+    def _wall_clock_expired(self, run: Run) -> None:
+        run.wall_timer = None
+        if not run.detached and run.started and run in run.node.runs:
+            run.kill_reason = KillReason.WALL_CLOCK
+            self._kill(run)
+
+    def _kill(self, run: Run) -> None:
+        if run.id:
+            self.backend.kill(run.node.spec, run.id)
+        self.multi.kill(run)
+
+    # -- exit ---------------------------------------------------------------------------
+    def _release(self, job: LiveJob, run: Run) -> None:
+        if run.wall_timer is not None:
+            run.wall_timer.cancel()
+            run.wall_timer = None
+        if run in run.node.runs:
+            run.node.runs.discard(run)
+            run.node.used -= run.slots
+            job.running -= 1
+        if run.task.run is run:
+            run.task.run = None
+        if run.task.sub_runs:
+            self.multi.release(job, run.task)
+
+    def _on_exit(self, job: LiveJob, run: Run, outcome: ProcessOutcome) -> None:
+        self._release(job, run)
+        task, node = run.task, run.node
+        entity = None if run.detached else self._task(job, task)
+        if entity is None:
+            if not run.detached:
+                job.tasks.pop(task.key, None)
+            self.events.publish(RunEnded(node, job, task, None))
+            self.queue.kick()
+            return
+        now = self.clock.now()
+        info = execution_info(entity)
+        info.end_time = now  # times come from the service clock, as every other
+        if outcome.exit_code is not None:
+            info.exit_code = outcome.exit_code
+        wall_clock = run.kill_reason == KillReason.WALL_CLOCK
+        failure = outcome_failure(outcome, wall_clock)
+        info.result = BatchTaskExecutionResult.FAILURE if failure else BatchTaskExecutionResult.SUCCESS
+        info.failure_info = failure
+        entity.internal.failure_stage = failure_stage(outcome) if run.kill_reason is None else None
+        constraints = entity.wire.constraints
+        max_retries = (constraints.max_task_retry_count or 0) if constraints else 0
+        if failure and not wall_clock and (max_retries < 0 or info.retry_count < max_retries):
+            info.retry_count += 1
+            info.last_retry_time = now
+            transition(entity.wire, TaskState.ACTIVE, now)
+            self.store.tasks.update(entity)
+            self.events.publish(RunEnded(node, job, task, None))
+            self.queue.enqueue(job, task, front=True)
+            return
+        self._complete(job, task, entity)
+        self.events.publish(RunEnded(node, job, task, failure is None))
+        self.queue.kick()
+
+    def _complete(self, job: LiveJob, task: LiveTask, entity: Task) -> None:
+        transition(entity.wire, TaskState.COMPLETED, self.clock.now())
+        self.store.tasks.update(entity)
+        job.tasks.pop(task.key, None)
+        self.schedule_retention(entity)
+        self.events.publish(TaskCompleted(job, entity, job.pool_key))
+
+    def schedule_retention(self, entity: Task) -> None:
+        """After its retention time a completed task's directory is removed from its node."""
+        node_info = entity.wire.node_info
+        if node_info is None:
+            return
+        constraints = entity.wire.constraints
+        retention = (constraints.retention_time if constraints else None) or DEFAULT_RETENTION
+        if retention.unlimited:
+            return
+        info = entity.wire.execution_info
+        end = info.end_time if info is not None else None
+        delay = max(timedelta(0), end + retention - self.clock.now()) if end else retention
+        self.clock.call_later(delay, partial(self._retention_expired, entity.account, node_info))
+
+    def _retention_expired(self, account: str, node_info: BatchNodeInfo) -> None:
+        found = self.projection.node(account, node_info.pool_id or "", node_info.node_id or "")
+        if found is not None and node_info.task_root_directory:
+            self.backend.remove_directory(found[1].spec, node_info.task_root_directory)
+
+    # -- stops the API (and the other parts) ask for --------------------------------------
+    def stop(self, job: LiveJob, task: LiveTask, reason: KillReason, entity: Task | None = None) -> None:
+        """Move a task out of `running` now; its process is killed and its exit only frees the slot.
+
+        REQUEUE: back to active (requeueCount + 1); TERMINATE: completed, TaskEnded; DELETE: the
+        task is going away.
+        """
+        was_running = task.run is not None
+        run = task.run
+        if run is not None:
+            run.detached = True
+            run.kill_reason = reason
+            task.run = None
+            self._kill(run)
+        if reason == KillReason.DELETE:
+            job.tasks.pop(task.key, None)
+            job.waiting.pop(task.key, None)
+            return
+        entity = entity or self._task(job, task)
+        if entity is None:
+            return
+        now = self.clock.now()
+        info = execution_info(entity)
+        if reason == KillReason.REQUEUE:
+            if was_running:
+                info.requeue_count += 1
+                info.last_requeue_time = now
+                transition(entity.wire, TaskState.ACTIVE, now)
+                self.store.tasks.update(entity)
+                self.queue.enqueue(job, task, front=True)
+            return
+        info.end_time = now
+        info.start_time = info.start_time or now
+        info.result = BatchTaskExecutionResult.FAILURE
+        info.failure_info = failure_info(*TASK_ENDED)
+        self._complete(job, task, entity)
+
+    def evict(self, node: LiveNode, reason: KillReason) -> None:
+        """Stop every task running on a node (it reboots, leaves, is preempted...)."""
+        for run in list(node.runs):
+            job = self.projection.job_of(run)
+            if job is not None and not run.detached:
+                self.stop(job, run.task, reason)

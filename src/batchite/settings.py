@@ -1,0 +1,86 @@
+"""Everything `batchite serve` takes, in one typed object.
+
+Each setting is a command-line flag (`--time-scale`) and a `BATCHITE_*` environment variable
+(`BATCHITE_TIME_SCALE`); the flag wins. The serve command is built from this list, so a setting
+cannot exist in one place and not the other.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from batchite.domain.quotas import Quotas
+from batchite.scheduler.preemption import PreemptionPolicy
+from batchite.scheduler.scheduler import SchedulerSettings
+
+ENV_PREFIX = "BATCHITE_"
+DEFAULT_PORT = 8091
+
+
+def _setting(default: Any, help: str, *, env: str | None = None) -> Any:
+    return field(default=default, metadata={"help": help, "env": env})
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = _setting("127.0.0.1", "Address to listen on.")
+    port: int = _setting(DEFAULT_PORT, "Port to listen on.")
+    data_dir: Path = _setting(Path(".batchite"), "Where state and node directories live.")
+    public_url: str = _setting("", "URL clients use to reach this service (default http://HOST:PORT).")
+    strict_api_version: bool = _setting(False, "Reject api-versions Batchite does not know.")
+    time_scale: float = _setting(1.0, "Run service time this many times faster than wall time.")
+    preemption_rate: float = _setting(
+        0.0, "Chance per hour that a low-priority node is preempted (spot eviction); 0 = only on demand."
+    )
+    preemption_recovery: float = _setting(60.0, "Seconds (service time) before a preempted node returns.")
+    preemption_seed: int | None = _setting(None, "Seed of the preemption policy, for repeatable runs.")
+    dedicated_core_quota: int = _setting(900, "Dedicated cores an account may have in its pools.")
+    low_priority_core_quota: int = _setting(100, "Low-priority (spot) cores an account may have.")
+    pool_quota: int = _setting(100, "Pools an account may have.")
+    active_job_quota: int = _setting(300, "Active jobs and job schedules an account may have.")
+    access_log: bool = _setting(False, "Log every request (request id, account, operation, status, duration).")
+    storage_connection_string: str = _setting(
+        "",
+        "The storage account linked to every Batch account (auto-storage, application packages); "
+        "e.g. Azurite's development account.",
+    )
+
+    @property
+    def url(self) -> str:
+        return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"
+
+    @property
+    def scheduler(self) -> SchedulerSettings:
+        return SchedulerSettings(
+            quotas=Quotas(
+                self.dedicated_core_quota, self.low_priority_core_quota, self.pool_quota, self.active_job_quota
+            ),
+            preemption=PreemptionPolicy(
+                self.preemption_rate, timedelta(seconds=self.preemption_recovery), self.preemption_seed
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class SettingInfo:
+    name: str  # the attribute: time_scale
+    flag: str  # --time-scale
+    env: str  # BATCHITE_TIME_SCALE
+    type: Any
+    default: Any
+    help: str
+
+
+def settings_table() -> list[SettingInfo]:
+    """Every setting with its flag, environment variable, type, default and help."""
+    out = []
+    hints = {f.name: f.type for f in dataclasses.fields(Settings)}
+    for f in dataclasses.fields(Settings):
+        env = f.metadata.get("env") or f"{ENV_PREFIX}{f.name.upper()}"
+        flag = "--" + f.name.replace("_", "-")
+        out.append(SettingInfo(f.name, flag, env, hints[f.name], f.default, f.metadata["help"]))
+    return out

@@ -1,0 +1,251 @@
+"""Typed repositories over the `entities` table: one per kind, entities in and out.
+
+A row is (account, kind, parent, key) -> the wire part (`doc`) and the internal part (`extra`) as
+JSON, the ETag, Last-Modified and the position `seq`, and the columns queries need. Every query
+the rest of Batchite makes is a method here; no SQL leaves this module and filter_sql.py.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from batchite.clock import format_time, parse_time
+from batchite.domain.entities import Entity, Job, Task
+from batchite.domain.filters import Filter
+from batchite.store.base import Page, StateCounts
+from batchite.store.filter_sql import compile_filter
+from batchite.wire.types import decode, encode
+
+if TYPE_CHECKING:
+    from batchite.store.sqlite import Database
+
+E = TypeVar("E", bound=Entity[Any, Any])
+
+_COLUMNS = "parent, doc, extra, etag, last_modified, seq"
+FILTER_COLUMNS = {"id": "key", "state": "state", "lastModified": "last_modified"}
+
+
+def _state_text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+class SqliteRepository(Generic[E]):
+    def __init__(self, db: Database, entity: type[E]) -> None:
+        self.db = db
+        self.entity = entity
+        self.kind = entity.KIND
+
+    # -- rows ---------------------------------------------------------------------------
+    def _from_row(self, account: str, row: Sequence[Any]) -> E:
+        parent, doc, extra, etag, last_modified, seq = row
+        cls = self.entity
+        return cls(
+            account,
+            parent,
+            decode(cls.WIRE, doc),
+            decode(cls.INTERNAL, extra),
+            etag=etag,
+            last_modified=parse_time(last_modified),
+            seq=seq,
+        )
+
+    def _columns(self, entity: E) -> tuple[str | None, int]:
+        """The task's result and required slots; other kinds have neither."""
+        return None, 1
+
+    def _write(self, entity: E) -> None:
+        result, slots = self._columns(entity)
+        assert entity.last_modified is not None
+        with self.db.lock:
+            self.db.begin()
+            self.db.conn.execute(
+                "INSERT OR REPLACE INTO entities (account, kind, parent, key, id, state, etag, last_modified, "
+                "seq, doc, extra, result, slots) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    entity.account,
+                    self.kind,
+                    entity.parent,
+                    entity.key,
+                    entity.id,
+                    _state_text(entity.state),
+                    entity.etag,
+                    format_time(entity.last_modified),
+                    entity.seq,
+                    encode(entity.wire).decode(),
+                    encode(entity.internal).decode(),
+                    result,
+                    slots,
+                ),
+            )
+
+    # -- writes -------------------------------------------------------------------------
+    def insert(self, entity: E) -> E:
+        with self.db.lock:
+            entity.seq = self.db.next_seq()
+        return self.update(entity)
+
+    def update(self, entity: E, *, modified: bool = True) -> E:
+        if modified or not entity.etag:
+            entity.etag = self.db.new_etag()
+            entity.last_modified = self.db.clock.now()
+        self._write(entity)
+        return entity
+
+    def delete(self, account: str, parent: str, id: str) -> None:
+        with self.db.lock:
+            self.db.begin()
+            self.db.conn.execute(
+                "DELETE FROM entities WHERE account=? AND kind=? AND parent=? AND key=?",
+                (account, self.kind, parent, id.lower()),
+            )
+
+    def delete_all(self, account: str, parent: str) -> None:
+        with self.db.lock:
+            self.db.begin()
+            self.db.conn.execute(
+                "DELETE FROM entities WHERE account=? AND kind=? AND parent=?", (account, self.kind, parent)
+            )
+
+    # -- reads --------------------------------------------------------------------------
+    def get(self, account: str, parent: str, id: str) -> E | None:
+        with self.db.lock:
+            row = self.db.conn.execute(
+                f"SELECT {_COLUMNS} FROM entities WHERE account=? AND kind=? AND parent=? AND key=?",
+                (account, self.kind, parent, id.lower()),
+            ).fetchone()
+        return self._from_row(account, row) if row else None
+
+    def _select(
+        self,
+        account: str,
+        parent: str,
+        *,
+        after: int = 0,
+        limit: int | None = None,
+        where: str = "",
+        params: Sequence[Any] = (),
+        flt: Filter | None = None,
+    ) -> builtins.list[E]:
+        sql = f"SELECT {_COLUMNS} FROM entities WHERE account=? AND kind=? AND parent=? AND seq>?"
+        args: builtins.list[Any] = [account, self.kind, parent, after]
+        if where:
+            sql += f" AND ({where})"
+            args.extend(params)
+        if flt is not None:
+            clause, values = compile_filter(flt, FILTER_COLUMNS)
+            sql += f" AND ({clause})"
+            args.extend(values)
+        sql += " ORDER BY seq"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        with self.db.lock:
+            rows = self.db.conn.execute(sql, args).fetchall()
+        return [self._from_row(account, r) for r in rows]
+
+    @staticmethod
+    def _state_clause(
+        states: Iterable[Any] | None, exclude_states: Iterable[Any] | None
+    ) -> tuple[str, builtins.list[str]]:
+        clauses, params = [], []
+        for values, op in ((states, "IN"), (exclude_states, "NOT IN")):
+            if values is not None:
+                texts = [_state_text(v) for v in values]
+                clauses.append(f"state {op} ({','.join('?' * len(texts))})" if texts else "1=1")
+                params.extend(texts)
+        return " AND ".join(clauses), params
+
+    def list(
+        self,
+        account: str,
+        parent: str,
+        *,
+        states: Iterable[Any] | None = None,
+        exclude_states: Iterable[Any] | None = None,
+    ) -> builtins.list[E]:
+        where, params = self._state_clause(states, exclude_states)
+        return self._select(account, parent, where=where, params=params)
+
+    def page(self, account: str, parent: str, after: int, limit: int, flt: Filter | None = None) -> Page[E]:
+        return self._page(account, parent, after, limit, flt)
+
+    def _page(
+        self,
+        account: str,
+        parent: str,
+        after: int,
+        limit: int,
+        flt: Filter | None,
+        where: str = "",
+        params: Sequence[Any] = (),
+    ) -> Page[E]:
+        items = self._select(account, parent, after=after, limit=limit + 1, where=where, params=params, flt=flt)
+        more = len(items) > limit
+        items = items[:limit]
+        return Page(items, items[-1].seq if more and items else None)
+
+    def every(self) -> Iterator[E]:
+        with self.db.lock:
+            rows = self.db.conn.execute(
+                f"SELECT account, {_COLUMNS} FROM entities WHERE kind=? ORDER BY seq", (self.kind,)
+            ).fetchall()
+        return (self._from_row(row[0], row[1:]) for row in rows)
+
+    def count(self, account: str, parent: str, *, exclude_states: Iterable[Any] | None = None) -> int:
+        where, params = self._state_clause(None, exclude_states)
+        sql = "SELECT COUNT(*) FROM entities WHERE account=? AND kind=? AND parent=?"
+        with self.db.lock:
+            row = self.db.conn.execute(
+                sql + (f" AND {where}" if where else ""), (account, self.kind, parent, *params)
+            ).fetchone()
+        return int(row[0])
+
+
+class TaskRepository(SqliteRepository[Task]):
+    def __init__(self, db: Database) -> None:
+        super().__init__(db, Task)
+
+    def _columns(self, entity: Task) -> tuple[str | None, int]:
+        info = entity.wire.execution_info
+        result = info.result if info is not None else None
+        return (None if result is None else str(result)), entity.required_slots
+
+    def counts(self, account: str, job_key: str) -> StateCounts:
+        """From the covering index: tasks (and slots) by state and result."""
+        with self.db.lock:
+            rows = self.db.conn.execute(
+                "SELECT state, result, COUNT(*), SUM(slots) FROM entities "
+                "WHERE account=? AND kind=? AND parent=? GROUP BY state, result",
+                (account, self.kind, job_key),
+            ).fetchall()
+        n: dict[str, int] = {}
+        for state, result, count, slots in rows:
+            bucket = "active" if state in ("active", "preparing") else str(state)
+            buckets = [bucket]
+            if state == "completed" and result in ("success", "failure"):
+                buckets.append("succeeded" if result == "success" else "failed")
+            for b in buckets:
+                n[b] = n.get(b, 0) + int(count)
+                n[f"{b}_slots"] = n.get(f"{b}_slots", 0) + int(slots or 0)
+        known = StateCounts.__dataclass_fields__
+        return StateCounts(**{k: v for k, v in n.items() if k in known})
+
+    def multi_instance(self, account: str, job_key: str) -> builtins.list[Task]:
+        return self._select(account, job_key, where="json_extract(doc, '$.multiInstanceSettings') IS NOT NULL")
+
+
+class JobRepository(SqliteRepository[Job]):
+    _OF_SCHEDULE = "json_extract(extra, '$.schedule') = ?"
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db, Job)
+
+    def of_schedule(self, account: str, schedule_key: str) -> builtins.list[Job]:
+        return self._select(account, "", where=self._OF_SCHEDULE, params=(schedule_key,))
+
+    def page_of_schedule(
+        self, account: str, schedule_key: str, after: int, limit: int, flt: Filter | None = None
+    ) -> Page[Job]:
+        return self._page(account, "", after, limit, flt, self._OF_SCHEDULE, (schedule_key,))

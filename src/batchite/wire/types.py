@@ -1,0 +1,246 @@
+"""The building blocks of the generated wire models, and the one codec that reads and writes them.
+
+Hand-written; ``models.py`` and ``enums.py`` beside it are generated from the SDK. msgspec was
+chosen over pydantic by measurement on the hot path (a stored task document decoded and encoded
+again: msgspec 1.9 us, pydantic v2 24.5 us, the json module 12.1 us).
+
+- ``WireStruct``: the base of every model; wire (camelCase) names, ``None`` fields left out,
+  unknown keys ignored.
+- ``WireEnum``: a ``StrEnum`` that accepts its values in any letter case and keeps the SDK's.
+- ``Duration``: a ``timedelta`` written as Azure writes durations (``PT1H``, ``P7D``, and the
+  "unlimited" ``P10675199DT2H48M5.4775807S``), read from any ISO 8601 duration.
+- ``Int64String``: an int64 the service writes as a JSON string (statistics counters).
+- ``decode``/``convert``/``encode``/``to_builtins``: the codec; ``WireError`` says what was wrong
+  and where, by wire name.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from datetime import timedelta
+from typing import Annotated, Any, TypeVar
+
+import msgspec
+
+T = TypeVar("T")
+
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+
+
+Int64 = Annotated[int, msgspec.Meta(ge=INT64_MIN, le=INT64_MAX)]
+"""Every integer of the wire format: the service's integers are at most 64 bits."""
+
+
+class WireStruct(msgspec.Struct, kw_only=True, omit_defaults=True, rename="camel"):
+    """Base of every wire model."""
+
+
+class WireEnum(enum.StrEnum):
+    """An SDK enum: values matched case-insensitively, kept in the SDK's spelling."""
+
+    @classmethod
+    def _missing_(cls, value: object) -> WireEnum | None:
+        if isinstance(value, str):
+            lowered = value.lower()
+            for member in cls:
+                if member.value.lower() == lowered:
+                    return member
+        return None
+
+
+_DURATION = re.compile(
+    r"^(?P<sign>-)?P(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
+    r"(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)(?:\.(?P<fraction>\d+))?S)?)?$"
+)
+
+
+class Duration(timedelta):
+    """A timedelta that reads any ISO 8601 duration and writes the way the Batch service does."""
+
+    @classmethod
+    def parse(cls, text: str) -> Duration:
+        """Parse ``PT1H30M``, ``P7D``, ``P1DT2H``, ``PT0.5S``; a year is 365 days, a month 30."""
+        match = _DURATION.match(text.strip()) if isinstance(text, str) else None
+        if match is None or text.strip() in ("P", "-P") or text.strip().endswith("T"):
+            raise ValueError(f"'{text}' is not an ISO 8601 duration")
+        parts = {k: int(v) for k, v in match.groupdict().items() if v is not None and k not in ("sign", "fraction")}
+        fraction = match.group("fraction") or ""
+        micro = int((fraction + "000000")[:6]) if fraction else 0
+        days = parts.get("years", 0) * 365 + parts.get("months", 0) * 30 + parts.get("weeks", 0) * 7
+        days += parts.get("days", 0)
+        try:
+            value = timedelta(
+                days=days,
+                hours=parts.get("hours", 0),
+                minutes=parts.get("minutes", 0),
+                seconds=parts.get("seconds", 0),
+                microseconds=micro,
+            )
+        except OverflowError as exc:
+            raise ValueError(f"'{text}' is too long a duration") from exc
+        if match.group("sign"):
+            value = -value
+        return cls.of(value)
+
+    @classmethod
+    def of(cls, value: timedelta) -> Duration:
+        return value if isinstance(value, Duration) else cls(value.days, value.seconds, value.microseconds)
+
+    @property
+    def unlimited(self) -> bool:
+        """At least the service's "no limit" (.NET TimeSpan.MaxValue, about 29,000 years)."""
+        return self >= UNLIMITED
+
+    def wire(self) -> str:
+        if self >= UNLIMITED:
+            return UNLIMITED_TEXT
+        sign = "-" if self < timedelta(0) else ""
+        value = abs(self)
+        minutes, seconds = divmod(value.seconds, 60)
+        hours, minutes = divmod(minutes, 60)
+        date_part = f"{value.days}D" if value.days else ""
+        time_part = (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "")
+        if value.microseconds:
+            time_part += f"{seconds}.{value.microseconds:06d}".rstrip("0") + "S"
+        elif seconds:
+            time_part += f"{seconds}S"
+        if not date_part and not time_part:
+            return "PT0S"
+        return f"{sign}P{date_part}" + (f"T{time_part}" if time_part else "")
+
+    def __repr__(self) -> str:
+        return f"Duration({self.wire()!r})"
+
+
+UNLIMITED_TEXT = "P10675199DT2H48M5.4775807S"
+UNLIMITED = Duration(days=10675199, hours=2, minutes=48, seconds=5, microseconds=477580)
+
+
+class Int64String(int):
+    """An int64 that the service writes as a JSON string (``"readIOps": "42"``)."""
+
+
+def _enc_hook(obj: Any) -> Any:
+    if isinstance(obj, Duration):
+        return obj.wire()
+    if isinstance(obj, Int64String):
+        return str(int(obj))
+    raise NotImplementedError(f"cannot encode {type(obj).__name__}")
+
+
+def _dec_hook(cls: type, obj: Any) -> Any:
+    if cls is Duration:
+        if isinstance(obj, timedelta):
+            return Duration.of(obj)
+        if isinstance(obj, str):
+            try:
+                return Duration.parse(obj)
+            except ValueError as exc:
+                raise ValueError(str(exc)) from None
+        raise ValueError("Expected an ISO 8601 duration")
+    if cls is Int64String:
+        if isinstance(obj, bool) or not isinstance(obj, int | str):
+            raise ValueError("Expected an integer")
+        try:
+            value = int(obj)
+        except ValueError:
+            raise ValueError("Expected an integer") from None
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise ValueError("Expected a 64-bit integer")
+        return Int64String(value)
+    raise NotImplementedError(f"cannot decode {cls}")
+
+
+_ENCODER = msgspec.json.Encoder(enc_hook=_enc_hook)
+_DECODERS: dict[tuple[Any, bool], msgspec.json.Decoder[Any]] = {}
+
+
+class WireError(ValueError):
+    """A body that does not fit its model: `path` is the wire path (``constraints.maxTaskRetryCount``),
+    `missing` says whether a required property was absent, `malformed` that the text is not JSON,
+    `reason` is msgspec's explanation."""
+
+    def __init__(self, path: str, reason: str, missing: bool = False, malformed: bool = False) -> None:
+        super().__init__(f"{reason} - at {path or 'body'}")
+        self.path = path
+        self.reason = reason
+        self.missing = missing
+        self.malformed = malformed
+
+
+_AT = re.compile(r"^(?P<reason>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
+_MISSING = re.compile(r"^Object missing required field `(?P<name>[^`]+)`$")
+
+
+def _wire_error(exc: msgspec.ValidationError | msgspec.DecodeError) -> WireError:
+    match = _AT.match(str(exc))
+    reason, path = (match.group("reason"), match.group("path") or "") if match else (str(exc), "")
+    parts = [p for p in re.split(r"\.|\[\d+\]", path) if p]
+    missing = _MISSING.match(reason)
+    if missing:
+        parts.append(missing.group("name"))
+    return WireError(".".join(parts), reason, missing is not None, isinstance(exc, msgspec.DecodeError))
+
+
+def decode(cls: type[T], data: bytes | str, *, strict: bool = True) -> T:
+    """JSON text to a model. `strict=False` (request bodies) accepts numbers written as strings."""
+    decoder = _DECODERS.get((cls, strict))
+    if decoder is None:
+        decoder = _DECODERS[(cls, strict)] = msgspec.json.Decoder(cls, strict=strict, dec_hook=_dec_hook)
+    try:
+        return decoder.decode(data)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise _wire_error(exc) from None
+
+
+def convert(cls: type[T], obj: Any, *, strict: bool = False) -> T:
+    """Python objects (parsed JSON) to a model, as `decode` does for text."""
+    try:
+        return msgspec.convert(obj, cls, strict=strict, dec_hook=_dec_hook)
+    except msgspec.ValidationError as exc:
+        raise _wire_error(exc) from None
+
+
+def encode(obj: Any) -> bytes:
+    """A model (or builtins holding models) as wire JSON."""
+    return _ENCODER.encode(obj)
+
+
+def to_builtins(obj: Any) -> Any:
+    """A model as dicts, lists and strings keyed by wire names (for $select and templates)."""
+    return msgspec.to_builtins(obj, enc_hook=_enc_hook)
+
+
+S = TypeVar("S", bound=msgspec.Struct)
+
+
+def build(cls: type[S], source: msgspec.Struct | None, **values: Any) -> S:
+    """A `cls` from the fields `source` shares with it (same SDK attribute names), then `values`.
+
+    How a create request becomes an entity: BatchPoolCreateOptions -> BatchPool, BatchJobSpecification
+    -> BatchJob, BatchJobManagerTask -> BatchTask. Fields are shared, not copied (see `clone`).
+    """
+    names = cls.__struct_fields__
+    shared = {}
+    if source is not None:
+        shared = {
+            name: getattr(source, name)
+            for name in source.__struct_fields__
+            if name in names and name not in values and getattr(source, name) is not None
+        }
+    return cls(**shared, **values)
+
+
+def clone(obj: S) -> S:
+    """A deep copy of a model."""
+    return msgspec.json.decode(_ENCODER.encode(obj), type=type(obj), dec_hook=_dec_hook)
+
+
+def set_fields(target: msgspec.Struct, changes: msgspec.Struct) -> None:
+    """Copy every field `changes` sets (not None) onto `target`, which has them by the same name."""
+    for name in changes.__struct_fields__:
+        value = getattr(changes, name)
+        if value is not None and name in target.__struct_fields__:
+            setattr(target, name, value)
