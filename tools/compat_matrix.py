@@ -15,7 +15,7 @@ Sources (nothing is typed in by hand except the fallbacks named below):
 * **SDK 14.2.0** (msrest): cannot be installed beside 15.1.0, so its operation groups are embedded below
   (``client.pool.add`` -> ``POST /pools``, read from the 14.2.0 wheel's ``metadata['url']``), and matched to
   operations by method + path like 15.1.0.
-* **Implemented**: ``batchite.api.app`` is imported, then ``batchite.api.request.OPERATIONS`` (filled by every
+* **Implemented**: ``batchite.api.app`` is imported, then ``batchite.api.routing.OPERATIONS`` (filled by every
   ``@operation(...)`` route) is read; an operation counts when its id is registered with the table's method and
   path.
 * **Tests**: every ``test*`` function in ``tests/`` and ``tests_legacy/`` (files that talk to an SDK client; not
@@ -421,12 +421,12 @@ def attach_legacy(operations: list[Operation]) -> dict[tuple[str, str], str]:
 
 
 def registered_operations() -> dict[str, tuple[str, str]]:
-    """`batchite.api.request.OPERATIONS` once every route module is imported (through `batchite.api.app`)."""
+    """`batchite.api.routing.OPERATIONS` once every route module is imported (through `batchite.api.app`)."""
     if importlib.util.find_spec("batchite") is None:
         sys.path.insert(0, str(REPO_ROOT / "src"))
     try:
         importlib.import_module("batchite.api.app")
-        registry = importlib.import_module("batchite.api.request").OPERATIONS
+        registry = importlib.import_module("batchite.api.routing").OPERATIONS
     except Exception as exc:  # a route module that does not import is a broken build, not an empty registry
         raise MatrixError(f"cannot import batchite.api.app: {type(exc).__name__}: {exc}") from exc
     return {str(k): (str(v[0]), str(v[1])) for k, v in registry.items()}
@@ -644,7 +644,7 @@ def render(operations: list[Operation], extra_registered: list[str]) -> str:
         f"Every data-plane operation of the Azure Batch REST API (the {total} of `batch-api.md` §2), the "
         f"azure-batch {SDK_VERSION} client methods that send it (from the SDK's `_operations.py` request builders), "
         f"the azure-batch {LEGACY_SDK_VERSION} (msrest) methods, whether Batchite registers it "
-        "(`batchite.api.request.OPERATIONS`), and the tests in `tests/` (except `tests/unit/`) and `tests_legacy/` "
+        "(`batchite.api.routing.OPERATIONS`), and the tests in `tests/` (except `tests/unit/`) and `tests_legacy/` "
         "that call it through an SDK client against a server, directly, through a helper or through a fixture "
         "(`(xfail)`: a test expected to fail on a known bug; it does not count as coverage).",
         "",

@@ -124,9 +124,14 @@ class ManualClock:
         return sum(1 for _, _, t in self._later if not t.cancelled)
 
 
+def to_utc(value: datetime) -> datetime:
+    """Naive datetimes are taken as UTC; aware ones are converted to UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 def format_time(value: datetime) -> str:
-    """RFC 3339 with 'Z', as the Batch service writes times in bodies."""
-    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    """RFC 3339 in UTC with six fraction digits and 'Z': how Batchite writes times it stores."""
+    return to_utc(value).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_time(value: str) -> datetime:
@@ -137,7 +142,7 @@ def parse_time(value: str) -> datetime:
 
 def http_date(value: datetime) -> str:
     """RFC 1123, as HTTP headers carry times (Last-Modified, ocp-date)."""
-    return format_datetime(value.astimezone(UTC), usegmt=True)
+    return format_datetime(to_utc(value), usegmt=True)
 
 
 def parse_http_date(value: str) -> datetime:

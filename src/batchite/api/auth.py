@@ -12,9 +12,9 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qs
 
+from batchite.clock import parse_http_date
 from batchite.domain.errors import BatchError
 from batchite.service.accounts import AccountRegistry
 
@@ -78,10 +78,9 @@ def request_time(headers: Mapping[str, str]) -> datetime:
     if not raw:
         raise auth_failed("The request has no ocp-date or Date header; one is required for SharedKey.")
     try:
-        when = parsedate_to_datetime(raw)
-    except (TypeError, ValueError) as exc:
+        return parse_http_date(raw)
+    except ValueError as exc:
         raise auth_failed(f"The date '{raw}' is not a valid RFC 1123 date.") from exc
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def authenticate(

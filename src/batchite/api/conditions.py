@@ -8,9 +8,9 @@ is 304 on a read for If-None-Match / If-Modified-Since, and 412 otherwise.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 
+from batchite.clock import parse_http_date
 from batchite.domain.errors import BatchError
 
 CONDITIONAL = ("if-match", "if-none-match", "if-modified-since", "if-unmodified-since")
@@ -33,15 +33,14 @@ def _etag_matches(header: str, etag: str | None) -> bool:
 
 def _date(name: str, value: str) -> datetime:
     try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError) as exc:
+        return parse_http_date(value)  # asctime and -0000 dates are GMT
+    except ValueError as exc:
         raise BatchError(
             400,
             "InvalidHeaderValue",
             "The value provided for one of the HTTP headers was not in the correct format.",
             [("HeaderName", name), ("HeaderValue", value)],
         ) from exc
-    return when if when.tzinfo else when.replace(tzinfo=UTC)  # asctime and -0000 dates are GMT
 
 
 def not_met(status: int) -> BatchError:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
+from batchite.clock import to_utc
 from batchite.domain.errors import BatchError
 from batchite.domain.filters import (
     ORDERING_OPS,
@@ -40,7 +41,6 @@ from batchite.domain.filters import (
     Or,
     StartsWith,
     Value,
-    to_utc,
 )
 
 # -- what each list operation may filter on ---------------------------------------------------

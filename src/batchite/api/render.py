@@ -36,10 +36,7 @@ def select(item: dict[str, Any], clause: str | None) -> dict[str, Any]:
 def _object(metadata: str, wire: msgspec.Struct | dict[str, Any], clause: str | None) -> bytes:
     """`{"odata.metadata": ..., <the model's properties>}`, $select applied."""
     head = b'{"odata.metadata":' + encode(metadata)
-    if clause:
-        body = encode(select(to_builtins(wire), clause))
-    else:
-        body = encode(wire)
+    body = encode(select(to_builtins(wire), clause)) if clause else encode(wire)
     return head + (b"}" if body == b"{}" else b"," + body[1:])
 
 

@@ -51,7 +51,7 @@ def _value_at(data: bytes, path: str) -> Any:
 
 def body_error(err: WireError, data: bytes) -> BatchError:
     """The Batch error for a body that does not fit its model."""
-    if err.malformed or not err.path and "Expected `object`" in err.reason:
+    if err.malformed or (not err.path and "Expected `object`" in err.reason):
         return BatchError(
             400,
             "InvalidRequestBody",

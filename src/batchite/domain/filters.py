@@ -18,7 +18,7 @@ Semantics (shared by `evaluate` here and the SQL compiler in the store):
 * `eq null` / `ne null` test for a missing-or-null value;
 * a `datetime` literal compares against RFC 3339 strings as instants.
 
-Pure: imports nothing of Batchite's.
+Pure: imports nothing of Batchite's but the clock's forms of a time.
 """
 
 from __future__ import annotations
@@ -26,9 +26,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeAlias
+
+from batchite.clock import format_time, to_utc
 
 
 class CompareOp(StrEnum):
@@ -104,18 +106,6 @@ def fold(text: str) -> str:
     return text.translate(_ASCII_LOWER)
 
 
-def to_utc(value: datetime) -> datetime:
-    """Naive datetimes are taken as UTC; aware ones are converted to UTC."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
-def format_datetime(value: datetime) -> str:
-    """RFC 3339, UTC, microseconds and 'Z': exactly how Batchite stores times in documents."""
-    return to_utc(value).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
-
-
 def parse_stored_datetime(text: str) -> datetime | None:
     """An RFC 3339 string as stored in a document, or None when it is not one."""
     try:
@@ -140,7 +130,7 @@ def literal_text(value: Value) -> str:
         text = repr(value)
         return text if any(c in text for c in ".eE") else text + ".0"
     if isinstance(value, datetime):
-        return f"DateTime'{format_datetime(value)}'"
+        return f"DateTime'{format_time(value)}'"
     return "'" + value.replace("'", "''") + "'"
 
 

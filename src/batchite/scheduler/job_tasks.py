@@ -19,14 +19,7 @@ from batchite.wire.models import (
     BatchJobPreparationAndReleaseTaskStatus,
     BatchJobPreparationTaskExecutionInfo,
     BatchJobReleaseTaskExecutionInfo,
-    EnvironmentSetting,
 )
-
-
-def _environment(job: LiveJob, settings: list[EnvironmentSetting] | None) -> dict[str, str]:
-    env = job.common_environment()
-    env.update({e.name: e.value or "" for e in settings or []})
-    return env
 
 
 class JobPreparation:
@@ -117,7 +110,7 @@ class JobPreparation:
             job_id=job.id,
             task_id=prep.id or "jobpreparation",
             relative_dir=job.prep_dir,
-            user_environment=_environment(job, prep.environment_settings),
+            user_environment=job.environment(prep.environment_settings),
             staging=self.staging.build(
                 job.account, pool_refs=self._pool_refs(node), resource_files=prep.resource_files
             ),
@@ -173,7 +166,7 @@ class JobPreparation:
                 job_id=job.id,
                 task_id=release.id or "jobrelease",
                 relative_dir=rel_dir,
-                user_environment=_environment(job, release.environment_settings),
+                user_environment=job.environment(release.environment_settings),
                 job_prep_relative_dir=job.prep_dir,
                 staging=self.staging.build(
                     job.account, pool_refs=self._pool_refs(node), resource_files=release.resource_files

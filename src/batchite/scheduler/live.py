@@ -16,9 +16,10 @@ from enum import StrEnum
 from batchite.clock import Timer
 from batchite.compute.protocol import NodeSpec
 from batchite.domain.entities import Job, Node, Pool, Task
+from batchite.domain.node_actions import NodeAction
 from batchite.domain.states import JobState, NodeState
 from batchite.wire.enums import BatchNodeFillType, SchedulingState
-from batchite.wire.models import BatchApplicationPackageReference
+from batchite.wire.models import BatchApplicationPackageReference, EnvironmentSetting
 
 SCHEDULABLE_NODE_STATES = frozenset({NodeState.IDLE, NodeState.RUNNING})
 
@@ -30,12 +31,6 @@ class KillReason(StrEnum):
     REQUEUE = "requeue"
     TERMINATE = "terminate"
     DELETE = "delete"
-
-
-class NodeAction(StrEnum):
-    REBOOT = "reboot"
-    REIMAGE = "reimage"
-    DEALLOCATE = "deallocate"
 
 
 @dataclass(eq=False, slots=True)
@@ -133,6 +128,10 @@ class LiveNode:
             and self.pending_action is None
             and self.free >= slots
         )
+
+
+def environment_of(settings: list[EnvironmentSetting] | None) -> dict[str, str]:
+    return {e.name: e.value or "" for e in settings or []}
 
 
 def node_ip(node_id: str) -> str:
@@ -238,8 +237,11 @@ class LiveJob:
     def prep_dir(self) -> str | None:
         return f"workitems/{self.id}/job-1/jobpreparation" if self.entity.wire.job_preparation_task else None
 
-    def common_environment(self) -> dict[str, str]:
-        return {e.name: e.value or "" for e in self.entity.wire.common_environment_settings or []}
+    def environment(self, settings: list[EnvironmentSetting] | None) -> dict[str, str]:
+        """What a task of this job sees: the job's commonEnvironmentSettings, then the task's own."""
+        env = environment_of(self.entity.wire.common_environment_settings)
+        env.update(environment_of(settings))
+        return env
 
     def can_run_more(self) -> bool:
         limit = self.entity.wire.max_parallel_tasks

@@ -7,8 +7,9 @@ tasks to finish (taking no new ones) before the action happens.
 
 from __future__ import annotations
 
+from batchite.domain.node_actions import NodeAction
 from batchite.scheduler.kick import Kick
-from batchite.scheduler.live import LiveNode, LivePool, NodeAction
+from batchite.scheduler.live import LiveNode, LivePool
 from batchite.scheduler.nodes import WAITING_OPTIONS, NodeManager, eviction
 from batchite.scheduler.task_runs import TaskRunner
 from batchite.wire.enums import AllocationState, BatchNodeDeallocationOption, SchedulingState

@@ -21,12 +21,13 @@ from batchite.compute.protocol import NodeBackend, NodeSpec
 from batchite.domain import vmsizes
 from batchite.domain.entities import Node, NodeUsage, Pool
 from batchite.domain.entities.records import NodeUsageRecord
+from batchite.domain.node_actions import NodeAction
 from batchite.domain.quotas import Quotas
 from batchite.domain.states import ALLOCATION, NodeState, PoolState, TaskState, can_move, transition
 from batchite.domain.urls import Urls
 from batchite.scheduler.events import EventBus, NodeRebooted, PoolRemoved, RunEnded, RunStarted
 from batchite.scheduler.kick import Kick
-from batchite.scheduler.live import KillReason, LiveNode, LivePool, NodeAction, Projection
+from batchite.scheduler.live import KillReason, LiveNode, LivePool, Projection, environment_of
 from batchite.scheduler.side_tasks import SideRun, SideRunInfo, SideTasks
 from batchite.scheduler.staging import Staging
 from batchite.scheduler.task_runs import TaskRunner
@@ -295,7 +296,7 @@ class NodeManager:
             job_id="",
             task_id="starttask",
             relative_dir=START_DIR,
-            user_environment={e.name: e.value or "" for e in start.environment_settings or []},
+            user_environment=environment_of(start.environment_settings),
             staging=self.staging.build(live.account, pool_refs=live.package_refs, resource_files=start.resource_files),
         )
         self.side_tasks.run(

@@ -124,8 +124,7 @@ class TaskRunner:
     def _launch(self, job: LiveJob, run: Run, entity: Task) -> None:
         task, node, wire = run.task, run.node, entity.wire
         run.started = True
-        env = job.common_environment()
-        env.update({e.name: e.value or "" for e in wire.environment_settings or []})
+        env = job.environment(wire.environment_settings)
         multi = wire.multi_instance_settings
         if task.instances > 1:
             self.multi.launch(job, run, entity, env, partial(self._on_exit, job, run))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+
 from batchite.clock import Clock, Timer
 
 log = logging.getLogger("batchite.scheduler.timers")

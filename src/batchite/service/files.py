@@ -8,6 +8,8 @@ from batchite.compute.protocol import FileInfo, NodeBackend, NodeSpec
 from batchite.domain.errors import BatchError, not_found
 from batchite.service.context import ServiceContext, require
 
+__all__ = ["FileInfo", "FileLocation", "FileService"]
+
 
 @dataclass
 class FileLocation:

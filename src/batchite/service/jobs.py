@@ -13,7 +13,7 @@ from batchite.domain.entities.records import JobInternal
 from batchite.domain.errors import BatchError, conflict, exists, invalid_property, missing_property, not_found
 from batchite.domain.filters import Filter
 from batchite.domain.ids import check_id
-from batchite.domain.states import JobState, ScheduleState
+from batchite.domain.states import JobState, ScheduleState, TaskState
 from batchite.scheduler.events import JobEnded
 from batchite.scheduler.live import LiveJob
 from batchite.service.conflicts import job_busy
@@ -25,6 +25,7 @@ from batchite.wire.bodies import JobReplaceBody
 from batchite.wire.enums import (
     BatchAllTasksCompleteMode,
     BatchPoolLifetimeOption,
+    BatchTaskExecutionResult,
     BatchTaskFailureMode,
     DisableBatchJobOption,
 )
@@ -44,6 +45,13 @@ from batchite.wire.models import (
 from batchite.wire.types import UNLIMITED, build, clone
 
 JobSettings = BatchJobCreateOptions | BatchJobSpecification | BatchJobUpdateOptions | JobReplaceBody
+
+
+COUNTED = ("active", "running", "completed", "succeeded", "failed")
+RESULT_BUCKETS: dict[str, str] = {
+    BatchTaskExecutionResult.SUCCESS: "succeeded",
+    BatchTaskExecutionResult.FAILURE: "failed",
+}
 
 
 def check_job_settings(body: JobSettings) -> None:
@@ -293,16 +301,16 @@ class JobService:
 
     def task_counts(self, account: str, job_id: str) -> BatchTaskCountsResult:
         job = self.get(account, job_id)
-        n = self.ctx.store.tasks.counts(account, job.key)
+        tasks = dict.fromkeys(COUNTED, 0)
+        slots = dict.fromkeys(COUNTED, 0)
+        for row in self.ctx.store.tasks.counts(account, job.key):
+            buckets = ["active" if row.state == TaskState.PREPARING else row.state]  # preparing counts as active
+            if row.state == TaskState.COMPLETED and row.result in RESULT_BUCKETS:
+                buckets.append(RESULT_BUCKETS[row.result])
+            for bucket in buckets:
+                if bucket in tasks:
+                    tasks[bucket] += row.tasks
+                    slots[bucket] += row.slots
         return BatchTaskCountsResult(
-            task_counts=BatchTaskCounts(
-                active=n.active, running=n.running, completed=n.completed, succeeded=n.succeeded, failed=n.failed
-            ),
-            task_slot_counts=BatchTaskSlotCounts(
-                active=n.active_slots,
-                running=n.running_slots,
-                completed=n.completed_slots,
-                succeeded=n.succeeded_slots,
-                failed=n.failed_slots,
-            ),
+            task_counts=BatchTaskCounts(**tasks), task_slot_counts=BatchTaskSlotCounts(**slots)
         )

@@ -116,7 +116,7 @@ class JobScheduleService:
         schedule: JobSchedule,
         config: BatchJobScheduleConfiguration | None,
         spec: BatchJobSpecification | None,
-        metadata: builtins.list[BatchMetadataItem] | None | msgspec.UnsetType,
+        metadata: builtins.list[BatchMetadataItem] | msgspec.UnsetType | None,
     ) -> JobSchedule:
         if config is not None:
             check_schedule(config)

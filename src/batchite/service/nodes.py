@@ -16,8 +16,9 @@ from batchite.domain.entities import Node, NodeUser, Pool
 from batchite.domain.entities.records import NodeUserRecord
 from batchite.domain.errors import BatchError, conflict, not_found
 from batchite.domain.filters import Filter
+from batchite.domain.node_actions import NodeAction
 from batchite.domain.states import NodeState
-from batchite.scheduler.live import LiveNode, LivePool, NodeAction
+from batchite.scheduler.live import LiveNode, LivePool
 from batchite.service.context import ServiceContext, require
 from batchite.storage.blobs import upload_files
 from batchite.store.base import Page

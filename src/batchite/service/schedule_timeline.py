@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from batchite.clock import to_utc
 from batchite.domain.errors import invalid_property
-from batchite.domain.filters import to_utc
 from batchite.wire.models import BatchJobScheduleConfiguration
 
 MIN_INTERVAL = timedelta(minutes=1)

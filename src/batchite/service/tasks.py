@@ -43,13 +43,15 @@ MAX_TASKS_PER_COLLECTION = 100
 DEFAULT_RETENTION = Duration(days=7)
 
 
-def too_many_tasks() -> BatchError:
-    return BatchError(
-        413,
-        "RequestBodyTooLarge",
-        "The request body is too large and exceeds the maximum permissible limit.",
-        [("MaxLimit", str(MAX_TASKS_PER_COLLECTION))],
-    )
+def check_collection_size(count: int) -> None:
+    """A task collection holds at most 100 tasks (told before the tasks are validated)."""
+    if count > MAX_TASKS_PER_COLLECTION:
+        raise BatchError(
+            413,
+            "RequestBodyTooLarge",
+            "The request body is too large and exceeds the maximum permissible limit.",
+            [("MaxLimit", str(MAX_TASKS_PER_COLLECTION))],
+        )
 
 
 def _sets_job_action(conditions: ExitConditions | None) -> bool:
@@ -151,8 +153,7 @@ class TaskService:
     def create_collection(
         self, account: str, job_id: str, bodies: builtins.list[BatchTaskCreateOptions]
     ) -> builtins.list[BatchTaskCreateResult]:
-        if len(bodies) > MAX_TASKS_PER_COLLECTION:
-            raise too_many_tasks()
+        check_collection_size(len(bodies))
         live = self._open_job(account, job_id)
         now = self.ctx.clock.now()
         results: builtins.list[BatchTaskCreateResult | Task] = []

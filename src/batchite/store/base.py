@@ -41,19 +41,13 @@ class Page(Generic[E]):
 
 
 @dataclass(frozen=True)
-class StateCounts:
-    """Counts (and summed required slots) of a job's tasks by state and result."""
+class StateCount:
+    """How many of a job's tasks are in one state with one result, and their required slots."""
 
-    active: int = 0
-    running: int = 0
-    completed: int = 0
-    succeeded: int = 0
-    failed: int = 0
-    active_slots: int = 0
-    running_slots: int = 0
-    completed_slots: int = 0
-    succeeded_slots: int = 0
-    failed_slots: int = 0
+    state: str
+    result: str | None
+    tasks: int
+    slots: int
 
 
 class Repository(Protocol[E]):
@@ -94,7 +88,9 @@ class Repository(Protocol[E]):
 
 
 class TaskRepository(Repository[Task], Protocol):
-    def counts(self, account: str, job_key: str) -> StateCounts: ...
+    def counts(self, account: str, job_key: str) -> builtins.list[StateCount]:
+        """A job's tasks by state and result (from an index: no task is read)."""
+        ...
 
     def multi_instance(self, account: str, job_key: str) -> builtins.list[Task]:
         """A job's tasks that have multiInstanceSettings."""

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from batchite.clock import format_time
 from batchite.domain.filters import (
     And,
     CompareOp,
@@ -36,7 +37,6 @@ from batchite.domain.filters import (
     StartsWith,
     Value,
     fold,
-    format_datetime,
     path_segments,
 )
 
@@ -141,7 +141,7 @@ class _Compiler:
             guard, value, param = f"{o.kind} IN ('integer', 'real')", o.value, literal
         elif isinstance(literal, datetime):
             # Stored times have six fraction digits, or none when it is zero: read those as .000000.
-            guard, param = f"{o.kind} = 'text'", format_datetime(literal)
+            guard, param = f"{o.kind} = 'text'", format_time(literal)
             value = f"(CASE WHEN length({o.value}) = 20 THEN substr({o.value}, 1, 19) || '.000000Z' ELSE {o.value} END)"
             return self._emit(f"({guard} AND {value} {sql_op} ?)", *o.kind_params, *(o.value_params * 3), param)
         elif o.folded:

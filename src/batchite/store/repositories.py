@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from batchite.clock import format_time, parse_time
 from batchite.domain.entities import Entity, Job, Task
 from batchite.domain.filters import Filter
-from batchite.store.base import Page, StateCounts
+from batchite.store.base import Page, StateCount
 from batchite.store.filter_sql import compile_filter
 from batchite.wire.types import decode, encode
 
@@ -212,7 +212,7 @@ class TaskRepository(SqliteRepository[Task]):
         result = info.result if info is not None else None
         return (None if result is None else str(result)), entity.required_slots
 
-    def counts(self, account: str, job_key: str) -> StateCounts:
+    def counts(self, account: str, job_key: str) -> builtins.list[StateCount]:
         """From the covering index: tasks (and slots) by state and result."""
         with self.db.lock:
             rows = self.db.conn.execute(
@@ -220,17 +220,7 @@ class TaskRepository(SqliteRepository[Task]):
                 "WHERE account=? AND kind=? AND parent=? GROUP BY state, result",
                 (account, self.kind, job_key),
             ).fetchall()
-        n: dict[str, int] = {}
-        for state, result, count, slots in rows:
-            bucket = "active" if state in ("active", "preparing") else str(state)
-            buckets = [bucket]
-            if state == "completed" and result in ("success", "failure"):
-                buckets.append("succeeded" if result == "success" else "failed")
-            for b in buckets:
-                n[b] = n.get(b, 0) + int(count)
-                n[f"{b}_slots"] = n.get(f"{b}_slots", 0) + int(slots or 0)
-        known = StateCounts.__dataclass_fields__
-        return StateCounts(**{k: v for k, v in n.items() if k in known})
+        return [StateCount(str(state), result, int(count), int(slots or 0)) for state, result, count, slots in rows]
 
     def multi_instance(self, account: str, job_key: str) -> builtins.list[Task]:
         return self._select(account, job_key, where="json_extract(doc, '$.multiInstanceSettings') IS NOT NULL")

@@ -130,15 +130,24 @@ def _enc_hook(obj: Any) -> Any:
     raise NotImplementedError(f"cannot encode {type(obj).__name__}")
 
 
+_DURATIONS: dict[str, Duration] = {}  # the few duration texts there are, parsed once each
+
+
+def _duration(text: str) -> Duration:
+    found = _DURATIONS.get(text)
+    if found is None:
+        found = Duration.parse(text)
+        if len(_DURATIONS) < 4096:
+            _DURATIONS[text] = found
+    return found
+
+
 def _dec_hook(cls: type, obj: Any) -> Any:
     if cls is Duration:
         if isinstance(obj, timedelta):
             return Duration.of(obj)
         if isinstance(obj, str):
-            try:
-                return Duration.parse(obj)
-            except ValueError as exc:
-                raise ValueError(str(exc)) from None
+            return _duration(obj)
         raise ValueError("Expected an ISO 8601 duration")
     if cls is Int64String:
         if isinstance(obj, bool) or not isinstance(obj, int | str):

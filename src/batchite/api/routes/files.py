@@ -12,9 +12,8 @@ from batchite.api.paging import list_options, list_response, slice_items
 from batchite.api.request import RequestContext
 from batchite.api.routing import Router
 from batchite.clock import http_date
-from batchite.compute.protocol import FileInfo
 from batchite.domain.errors import BatchError
-from batchite.service.files import FileLocation
+from batchite.service.files import FileInfo, FileLocation
 from batchite.wire.models import BatchNodeFile, FileProperties
 from batchite.wire.types import Int64String
 

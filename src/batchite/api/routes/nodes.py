@@ -8,7 +8,7 @@ from batchite.api import render
 from batchite.api.paging import list_options, list_response, slice_items
 from batchite.api.request import RequestContext
 from batchite.api.routing import Router
-from batchite.scheduler.live import NodeAction
+from batchite.domain.node_actions import NodeAction
 from batchite.wire.models import (
     BatchNodeDeallocateOptions,
     BatchNodeDisableSchedulingOptions,

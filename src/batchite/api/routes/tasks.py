@@ -9,7 +9,7 @@ from batchite.api import conditions, render
 from batchite.api.paging import list_options, list_response
 from batchite.api.request import RequestContext, body_error
 from batchite.api.routing import Router
-from batchite.service.tasks import MAX_TASKS_PER_COLLECTION, too_many_tasks
+from batchite.service.tasks import check_collection_size
 from batchite.wire.bodies import TaskReplaceBody
 from batchite.wire.models import BatchTaskCreateOptions, BatchTaskGroup
 from batchite.wire.types import WireError, decode, encode
@@ -41,11 +41,8 @@ async def create_task_collection(ctx: RequestContext) -> Response:
     try:
         group = decode(BatchTaskGroup, data, strict=False)
     except WireError as err:
-        if _count(data) > MAX_TASKS_PER_COLLECTION:
-            raise too_many_tasks() from None
+        check_collection_size(_count(data))
         raise body_error(err, data) from None
-    if len(group.task_values) > MAX_TASKS_PER_COLLECTION:
-        raise too_many_tasks()
     results = ctx.batch.tasks.create_collection(ctx.account, ctx.path("jobId"), group.task_values)
     body = b'{"odata.metadata":' + encode(f"{ctx.base_url}/$metadata#taskaddresult") + b',"value":'
     return render.json_response(body + encode(results) + b"}")
