@@ -1,6 +1,6 @@
 """Staging without a storage server: paths, output file patterns, package variable names, the
 linked storage connection string, resource file downloads and package deployment over a local
-HTTP server, and the conversion of task documents into a TaskStaging."""
+HTTP server, and the conversion of a task's wire settings into a TaskStaging."""
 
 from __future__ import annotations
 
@@ -22,11 +22,14 @@ from batchite.agent.paths import inside
 from batchite.agent.process import Launch, ProcessOutcome, ProcessRunner
 from batchite.agent.stagein import StageError, stage_in
 from batchite.agent.stageout import applies, blob_name, expand, matches
-from batchite.clock import Clock
-from batchite.domain.record import Record
-from batchite.scheduler.launch import build_staging
+from batchite.clock import SystemClock
+from batchite.domain.entities import Application, ApplicationPackage, Pool
+from batchite.domain.entities.records import ApplicationInternal, PackageInternal, PackageRecord, PackageState
+from batchite.scheduler.staging import Part, Staging
 from batchite.storage.linked import AZURITE_KEY, LinkedStorage, StorageConfigError, azurite_connection_string
 from batchite.store.sqlite import SqliteStore
+from batchite.wire.models import BatchApplication, BatchApplicationPackageReference, BatchPool, BatchTask
+from batchite.wire.types import convert
 
 # -- paths -------------------------------------------------------------------------------------
 
@@ -252,60 +255,142 @@ def test_runner_reports_a_pre_failure_without_running(tmp_path: Path) -> None:
     assert uploaded.failed_stage == FILE_UPLOAD
 
 
-# -- task documents to TaskStaging --------------------------------------------------------------------------
+# -- a task's wire settings to TaskStaging --------------------------------------------------------------------
+
+
+def _pool(pool_id: str, refs: list[dict[str, Any]]) -> Pool:
+    wire = convert(
+        BatchPool,
+        {
+            "id": pool_id,
+            "creationTime": "2026-11-25T15:00:00Z",
+            "state": "active",
+            "stateTransitionTime": "2026-11-25T15:00:00Z",
+            "vmSize": "standard_d2s_v3",
+            "currentDedicatedNodes": 0,
+            "currentLowPriorityNodes": 0,
+            "applicationPackageReferences": refs,
+        },
+    )
+    return Pool("acc", "", wire)
+
+
+def _task(body: dict[str, Any]) -> BatchTask:
+    return convert(
+        BatchTask,
+        {
+            "id": "t",
+            "creationTime": "2026-11-25T15:00:00Z",
+            "state": "active",
+            "stateTransitionTime": "2026-11-25T15:00:00Z",
+            "commandLine": "x",
+            **body,
+        },
+    )
+
+
+def _build(
+    staging: Staging, store: SqliteStore, pool_id: str, task: BatchTask, part: Part = Part.WHOLE
+) -> TaskStaging | None:
+    """What the scheduler does for a task on a pool (build_staging used to read the pool itself)."""
+    pool = store.pools.get("acc", "", pool_id)
+    multi = task.multi_instance_settings
+    return staging.build(
+        "acc",
+        pool_refs=(pool.wire.application_package_references or []) if pool is not None else [],
+        task_refs=task.application_package_references,
+        resource_files=task.resource_files,
+        common_resource_files=multi.common_resource_files if multi is not None else None,
+        output_files=task.output_files,
+        part=part,
+    )
 
 
 def test_build_staging(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "db.sqlite", Clock())
-    pool_doc = {"id": "p", "applicationPackageReferences": [{"applicationId": "app"}]}
-    store.insert(Record("acc", "pool", "", "p", pool_doc))
+    store = SqliteStore(tmp_path / "db.sqlite", SystemClock())
+    store.pools.insert(_pool("p", [{"applicationId": "app"}]))
     storage = LinkedStorage.parse(azurite_connection_string())
-    assert build_staging(store, storage, "acc", "nopool", {"commandLine": "x"}) is None
-    staging = build_staging(store, storage, "acc", "p", {})
-    assert staging is not None and staging.pre_failure is not None
-    assert staging.pre_failure.code == "ApplicationPackageError"
-    app = Record("acc", "application", "", "app", {"id": "app", "versions": ["1"]}, extra={"defaultVersion": "1"})
-    store.insert(app)
-    store.insert(
-        Record(
+    staging = Staging(store, storage)
+    assert _build(staging, store, "nopool", _task({"commandLine": "x"})) is None
+    bare = _build(staging, store, "p", _task({}))
+    assert bare is not None and bare.pre_failure is not None
+    assert bare.pre_failure.code == "ApplicationPackageError"
+    app = Application(
+        "acc",
+        "",
+        BatchApplication(id="app", display_name="app", versions=["1"]),
+        ApplicationInternal(default_version="1"),
+    )
+    store.applications.insert(app)
+    store.packages.insert(
+        ApplicationPackage(
             "acc",
-            "applicationpackage",
-            "app",
-            "1",
-            {"id": "1", "state": "active"},
-            extra={"container": "c", "blob": "b"},
+            app.key,
+            PackageRecord(id="1", state=PackageState.ACTIVE),
+            PackageInternal(container="c", blob="b"),
         )
     )
-    doc = {
-        "resourceFiles": [
-            {"autoStorageContainerName": "inputs", "blobPrefix": "x/"},
-            {"httpUrl": "http://h/f", "filePath": "f"},
-        ],
-        "multiInstanceSettings": {
-            "numberOfInstances": 2,
-            "commonResourceFiles": [{"httpUrl": "http://h/c", "filePath": "c"}],
-        },
-        "outputFiles": [
-            {
-                "filePattern": "*.txt",
-                "destination": {"container": {"containerUrl": "http://o?sig=1"}},
-                "uploadOptions": {"uploadCondition": "TaskFailure"},
-            }
-        ],
-    }
-    full = build_staging(store, storage, "acc", "p", doc)
+    task = _task(
+        {
+            "resourceFiles": [
+                {"autoStorageContainerName": "inputs", "blobPrefix": "x/"},
+                {"httpUrl": "http://h/f", "filePath": "f"},
+            ],
+            "multiInstanceSettings": {
+                "numberOfInstances": 2,
+                "coordinationCommandLine": "true",  # required in the typed model
+                "commonResourceFiles": [{"httpUrl": "http://h/c", "filePath": "c"}],
+            },
+            "outputFiles": [
+                {
+                    "filePattern": "*.txt",
+                    "destination": {"container": {"containerUrl": "http://o?sig=1"}},
+                    "uploadOptions": {"uploadCondition": "TaskFailure"},
+                }
+            ],
+        }
+    )
+    full = _build(staging, store, "p", task)
     assert full is not None and full.pre_failure is None
     assert [(p.application_id, p.version, p.default_version) for p in full.packages] == [("app", "1", True)]
     assert full.packages[0].source_url.startswith(storage.blob_url("c", "b") + "?")
     assert full.resource_files[0].container_url and "/inputs?" in full.resource_files[0].container_url
     assert [r.base for r in full.resource_files] == ["wd", "wd", "task"]
     assert full.output_files[0].condition == "taskfailure"
-    coordination = build_staging(store, storage, "acc", "p", doc, part="coordination")
+    coordination = _build(staging, store, "p", task, part=Part.COORDINATION)
     assert coordination is not None and [r.base for r in coordination.resource_files] == ["task"]
     assert not coordination.output_files
-    application = build_staging(store, storage, "acc", "p", doc, part="application")
+    application = _build(staging, store, "p", task, part=Part.APPLICATION)
     assert application is not None and [r.base for r in application.resource_files] == ["wd", "wd"]
-    unlinked = build_staging(store, None, "acc", "nopool", {"resourceFiles": [{"autoStorageContainerName": "c"}]})
+    unlinked = _build(
+        Staging(store, None), store, "nopool", _task({"resourceFiles": [{"autoStorageContainerName": "c"}]})
+    )
     assert unlinked is not None and unlinked.pre_failure is not None
     assert unlinked.pre_failure.code == "ResourceContainerListMiscError"
+    store.close()
+
+
+def test_build_staging_keeps_one_package_named_both_ways(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "db.sqlite", SystemClock())
+    app = Application(
+        "acc",
+        "",
+        BatchApplication(id="App", display_name="app", versions=["1"]),
+        ApplicationInternal(default_version="1"),
+    )
+    store.applications.insert(app)
+    store.packages.insert(
+        ApplicationPackage("acc", app.key, PackageRecord(id="1", state=PackageState.ACTIVE), PackageInternal("c", "b"))
+    )
+    staging = Staging(store, LinkedStorage.parse(azurite_connection_string()))
+    by_version = BatchApplicationPackageReference(application_id="app", version="1")
+    by_default = BatchApplicationPackageReference(application_id="APP")
+    for pool_refs, task_refs in (([by_version], [by_default]), ([by_default], [by_version])):
+        built = staging.build("acc", pool_refs=pool_refs, task_refs=task_refs)
+        assert built is not None and built.pre_failure is None
+        # One deployment, under both variable names (with and without the version).
+        assert [(p.application_id, p.version, p.default_version) for p in built.packages] == [("App", "1", True)]
+    missing = staging.build("acc", task_refs=[BatchApplicationPackageReference(application_id="nope")])
+    assert missing is not None and missing.pre_failure is not None
+    assert missing.pre_failure.code == "ApplicationPackageError" and not missing.packages
     store.close()

@@ -153,7 +153,8 @@ class SqliteRepository(Generic[E]):
         for values, op in ((states, "IN"), (exclude_states, "NOT IN")):
             if values is not None:
                 texts = [_state_text(v) for v in values]
-                clauses.append(f"state {op} ({','.join('?' * len(texts))})" if texts else "1=1")
+                empty = "1=0" if op == "IN" else "1=1"  # in no state: nothing; outside no state: everything
+                clauses.append(f"state {op} ({','.join('?' * len(texts))})" if texts else empty)
                 params.extend(texts)
         return " AND ".join(clauses), params
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import enum
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, TypeVar
 
 import msgspec
@@ -190,26 +190,77 @@ def _wire_error(exc: msgspec.ValidationError | msgspec.DecodeError) -> WireError
     missing = _MISSING.match(reason)
     if missing:
         parts.append(missing.group("name"))
-    return WireError(".".join(parts), reason, missing is not None, isinstance(exc, msgspec.DecodeError))
+    malformed = not isinstance(exc, msgspec.ValidationError)  # a ValidationError is a DecodeError too
+    return WireError(".".join(parts), reason, missing is not None, malformed)
 
 
 def decode(cls: type[T], data: bytes | str, *, strict: bool = True) -> T:
-    """JSON text to a model. `strict=False` (request bodies) accepts numbers written as strings."""
+    """JSON text to a model. `strict=False` (request bodies) accepts numbers written as strings,
+    and the times a client sends are brought to UTC (a time without a zone is UTC)."""
     decoder = _DECODERS.get((cls, strict))
     if decoder is None:
         decoder = _DECODERS[(cls, strict)] = msgspec.json.Decoder(cls, strict=strict, dec_hook=_dec_hook)
     try:
-        return decoder.decode(data)
+        value = decoder.decode(data)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise _wire_error(exc) from None
+    if not strict:
+        to_utc_times(value)
+    return value
 
 
 def convert(cls: type[T], obj: Any, *, strict: bool = False) -> T:
     """Python objects (parsed JSON) to a model, as `decode` does for text."""
     try:
-        return msgspec.convert(obj, cls, strict=strict, dec_hook=_dec_hook)
+        value = msgspec.convert(obj, cls, strict=strict, dec_hook=_dec_hook)
     except msgspec.ValidationError as exc:
         raise _wire_error(exc) from None
+    to_utc_times(value)
+    return value
+
+
+_TIME_FIELDS: dict[type, tuple[str, ...]] = {}  # per model: its fields that can hold a time, at any depth
+
+
+def _time_fields(cls: type) -> tuple[str, ...]:
+    found = _TIME_FIELDS.get(cls)
+    if found is None:
+        _TIME_FIELDS[cls] = ()  # a model that contains itself is looked at once
+        info = msgspec.inspect.type_info(cls)
+        assert isinstance(info, msgspec.inspect.StructType)
+        found = tuple(f.name for f in info.fields if _may_hold_time(f.type))
+        _TIME_FIELDS[cls] = found
+    return found
+
+
+def _may_hold_time(t: msgspec.inspect.Type) -> bool:
+    if isinstance(t, msgspec.inspect.DateTimeType):
+        return True
+    if isinstance(t, msgspec.inspect.UnionType):
+        return any(_may_hold_time(x) for x in t.types)
+    if isinstance(t, msgspec.inspect.ListType | msgspec.inspect.SetType):
+        return _may_hold_time(t.item_type)
+    if isinstance(t, msgspec.inspect.DictType):
+        return _may_hold_time(t.value_type)
+    if isinstance(t, msgspec.inspect.StructType):
+        return bool(_time_fields(t.cls))
+    return False
+
+
+def to_utc_times(value: Any) -> None:
+    """Bring every time in a model (and the models it holds) to UTC, in place."""
+    if isinstance(value, list):
+        for item in value:
+            to_utc_times(item)
+        return
+    if not isinstance(value, msgspec.Struct):
+        return
+    for name in _time_fields(type(value)):
+        item = getattr(value, name)
+        if isinstance(item, datetime):
+            setattr(value, name, item.replace(tzinfo=UTC) if item.tzinfo is None else item.astimezone(UTC))
+        elif item is not None:
+            to_utc_times(item if not isinstance(item, dict) else list(item.values()))
 
 
 def encode(obj: Any) -> bytes:
