@@ -3,8 +3,7 @@ allocation to leaving, the start task, and the node documents.
 
 The one writer of pools and nodes: the service hands new pools to `add`, edits through `edit`,
 and asks for resizes and deletes; every state move goes through `transition` and is stored here.
-Node documents change with every task (running counts, recent tasks); those writes are grouped
-and made at most every NODE_FLUSH_DELAY, and before any read (`flush_documents`).
+What changes with every task (running counts, recent tasks) is written by NodeDocuments, grouped.
 """
 
 from __future__ import annotations
@@ -12,22 +11,22 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 from functools import partial
 
 from batchite.agent.layout import TaskLaunch
-from batchite.clock import Clock, Timer
+from batchite.clock import Clock
 from batchite.compute.protocol import NodeBackend, NodeSpec
 from batchite.domain import vmsizes
 from batchite.domain.entities import Node, NodeUsage, Pool
 from batchite.domain.entities.records import NodeUsageRecord
 from batchite.domain.node_actions import NodeAction
 from batchite.domain.quotas import Quotas
-from batchite.domain.states import ALLOCATION, NodeState, PoolState, TaskState, can_move, transition
+from batchite.domain.states import ALLOCATION, NodeState, PoolState, can_move, transition
 from batchite.domain.urls import Urls
 from batchite.scheduler.events import EventBus, NodeRebooted, PoolRemoved, RunEnded, RunStarted
 from batchite.scheduler.kick import Kick
 from batchite.scheduler.live import KillReason, LiveNode, LivePool, Projection, environment_of
+from batchite.scheduler.node_documents import NodeDocuments
 from batchite.scheduler.side_tasks import SideRun, SideRunInfo, SideTasks
 from batchite.scheduler.staging import Staging
 from batchite.scheduler.task_runs import TaskRunner
@@ -38,14 +37,11 @@ from batchite.wire.models import (
     BatchNodeAgentInfo,
     BatchNodeEndpointConfiguration,
     BatchStartTaskInfo,
-    BatchTaskInfo,
     NameValuePair,
     ResizeError,
     VirtualMachineInfo,
 )
 
-RECENT_TASKS = 10
-NODE_FLUSH_DELAY = timedelta(milliseconds=50)  # node documents are written at most this often
 START_DIR = "startup"
 WAITING_OPTIONS = (BatchNodeDeallocationOption.TASK_COMPLETION, BatchNodeDeallocationOption.RETAINED_DATA)
 
@@ -85,8 +81,7 @@ class NodeManager:
         self.kick = kick
         self.urls = urls
         self.quotas = quotas
-        self._dirty: set[LiveNode] = set()
-        self._flush_timer: Timer | None = None
+        self.documents = NodeDocuments(store, clock, urls)
         events.subscribe(RunStarted, lambda e: self._run_started(e.node, e.job.id, e.task.id))
         events.subscribe(RunEnded, lambda e: self._run_ended(e.node, e.job.id, e.task.id, e.succeeded))
 
@@ -330,9 +325,6 @@ class NodeManager:
         self.set_state(node, NodeState.IDLE if ok else NodeState.START_TASK_FAILED)
         self.kick()
 
-    def alive(self, node: LiveNode) -> bool:
-        return self.projection.pool_of(node) is not None
-
     def set_state(self, node: LiveNode, new: NodeState) -> None:
         if transition(node.entity.wire, new, self.clock.now(), keep_previous=False):
             self.store.nodes.update(node.entity)
@@ -355,7 +347,7 @@ class NodeManager:
 
     def _drop(self, live: LivePool, node: LiveNode, update_pool: bool = True) -> None:
         live.nodes.pop(node.id, None)
-        self._dirty.discard(node)
+        self.documents.forget(node)
         transition(node.entity.wire, NodeState.LEAVING_POOL, self.clock.now(), keep_previous=False)
         usage = NodeUsageRecord(
             node_id=node.id,
@@ -374,8 +366,7 @@ class NodeManager:
     def _run_started(self, node: LiveNode, job_id: str, task_id: str) -> None:
         if node.state == NodeState.IDLE:
             transition(node.entity.wire, NodeState.RUNNING, self.clock.now(), keep_previous=False)
-        node.recent.append((True, job_id, task_id, None))
-        self._mark(node)
+        self.documents.record(node, job_id, task_id, started=True)
 
     def _run_ended(self, node: LiveNode, job_id: str, task_id: str, succeeded: bool | None) -> None:
         live = self.projection.pool_of(node)
@@ -388,8 +379,7 @@ class NodeManager:
             self.run_pending_action(live, node)
         if node.state == NodeState.RUNNING and not node.runs:
             transition(node.entity.wire, NodeState.IDLE, self.clock.now(), keep_previous=False)
-        node.recent.append((False, job_id, task_id, succeeded))
-        self._mark(node)
+        self.documents.record(node, job_id, task_id, started=False, succeeded=succeeded)
 
     def run_pending_action(self, live: LivePool, node: LiveNode) -> None:
         action, node.pending_action = node.pending_action, None
@@ -404,34 +394,3 @@ class NodeManager:
     def _deallocated(self, live: LivePool, node: LiveNode) -> None:
         if live.nodes.get(node.id) is node:
             self.set_state(node, NodeState.DEALLOCATED)
-
-    def _mark(self, node: LiveNode) -> None:
-        if not self._dirty:
-            self._flush_timer = self.clock.call_later(NODE_FLUSH_DELAY, self.flush_documents)
-        self._dirty.add(node)
-
-    def flush_documents(self) -> None:
-        """Bring the node documents up to date now (before they are read); otherwise within 50 ms."""
-        if self._flush_timer is not None:
-            self._flush_timer.cancel()
-            self._flush_timer = None
-        dirty, self._dirty = self._dirty, set()
-        for node in dirty:
-            recent, node.recent = node.recent, []
-            wire = node.entity.wire
-            tasks = list(wire.recent_tasks or [])
-            for started, job_id, task_id, succeeded in recent:
-                tasks = [t for t in tasks if t.task_id != task_id or t.job_id != job_id]
-                url = self.urls.task(node.spec.account, job_id, task_id)
-                if started:
-                    wire.total_tasks_run += 1
-                    state = TaskState.RUNNING
-                else:
-                    if succeeded:
-                        wire.total_tasks_succeeded = (wire.total_tasks_succeeded or 0) + 1
-                    state = TaskState.COMPLETED if succeeded is not None else TaskState.ACTIVE
-                tasks.insert(0, BatchTaskInfo(task_url=url, job_id=job_id, task_id=task_id, task_state=state))
-            wire.recent_tasks = tasks[:RECENT_TASKS]
-            wire.running_tasks_count = len(node.runs)
-            wire.running_task_slots_count = node.used
-            self.store.nodes.update(node.entity)

@@ -158,4 +158,4 @@ class Scheduler:
         self.backend.shutdown()
 
     def flush_node_documents(self) -> None:
-        self.nodes.flush_documents()
+        self.nodes.documents.flush()
