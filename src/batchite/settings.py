@@ -8,11 +8,13 @@ cannot exist in one place and not the other.
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from batchite.agent.identity import Isolation, default_isolation
 from batchite.domain.quotas import Quotas
 from batchite.scheduler.preemption import PreemptionPolicy
 from batchite.scheduler.scheduler import SchedulerSettings
@@ -42,6 +44,14 @@ class Settings:
     low_priority_core_quota: int = _setting(100, "Low-priority (spot) cores an account may have.")
     pool_quota: int = _setting(100, "Pools an account may have.")
     active_job_quota: int = _setting(300, "Active jobs and job schedules an account may have.")
+    isolation: str = _setting(
+        "",
+        "How tasks are kept apart: users (own unprivileged uids per pool; the default as root), sandbox "
+        "(also a bubblewrap sandbox per task) or none (as the agent's user; the default otherwise).",
+    )
+    stop_agents: bool = _setting(
+        False, "When the service stops, end the node agents and their tasks too (they are requeued at start)."
+    )
     access_log: bool = _setting(False, "Log every request (request id, account, operation, status, duration).")
     storage_connection_string: str = _setting(
         "",
@@ -52,6 +62,14 @@ class Settings:
     @property
     def url(self) -> str:
         return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"
+
+    @property
+    def isolation_level(self) -> Isolation:
+        """The isolation asked for, or the default for this user; a level this user cannot have fails."""
+        level = Isolation(self.isolation) if self.isolation else default_isolation()
+        if level == Isolation.USERS and os.geteuid() != 0:
+            raise ValueError("isolation 'users' needs the service to run as root (try 'sandbox' or 'none')")
+        return level
 
     @property
     def scheduler(self) -> SchedulerSettings:

@@ -174,7 +174,7 @@ def test_enable_twice_within_30_service_seconds_is_too_many_requests(fclient: An
 def test_disable_pool_auto_scale_clears_the_formula_and_allows_resize(fclient: Any, uid: Any, cleanup: Cleanup) -> None:
     pool_id = uid("off")
     autoscale_pool(fclient, pool_id, cleanup, "$TargetDedicatedNodes = 1;")
-    wait_for(lambda: fclient.get_pool(pool_id).current_dedicated_nodes == 1)
+    wait_for(lambda: (p := fclient.get_pool(pool_id)).current_dedicated_nodes == 1 and p.allocation_state == "steady")
     fclient.disable_pool_auto_scale(pool_id)
     pool = fclient.get_pool(pool_id)
     assert pool.enable_auto_scale is False

@@ -8,6 +8,8 @@ or task ends up in."""
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -219,18 +221,27 @@ def multi(task_id: str, command_line: str, coordination: str, instances: int = 3
     return task_options(task_id, command_line, multi_instance_settings=settings)
 
 
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    """A directory every pool user may write, as a cluster's shared file system would be."""
+    path = Path(tempfile.mkdtemp(prefix="batchite-shared-", dir="/tmp"))
+    path.chmod(0o1777)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
 def test_multi_instance_coordinates_every_node_then_runs_the_primary(
-    client: Any, uid: Any, cleanup: Cleanup, mpool: str, tmp_path: Path
+    client: Any, uid: Any, cleanup: Cleanup, mpool: str, shared_dir: Path
 ) -> None:
     job_id = new_job(client, uid, cleanup, mpool)
     coordination = sh(
-        f"echo $AZ_BATCH_NODE_ID >> {tmp_path}/coordinated.txt;"
+        f"echo $AZ_BATCH_NODE_ID >> {shared_dir}/coordinated.txt;"
         " echo coord-$AZ_BATCH_IS_CURRENT_NODE_MASTER > $AZ_BATCH_TASK_SHARED_DIR/coord.txt"
     )
     application = sh(
         "echo hosts=$AZ_BATCH_HOST_LIST; echo master=$AZ_BATCH_MASTER_NODE;"
         " echo is_master=$AZ_BATCH_IS_CURRENT_NODE_MASTER; cat $AZ_BATCH_TASK_SHARED_DIR/coord.txt;"
-        f" sort {tmp_path}/coordinated.txt"
+        f" sort {shared_dir}/coordinated.txt"
     )
     client.create_task(job_id, multi("mpi", application, coordination))
 
@@ -258,16 +269,16 @@ def test_multi_instance_coordinates_every_node_then_runs_the_primary(
 
 
 def test_multi_instance_failing_coordination_fails_the_task(
-    client: Any, uid: Any, cleanup: Cleanup, mpool: str, tmp_path: Path
+    client: Any, uid: Any, cleanup: Cleanup, mpool: str, shared_dir: Path
 ) -> None:
     job_id = new_job(client, uid, cleanup, mpool)
     coordination = sh('test "$AZ_BATCH_IS_CURRENT_NODE_MASTER" = true')  # fails on both subtask nodes
-    client.create_task(job_id, multi("mpi", sh(f"touch {tmp_path}/application-ran"), coordination))
+    client.create_task(job_id, multi("mpi", sh(f"touch {shared_dir}/application-ran"), coordination))
 
     task = wait_task(client, job_id, "mpi")
     assert task.execution_info.result == "failure"
     assert task.execution_info.failure_info is not None
-    assert not (tmp_path / "application-ran").exists()
+    assert not (shared_dir / "application-ran").exists()
     subtasks = list(client.list_subtasks(job_id, "mpi"))
     assert sorted(s.id for s in subtasks) == [1, 2]
     assert all(s.state == "completed" and s.exit_code == 1 and s.result == "failure" for s in subtasks), subtasks

@@ -7,6 +7,7 @@ between two requests.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -54,7 +55,7 @@ class Env:
         return batch
 
     def close(self) -> None:
-        self.batch.scheduler.shutdown()
+        asyncio.run(self.batch.scheduler.shutdown(stop_agents=True))
         self.batch.store.close()
 
     def restart(self, downtime: timedelta) -> None:

@@ -1,4 +1,10 @@
-"""The directory tree of a node, laid out like an Azure Batch Linux node, and task environments."""
+"""The directory tree of a node, laid out like an Azure Batch Linux node, and task environments.
+
+A task sees only what a task on Azure sees: the AZ_BATCH_* variables, its job's and its own
+environment settings, HOME (its working directory) and a PATH of the system's directories, the
+node's shared directory and its working directory. Nothing of the service's or the agent's own
+environment reaches it.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from batchite.agent.files import TaskStaging
+from batchite.agent.identity import SANDBOX_ROOT, NodeUsers, RunAs
 from batchite.agent.packages import package_environment
 
 NODE_SUBDIRS = ("shared", "startup", "applications", "workitems", "fsmounts", "certs", "volatile")
-
-# What a task inherits from the service's environment; everything else (keys included) stays out.
-_INHERITED = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "HOME", "USER", "LOGNAME", "TMPDIR", "SYSTEMROOT")
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+_INHERITED = ("LANG", "LC_ALL", "LC_CTYPE", "TZ")  # the locale, and nothing else
+GROUP_DIR = 0o2770  # node directories: the pool's users and group, new files keep the group
 
 
 @dataclass(frozen=True)
@@ -40,11 +47,51 @@ class TaskLaunch:
     extra_environment: dict[str, str] = field(default_factory=dict)  # multi-instance variables
     job_prep_relative_dir: str | None = None
     staging: TaskStaging | None = None  # resource files, output files, application packages
+    run_as: RunAs = field(default_factory=RunAs)
 
 
-def prepare_node(root: Path) -> None:
+def _own(path: Path, users: NodeUsers | None, uid: int | None = None) -> None:
+    """A node directory: the pool's group (and `uid`, or root), mode 2770."""
+    if users is None:
+        return
+    os.chown(path, uid if uid is not None else 0, users.gid)
+    os.chmod(path, GROUP_DIR)
+
+
+def prepare_node(root: Path, users: NodeUsers | None = None) -> None:
+    """The node's tree. With users, it belongs to the pool's group only (no one else can look in),
+    and the directories above it can be passed through but not listed."""
     for sub in NODE_SUBDIRS:
         (root / sub).mkdir(parents=True, exist_ok=True)
+    if users is not None:
+        _own(root, users)
+        for sub in NODE_SUBDIRS:
+            _own(root / sub, users)
+
+
+def prepare_task_directory(task_dir: Path, users: NodeUsers | None, uid: int | None) -> None:
+    """A task's directory and working directory (and the directories between them and the node
+    root), owned by the task's user and the pool's group."""
+    wd = task_dir / "wd"
+    if wd.is_dir():
+        return
+    wd.mkdir(parents=True, exist_ok=True)
+    if users is None:
+        return
+    node_dirs = {sub for sub in NODE_SUBDIRS}
+    path = wd
+    while path.name not in node_dirs and path != path.parent:
+        _own(path, users, uid if path in (wd, task_dir) else None)
+        path = path.parent
+
+
+def give_to(directory: Path, uid: int, gid: int | None) -> None:
+    """What the agent wrote into a task's directory (resource files) becomes the task user's;
+    links are changed themselves, never followed."""
+    group = gid if gid is not None else -1
+    for top, dirs, files in os.walk(directory, followlinks=False):
+        for name in (*dirs, *files):
+            os.chown(os.path.join(top, name), uid, group, follow_symlinks=False)
 
 
 def task_relative_dir(job_id: str, task_id: str) -> str:
@@ -56,10 +103,9 @@ def task_directory(node: NodeIdentity, task: TaskLaunch) -> Path:
 
 
 @functools.lru_cache(maxsize=1024)
-def _node_environment(node: NodeIdentity) -> dict[str, str]:
-    """What every task on a node sees (computed once per node)."""
+def _node_environment(node: NodeIdentity, root: str) -> dict[str, str]:
+    """What every task on a node sees (computed once per node and root path)."""
     env = {k: os.environ[k] for k in _INHERITED if k in os.environ}
-    root = str(node.root)
     env.update(
         {
             "AZ_BATCH_ACCOUNT_NAME": node.account,
@@ -72,17 +118,17 @@ def _node_environment(node: NodeIdentity) -> dict[str, str]:
             "AZ_BATCH_NODE_STARTUP_DIR": f"{root}/startup",
             "AZ_BATCH_NODE_STARTUP_WORKING_DIR": f"{root}/startup/wd",
             "AZ_BATCH_NODE_MOUNTS_DIR": f"{root}/fsmounts",
-            "AZ_BATCH_TASK_USER": "_azbatch",
-            "AZ_BATCH_TASK_USER_IDENTITY": "PoolNonAdmin",
         }
     )
     return env
 
 
-def environment(node: NodeIdentity, task: TaskLaunch) -> dict[str, str]:
-    """The environment a task sees: the AZ_BATCH_* variables, then its environmentSettings."""
-    task_dir = f"{node.root}/{task.relative_dir}"
-    env = dict(_node_environment(node))
+def environment(node: NodeIdentity, task: TaskLaunch, in_sandbox: bool = False) -> dict[str, str]:
+    """The environment a task sees: the AZ_BATCH_* variables, then its environmentSettings.
+    In a sandbox the node's tree is at /mnt/batch/tasks, and the paths say so."""
+    root = SANDBOX_ROOT if in_sandbox else str(node.root)
+    task_dir = f"{root}/{task.relative_dir}"
+    env = dict(_node_environment(node, root))
     env.update(
         {
             "AZ_BATCH_CERTIFICATES_DIR": f"{task_dir}/certs",
@@ -90,15 +136,19 @@ def environment(node: NodeIdentity, task: TaskLaunch) -> dict[str, str]:
             "AZ_BATCH_TASK_ID": task.task_id,
             "AZ_BATCH_TASK_DIR": task_dir,
             "AZ_BATCH_TASK_WORKING_DIR": f"{task_dir}/wd",
+            "AZ_BATCH_TASK_USER": task.run_as.user_name,
+            "AZ_BATCH_TASK_USER_IDENTITY": task.run_as.label,
+            "HOME": f"{task_dir}/wd",
+            "PATH": f"{SYSTEM_PATH}:{root}/shared:{task_dir}/wd",
         }
     )
     if task.job_prep_relative_dir:
-        env["AZ_BATCH_JOB_PREP_DIR"] = str(node.root / task.job_prep_relative_dir)
-        env["AZ_BATCH_JOB_PREP_WORKING_DIR"] = str(node.root / task.job_prep_relative_dir / "wd")
+        env["AZ_BATCH_JOB_PREP_DIR"] = f"{root}/{task.job_prep_relative_dir}"
+        env["AZ_BATCH_JOB_PREP_WORKING_DIR"] = f"{root}/{task.job_prep_relative_dir}/wd"
     if not task.job_id:
         env.pop("AZ_BATCH_JOB_ID", None)
     if task.staging is not None and task.staging.packages:
-        env.update(package_environment(node.root, task.staging.packages))
+        env.update(package_environment(Path(root), task.staging.packages))
     if "AZ_BATCH_HOST_LIST" in task.extra_environment:  # a multi-instance task's directory is shared
         env["AZ_BATCH_TASK_SHARED_DIR"] = task_dir
     env.update(task.extra_environment)

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 from collections.abc import Callable
@@ -19,8 +20,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, BinaryIO
 
 from batchite.agent.files import FILE_UPLOAD, PREPROCESSING, PROCESS, TaskFailure, TaskStaging
+from batchite.agent.identity import NodeUsers, SpawnAs
+from batchite.agent.layout import give_to, prepare_task_directory
 from batchite.agent.stagein import StageError, stage_in
 from batchite.agent.stageout import stage_out
 
@@ -57,6 +61,8 @@ class Launch:
     working_dir: Path | None = None  # defaults to task_dir/wd
     staging: TaskStaging | None = None
     node_root: Path | None = None  # where applications/ lives; defaults to task_dir's parent
+    spawn: SpawnAs = field(default_factory=SpawnAs)  # its uid and group, and its sandbox
+    users: NodeUsers | None = None  # the pool's users, when directories get owners
 
 
 class _KilledBeforeStart(Exception):
@@ -72,6 +78,7 @@ class RunningProcess:
     kill_requested: bool = False
     done: bool = False
     on_exit: Callable[[ProcessOutcome], None] | None = field(default=None, repr=False)
+    on_spawned: Callable[[int], None] | None = field(default=None, repr=False)  # its pid, once it runs
 
 
 def _now() -> datetime:
@@ -82,13 +89,29 @@ def split_command_line(command_line: str) -> list[str]:
     return shlex.split(command_line)
 
 
+def _output(path: Path, launch: Launch) -> BinaryIO:
+    """stdout.txt or stderr.txt, new for each run; the task's user owns it."""
+    out = open(path, "wb")  # noqa: SIM115 - the caller closes it once the child has it
+    if launch.spawn.uid is not None:
+        os.fchown(out.fileno(), launch.spawn.uid, launch.spawn.gid if launch.spawn.gid is not None else -1)
+    return out
+
+
 def _spawn(launch: Launch) -> subprocess.Popen[bytes]:
     wd = launch.working_dir or (launch.task_dir / "wd")
+    prepare_task_directory(launch.task_dir, launch.users, launch.spawn.uid)
     wd.mkdir(parents=True, exist_ok=True)
     argv = split_command_line(launch.command_line)
     if not argv:
         raise FileNotFoundError("empty command line")
-    with open(launch.task_dir / "stdout.txt", "wb") as out, open(launch.task_dir / "stderr.txt", "wb") as err:
+    spawn = launch.spawn
+    ids: dict[str, Any] = {}
+    if spawn.uid is not None:
+        ids = {"user": spawn.uid, "group": spawn.gid, "extra_groups": [spawn.gid], "umask": 0o007}
+    if spawn.prefix:
+        executable = shutil.which(argv[0], path=launch.env.get("PATH")) if "/" not in argv[0] else argv[0]
+        argv = [*spawn.prefix, executable or argv[0], *argv[1:]]
+    with _output(launch.task_dir / "stdout.txt", launch) as out, _output(launch.task_dir / "stderr.txt", launch) as err:
         return subprocess.Popen(
             argv,
             cwd=wd,
@@ -98,6 +121,7 @@ def _spawn(launch: Launch) -> subprocess.Popen[bytes]:
             stderr=err,
             start_new_session=True,
             close_fds=True,
+            **ids,
         )
 
 
@@ -128,7 +152,10 @@ class ProcessRunner:
         """On a staging thread: packages and resource files, then the process (unless killed meanwhile)."""
         launch = rp.launch
         assert launch.staging is not None
+        prepare_task_directory(launch.task_dir, launch.users, launch.spawn.uid)
         stage_in(launch.staging, launch.task_dir, launch.node_root or launch.task_dir.parent, self._transfer_pool)
+        if launch.spawn.uid is not None:
+            give_to(launch.task_dir / "wd", launch.spawn.uid, launch.spawn.gid)
         if rp.kill_requested:
             raise _KilledBeforeStart()
         return _spawn(launch)
@@ -167,6 +194,8 @@ class ProcessRunner:
         popen = fut.result()
         rp.popen = popen
         rp.start_time = _now()
+        if rp.on_spawned is not None:
+            rp.on_spawned(popen.pid)
         loop = asyncio.get_running_loop()
         try:
             rp.pidfd = os.pidfd_open(popen.pid)

@@ -22,6 +22,7 @@ from batchite.service import BatchService
 @dataclass
 class ApiSettings:
     strict_api_version: bool = False
+    stop_agents: bool = False  # when the service stops, its node agents stop too
 
 
 async def health(request: Request) -> Response:
@@ -51,7 +52,7 @@ def create_app(batch: BatchService, settings: ApiSettings | None = None) -> Star
         try:
             yield
         finally:
-            await batch.stop()
+            await batch.stop(app.state.settings.stop_agents)
 
     routes = [Route("/_batchite/health", health, methods=["GET"])]
     for module in (account, admin, admin_apps, pools, nodes, files, jobs, jobschedules, tasks):

@@ -53,13 +53,21 @@ def _serve(settings: Settings) -> None:
     storage = _storage(settings.storage_connection_string)
     data_dir = settings.data_dir.resolve()
     clock = SystemClock(settings.time_scale)
-    batch = BatchService.local(data_dir, accounts, settings.url, clock, storage, settings.scheduler)
-    application = create_app(batch, ApiSettings(strict_api_version=settings.strict_api_version))
+    try:
+        isolation = settings.isolation_level
+    except ValueError as exc:
+        console.print(f"[red]--isolation:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    batch = BatchService.local(data_dir, accounts, settings.url, clock, storage, settings.scheduler, isolation)
+    api = ApiSettings(strict_api_version=settings.strict_api_version, stop_agents=settings.stop_agents)
+    application = create_app(batch, api)
     console.print(f"[bold green]Batchite[/bold green] serving the Azure Batch API at [bold]{settings.url}[/bold]")
     for account in accounts:
         console.print(f"  account name: [bold]{account.name}[/bold]")
         print(f"  account key:  {account.keys[0]}")
     console.print(f"  data dir:     {data_dir}")
+    agents = "stop with the service" if settings.stop_agents else "outlive the service"
+    console.print(f"  isolation:    {isolation} (node agents {agents})")
     if storage is not None:
         console.print(f"  storage:      {storage.blob_endpoint} (account {storage.account_name})")
     uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning", access_log=False)

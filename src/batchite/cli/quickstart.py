@@ -40,11 +40,14 @@ JOB_ID = "quickstart-job"
 
 def generate_inputs(directory: Path, count: int) -> list[Path]:
     rng = random.Random(42)
+    # Tasks run as an unprivileged pool user: the inputs must be readable by anyone.
+    directory.chmod(0o755)
     paths = []
     for i in range(count):
         path = directory / f"input{i}.txt"
         lines = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 15))) for _ in range(rng.randint(3, 12))]
         path.write_text("\n".join(lines) + "\n")
+        path.chmod(0o644)
         paths.append(path)
     return paths
 

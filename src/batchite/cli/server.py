@@ -54,6 +54,10 @@ def start_child_server(
     port = free_port()
     data_dir = data_dir or Path(tempfile.mkdtemp(prefix="batchite-"))
     cmd = [sys.executable, "-m", "batchite.cli.main", "serve", "--port", str(port), "--data-dir", str(data_dir)]
+    if "--keep-agents" in (extra_args or []):  # the agents outlive this server (restart tests)
+        extra_args = [a for a in extra_args or [] if a != "--keep-agents"]
+    else:
+        cmd.append("--stop-agents")
     child_env = dict(os.environ)
     for name, value in (env or {}).items():
         if value:

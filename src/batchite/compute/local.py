@@ -1,167 +1,319 @@
-"""Local backend: each node is a directory tree under the data directory; runs are processes."""
+"""Local backend: every node is hosted by a node agent, a process of its own on this machine.
+
+Node trees live under DATA_DIR/nodes/<account>/<pool>/<node>; the agents' sockets, tokens and
+run records under DATA_DIR/agents (or a short directory in /tmp when that path is too long for a
+Unix socket). An agent is started in its own session with a clean environment, so nothing of the
+service's memory, environment or open files reaches a task, and it outlives the service: a
+restarted service attaches to it again. An agent that dies, or goes silent, loses its node; the
+processes it left are ended from its run records before the scheduler runs them elsewhere.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import shutil
-import stat
+import contextlib
+import hashlib
+import logging
+import os
+from collections.abc import AsyncIterator, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from batchite.agent.layout import NodeIdentity, TaskLaunch, environment, prepare_node, task_directory
-from batchite.agent.process import Launch, ProcessOutcome, ProcessRunner, RunningProcess
-from batchite.compute.protocol import FileInfo, NodeEvents, NodeSpec
+from batchite.agent.identity import Isolation
+from batchite.agent.layout import TaskLaunch
+from batchite.agent.node_agent import kill_recorded_runs
+from batchite.agent.protocol import (
+    AddNode,
+    FileRequest,
+    Kill,
+    Message,
+    NodeFailed,
+    NodeReady,
+    RemoveDirectory,
+    RemoveNode,
+    RunEnded,
+    Start,
+    Stop,
+)
+from batchite.agent.safe_files import FileInfo, FileRefused
+from batchite.compute.agents import AgentLink, agent_token, start_agent_process
+from batchite.compute.protocol import Durable, NodeEvents, NodeSpec, ProcessOutcome
+
+log = logging.getLogger("batchite.compute.local")
+SOCKET_PATH_LIMIT = 100  # sun_path holds 108 bytes; leave room
+PASS_THROUGH = 0o711  # the directories above node trees: the pools' users go through, never look
+VAR_LIB = Path("/var/lib/batchite")
 
 
-class PathEscapesNode(ValueError):
-    """A file path that would leave the node (or task) directory."""
+def agents_directory(data_dir: Path) -> Path:
+    """Where agents keep their sockets: DATA_DIR/agents, or a short stand-in when that is too long."""
+    preferred = data_dir / "agents"
+    if len(str(preferred / "0123456789abcdef" / "agent.sock")) <= SOCKET_PATH_LIMIT:
+        return preferred
+    digest = hashlib.sha256(str(data_dir).encode()).hexdigest()[:16]
+    return Path("/tmp") / f"batchite-{os.geteuid()}-{digest}" / "agents"
 
 
-def _info(name: str, path: Path) -> FileInfo:
-    st = path.stat()
-    return FileInfo(
-        name=name,
-        is_directory=stat.S_ISDIR(st.st_mode),
-        size=0 if stat.S_ISDIR(st.st_mode) else st.st_size,
-        creation_time=datetime.fromtimestamp(st.st_ctime, tz=UTC),
-        last_modified=datetime.fromtimestamp(st.st_mtime, tz=UTC),
-        mode=f"{stat.S_IMODE(st.st_mode):o}",
-    )
+def nodes_directory(data_dir: Path, isolation: Isolation) -> Path:
+    """Where node trees live: DATA_DIR/nodes, unless tasks run as users of their own and cannot
+    pass through the directories above DATA_DIR (a data directory under /root, say); then a
+    directory of this data directory's own under /var/lib/batchite."""
+    preferred = data_dir / "nodes"
+    if isolation == Isolation.NONE or _passable(data_dir.parent):
+        return preferred
+    digest = hashlib.sha256(str(data_dir).encode()).hexdigest()[:16]
+    return VAR_LIB / digest / "nodes"
+
+
+def _passable(directory: Path) -> bool:
+    """Every directory from / down to `directory` lets anyone pass through."""
+    for path in (directory, *directory.parents):
+        try:
+            if not os.stat(path).st_mode & 0o001:
+                return False
+        except OSError:
+            return False
+    return True
 
 
 class LocalBackend:
     name = "local"
 
-    def __init__(self, root: Path, spawn_threads: int = 2) -> None:
-        self.root = root
-        self.runner = ProcessRunner(spawn_threads)
+    def __init__(self, data_dir: Path, isolation: Isolation = Isolation.NONE) -> None:
+        self.data_dir = data_dir
+        self.root = nodes_directory(data_dir, isolation)
+        self.agents_dir = agents_directory(data_dir)
+        self.isolation = isolation
+        self.token = agent_token(self.agents_dir)
+        self.hide = [str(data_dir), str(self.root)]  # in a sandbox only the task's own node shows
         self._events: NodeEvents | None = None
-        self._runs: dict[str, RunningProcess] = {}
+        self._durable: Durable | None = None
+        self.links: dict[str, AgentLink] = {}  # agent id -> link
+        self.specs: dict[str, NodeSpec] = {}  # node id -> spec
+        self._pending: dict[str, asyncio.Task[AgentLink | None]] = {}  # agents being started or reached
+        self._tasks: set[asyncio.Task[object]] = set()
 
-    def connect(self, events: NodeEvents) -> None:
-        self._events = events
+    def connect(self, events: NodeEvents, durable: Durable) -> None:
+        self._events, self._durable = events, durable
 
     @property
     def events(self) -> NodeEvents:
         assert self._events is not None, "connect() the backend first"
         return self._events
 
+    @staticmethod
+    def agent_id(node_id: str) -> str:
+        return hashlib.sha256(node_id.encode()).hexdigest()[:16]
+
     def node_root(self, node: NodeSpec) -> Path:
         return self.root / node.account / node.pool_id.lower() / node.node_id
 
-    def _identity(self, node: NodeSpec) -> NodeIdentity:
-        return NodeIdentity(
-            account=node.account,
-            account_url=node.account_url,
-            pool_id=node.pool_id,
-            node_id=node.node_id,
-            root=self.node_root(node),
-            is_dedicated=node.is_dedicated,
-        )
+    def _spawn(self, coro: Coroutine[Any, Any, object]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- agents -------------------------------------------------------------------------
+    def _new_link(self, agent_id: str) -> AgentLink:
+        assert self._durable is not None
+        return AgentLink(agent_id, self.agents_dir / agent_id, self.token, self._message, self._lost, self._durable)
+
+    async def _link(self, node: NodeSpec, *, start: bool) -> AgentLink | None:
+        """The node's agent, connected: started when `start`, else only found again."""
+        agent_id = self.agent_id(node.node_id)
+        link = self.links.get(agent_id)
+        if link is not None and not link.lost:
+            return link
+        pending = self._pending.get(agent_id)
+        if pending is None:
+            pending = asyncio.get_running_loop().create_task(self._reach(agent_id, start))
+            self._pending[agent_id] = pending
+        try:
+            return await pending
+        finally:
+            self._pending.pop(agent_id, None)
+
+    async def _reach(self, agent_id: str, start: bool) -> AgentLink | None:
+        link = self._new_link(agent_id)
+        try:
+            await link.connect()
+        except (OSError, ConnectionError, TimeoutError) as exc:
+            if not start:
+                log.info("agent %s cannot be reached: %s", agent_id, exc)
+                return None
+            kill_recorded_runs(link.directory)  # a dead agent's leftovers
+            await start_agent_process(link.directory, agent_id, self.token, self.isolation, self.hide)
+            link = self._new_link(agent_id)
+            await link.connect()
+        self.links[agent_id] = link
+        return link
+
+    def _message(self, link: AgentLink, message: Message) -> None:
+        if isinstance(message, RunEnded):
+            self.events.run_finished(message.run_id, message.outcome)
+        elif isinstance(message, NodeReady):
+            spec = self.specs.get(message.node_id)
+            if spec is not None:
+                self.events.node_ready(spec)
+        elif isinstance(message, NodeFailed):
+            spec = self.specs.get(message.node_id)
+            if spec is not None:
+                self.events.node_lost(spec, message.message)
+
+    def _lost(self, link: AgentLink, reason: str) -> None:
+        log.warning("node agent %s lost: %s", link.agent_id, reason)
+        if self.links.get(link.agent_id) is link:
+            del self.links[link.agent_id]
+        killed = kill_recorded_runs(link.directory)
+        if killed:
+            log.warning("ended %d process(es) agent %s left running", killed, link.agent_id)
+        for node_id in list(link.nodes):
+            spec = self.specs.get(node_id)
+            if spec is not None:
+                self.events.node_lost(spec, f"its node agent is gone: {reason}")
 
     # -- nodes --------------------------------------------------------------------------
+    def _parents(self, node: NodeSpec) -> None:
+        """The directories above the node's tree exist and can be passed through by its users."""
+        path = self.root
+        for part in (node.account, node.pool_id.lower()):
+            path.mkdir(parents=True, exist_ok=True)
+            path = path / part
+        path.mkdir(parents=True, exist_ok=True)
+        if self.isolation != Isolation.NONE:
+            for directory in (path, *path.parents):  # ours, up to the data directory or /var/lib/batchite
+                os.chmod(directory, PASS_THROUGH)
+                if directory in (self.data_dir, VAR_LIB):
+                    break
+
     def allocate(self, node: NodeSpec, *, fresh: bool = False) -> None:
-        root = self.node_root(node)
-        if fresh:
-            shutil.rmtree(root, ignore_errors=True)
-        prepare_node(root)
-        asyncio.get_running_loop().call_soon(self.events.node_ready, node)
+        self.specs[node.node_id] = node
+        self._spawn(self._allocate(node, fresh))
+
+    async def _allocate(self, node: NodeSpec, fresh: bool) -> None:
+        try:
+            self._parents(node)
+            link = await self._link(node, start=True)
+        except (OSError, RuntimeError, ConnectionError, TimeoutError) as exc:
+            self.events.node_lost(node, f"its node agent could not be started: {exc}")
+            return
+        assert link is not None
+        link.nodes.add(node.node_id)
+        link.send(
+            AddNode(
+                node.node_id,
+                node.account,
+                node.account_url,
+                node.pool_id,
+                node.is_dedicated,
+                str(self.node_root(node)),
+                node.users,
+                fresh,
+            )
+        )
+
+    def attach(self, node: NodeSpec) -> None:
+        self.specs[node.node_id] = node
+        self._spawn(self._attach(node))
+
+    async def _attach(self, node: NodeSpec) -> None:
+        link = await self._link(node, start=False)
+        welcome = link.welcome if link is not None else None
+        if link is None or welcome is None or node.node_id not in welcome.nodes:
+            kill_recorded_runs(self.agents_dir / self.agent_id(node.node_id))
+            self.events.node_lost(node, "its node agent is gone")
+            return
+        link.nodes.add(node.node_id)
+        self.events.node_attached(node, set(welcome.running))
 
     def release(self, node: NodeSpec) -> None:
-        root = self.node_root(node)
-        asyncio.get_running_loop().run_in_executor(None, shutil.rmtree, root, True)
+        self.specs.pop(node.node_id, None)
+        link = self.links.get(self.agent_id(node.node_id))
+        if link is not None:
+            link.nodes.discard(node.node_id)
+            link.send(RemoveNode(node.node_id))
+            if not link.nodes:  # the agent ends once its last node left
+                self.links.pop(link.agent_id, None)
+                self._spawn(link.close())
 
-    # -- runs ---------------------------------------------------------------------------
+    def _send(self, node: NodeSpec, message: Message) -> bool:
+        link = self.links.get(self.agent_id(node.node_id))
+        if link is None or link.lost:
+            return False
+        link.send(message)
+        return True
+
     def start(self, node: NodeSpec, launch: TaskLaunch) -> None:
-        identity = self._identity(node)
-        staging = launch.staging if launch.staging is not None and not launch.staging.is_empty() else None
-        process = Launch(
-            command_line=launch.command_line,
-            task_dir=task_directory(identity, launch),
-            env=environment(identity, launch),
-            staging=staging,
-            node_root=identity.root,
-        )
-        run_id = launch.run_id
-
-        def finished(outcome: ProcessOutcome) -> None:
-            self._runs.pop(run_id, None)
-            self.events.run_finished(run_id, outcome)
-
-        self._runs[run_id] = self.runner.start(process, finished)
+        if not self._send(node, Start(node.node_id, launch)):
+            now = _now()
+            outcome = ProcessOutcome(now, now, None, "NodeNotReady", "the node's agent is not connected")
+            asyncio.get_running_loop().call_soon(self.events.run_finished, launch.run_id, outcome)
 
     def kill(self, node: NodeSpec, run_id: str) -> None:
-        running = self._runs.get(run_id)
-        if running is not None:
-            self.runner.kill(running)
+        self._send(node, Kill(node.node_id, run_id))
 
     def remove_directory(self, node: NodeSpec, relative_dir: str) -> None:
-        try:
-            target = self.resolve(node, relative_dir)
-        except PathEscapesNode:
-            return
-        asyncio.get_running_loop().run_in_executor(None, shutil.rmtree, target, True)
+        self._send(node, RemoveDirectory(node.node_id, relative_dir))
 
     # -- files --------------------------------------------------------------------------
-    def resolve(self, node: NodeSpec, path: str) -> Path:
-        root = self.node_root(node).resolve()
-        target = (root / path.strip("/")).resolve() if path.strip("/") else root
-        if target != root and root not in target.parents:
-            raise PathEscapesNode(path)
-        return target
+    def _file_link(self, node: NodeSpec) -> AgentLink:
+        link = self.links.get(self.agent_id(node.node_id))
+        if link is None or link.lost:
+            raise FileRefused("not-found", "the node's agent is not connected")
+        return link
 
-    def _list(self, node: NodeSpec, base: str, recursive: bool) -> list[FileInfo]:
-        root = self.resolve(node, base)
-        if not root.is_dir():
-            return []
-        prefix = base.strip("/")
-        out: list[FileInfo] = []
-        entries = sorted(root.rglob("*")) if recursive else sorted(root.iterdir())
-        for entry in entries:
-            rel = entry.relative_to(root).as_posix()
-            try:
-                out.append(_info(f"{prefix}/{rel}" if prefix else rel, entry))
-            except FileNotFoundError:
-                continue
-        return out
+    def _request(
+        self,
+        node: NodeSpec,
+        op: str,
+        base: str,
+        path: str = "",
+        *,
+        recursive: bool = False,
+        start: int | None = None,
+        end: int | None = None,
+    ) -> FileRequest:
+        return FileRequest(self.token, node.node_id, op, base, path, recursive, start, end)
 
     async def list_files(self, node: NodeSpec, base: str, recursive: bool) -> list[FileInfo]:
-        return await asyncio.to_thread(self._list, node, base, recursive)
+        answer = await self._file_link(node).file(self._request(node, "list", base, recursive=recursive))
+        if not answer.ok:
+            raise FileRefused(answer.reason, answer.message)
+        return answer.infos or []
 
-    def _stat(self, node: NodeSpec, path: str) -> FileInfo | None:
-        target = self.resolve(node, path)
-        try:
-            return _info(path.strip("/"), target)
-        except (FileNotFoundError, NotADirectoryError):
-            return None
+    async def stat_file(self, node: NodeSpec, base: str, path: str) -> FileInfo:
+        answer = await self._file_link(node).file(self._request(node, "stat", base, path))
+        if not answer.ok or answer.info is None:
+            raise FileRefused(answer.reason or "not-found", answer.message)
+        return answer.info
 
-    async def stat_file(self, node: NodeSpec, path: str) -> FileInfo | None:
-        return await asyncio.to_thread(self._stat, node, path)
+    async def read_file(
+        self, node: NodeSpec, base: str, path: str, start: int | None, end: int | None
+    ) -> AsyncIterator[bytes]:
+        request = self._request(node, "read", base, path, start=start, end=end)
+        answer, chunks = await self._file_link(node).read(request)
+        if not answer.ok:
+            raise FileRefused(answer.reason, answer.message)
+        return chunks
 
-    def _read(self, node: NodeSpec, path: str, start: int | None, end: int | None) -> bytes:
-        target = self.resolve(node, path)
-        with open(target, "rb") as fh:
-            if start:
-                fh.seek(start)
-            if end is None:
-                return fh.read()
-            return fh.read(max(0, end - (start or 0) + 1))
+    async def delete_file(self, node: NodeSpec, base: str, path: str, recursive: bool) -> None:
+        answer = await self._file_link(node).file(self._request(node, "delete", base, path, recursive=recursive))
+        if not answer.ok:
+            raise FileRefused(answer.reason, answer.message)
 
-    async def read_file(self, node: NodeSpec, path: str, start: int | None, end: int | None) -> bytes:
-        return await asyncio.to_thread(self._read, node, path, start, end)
+    # -- the end ------------------------------------------------------------------------
+    async def shutdown(self, stop_agents: bool = False) -> None:
+        for link in list(self.links.values()):
+            if stop_agents:
+                link.send(Stop(kill_runs=True))
+            await link.close()
+        self.links.clear()
+        for task in list(self._tasks):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
 
-    def _delete(self, node: NodeSpec, path: str, recursive: bool) -> None:
-        target = self.resolve(node, path)
-        if target.is_dir():
-            if recursive:
-                shutil.rmtree(target)
-            else:
-                target.rmdir()
-        else:
-            target.unlink()
 
-    async def delete_file(self, node: NodeSpec, path: str, recursive: bool) -> None:
-        await asyncio.to_thread(self._delete, node, path, recursive)
-
-    def shutdown(self) -> None:
-        self.runner.shutdown()
+def _now() -> datetime:
+    return datetime.now(tz=UTC)

@@ -1,20 +1,37 @@
 """The node protocol: what the scheduler asks of a compute backend, and what a backend reports.
 
 Commands go down (allocate, start, kill, files); events come back up through `NodeEvents`, on the
-event loop: a node is ready, a run finished. A run is one process of a task, named by the run id
-the scheduler gave it, so a backend never holds a reference into the scheduler.
+event loop: a node is ready, was found again after a restart, or is lost; a run finished. A run is
+one process of a task, named by the run id the scheduler gave it, so a backend never holds a
+reference into the scheduler, and a restarted service can match the runs an agent kept running.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Protocol
 
+from batchite.agent.identity import Isolation, NodeUsers, RunAs, UserKind
 from batchite.agent.layout import TaskLaunch
 from batchite.agent.process import ProcessOutcome
+from batchite.agent.safe_files import FileInfo, FileRefused
 
-__all__ = ["FileInfo", "NodeBackend", "NodeEvents", "NodeSpec", "ProcessOutcome", "TaskLaunch"]
+__all__ = [
+    "FileInfo",
+    "FileRefused",
+    "Isolation",
+    "NodeBackend",
+    "NodeEvents",
+    "NodeSpec",
+    "NodeUsers",
+    "ProcessOutcome",
+    "RunAs",
+    "TaskLaunch",
+    "UserKind",
+]
+
+Durable = Callable[[], Awaitable[None]]  # resolves once what the scheduler did so far is stored
 
 
 @dataclass(frozen=True)
@@ -25,18 +42,7 @@ class NodeSpec:
     node_id: str
     is_dedicated: bool
     vm_size: str
-
-
-@dataclass(frozen=True)
-class FileInfo:
-    """A file or directory on a node, path relative to the node root (or task directory)."""
-
-    name: str
-    is_directory: bool
-    size: int
-    creation_time: datetime
-    last_modified: datetime
-    mode: str
+    users: NodeUsers | None = None  # the pool's users (uids, group), when tasks run as them
 
 
 class NodeEvents(Protocol):
@@ -44,6 +50,15 @@ class NodeEvents(Protocol):
 
     def node_ready(self, node: NodeSpec) -> None:
         """The node's directory tree is in place (after allocate): it can run tasks."""
+        ...
+
+    def node_attached(self, node: NodeSpec, running: set[str]) -> None:
+        """After a restart: the node is still there, and these runs are still running on it
+        (those that ended meanwhile have been reported through run_finished first)."""
+        ...
+
+    def node_lost(self, node: NodeSpec, reason: str) -> None:
+        """The node is gone (its agent died, or cannot be reached): its runs are gone too."""
         ...
 
     def run_finished(self, run_id: str, outcome: ProcessOutcome) -> None:
@@ -54,12 +69,16 @@ class NodeEvents(Protocol):
 class NodeBackend(Protocol):
     name: str
 
-    def connect(self, events: NodeEvents) -> None:
-        """Where to report; called once, before anything else."""
+    def connect(self, events: NodeEvents, durable: Durable) -> None:
+        """Where to report, and how to wait until a report's consequences are stored; called once."""
         ...
 
     def allocate(self, node: NodeSpec, *, fresh: bool = False) -> None:
         """Make the node ready (its directory tree), then report node_ready; `fresh` wipes it first."""
+        ...
+
+    def attach(self, node: NodeSpec) -> None:
+        """After a restart: find the node again; report node_attached or node_lost."""
         ...
 
     def release(self, node: NodeSpec) -> None:
@@ -78,12 +97,22 @@ class NodeBackend(Protocol):
         """Remove a task's (or a job's) directory from the node, in the background."""
         ...
 
-    async def list_files(self, node: NodeSpec, base: str, recursive: bool) -> list[FileInfo]: ...
+    async def list_files(self, node: NodeSpec, base: str, recursive: bool) -> list[FileInfo]:
+        """What is under `base` (a directory of the node's tree); names relative to it."""
+        ...
 
-    async def stat_file(self, node: NodeSpec, path: str) -> FileInfo | None: ...
+    async def stat_file(self, node: NodeSpec, base: str, path: str) -> FileInfo:
+        """Raises FileRefused (reason not-found when there is nothing)."""
+        ...
 
-    async def read_file(self, node: NodeSpec, path: str, start: int | None, end: int | None) -> bytes: ...
+    async def read_file(
+        self, node: NodeSpec, base: str, path: str, start: int | None, end: int | None
+    ) -> AsyncIterator[bytes]:
+        """The bytes [start, end] of a regular file, in chunks; raises FileRefused."""
+        ...
 
-    async def delete_file(self, node: NodeSpec, path: str, recursive: bool) -> None: ...
+    async def delete_file(self, node: NodeSpec, base: str, path: str, recursive: bool) -> None: ...
 
-    def shutdown(self) -> None: ...
+    async def shutdown(self, stop_agents: bool = False) -> None:
+        """The service stops: leave the nodes' agents running (their tasks go on), or end them."""
+        ...

@@ -10,6 +10,7 @@ from batchite.agent.layout import TaskLaunch
 from batchite.domain.entities import PreparationStatus
 from batchite.domain.urls import Urls
 from batchite.scheduler.live import LiveJob, LiveNode, PrepState, Projection
+from batchite.scheduler.run_as import run_as
 from batchite.scheduler.side_tasks import SideRun, SideRunInfo, SideTasks
 from batchite.scheduler.staging import Staging
 from batchite.store.base import Store
@@ -114,6 +115,7 @@ class JobPreparation:
             staging=self.staging.build(
                 job.account, pool_refs=self._pool_refs(node), resource_files=prep.resource_files
             ),
+            run_as=run_as(prep.user_identity),
         )
         constraints = prep.constraints
         self.side_tasks.run(
@@ -171,6 +173,7 @@ class JobPreparation:
                 staging=self.staging.build(
                     job.account, pool_refs=self._pool_refs(node), resource_files=release.resource_files
                 ),
+                run_as=run_as(release.user_identity),
             )
             self.side_tasks.run(
                 SideRun(

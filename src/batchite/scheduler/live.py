@@ -95,6 +95,7 @@ class LiveNode:
     spec: NodeSpec
     slots: int
     leaving: bool = False  # waiting for running tasks before it leaves the pool
+    attaching: bool = False  # after a restart, until its agent is found again (or not)
     pending_action: NodeAction | None = None  # waiting for running tasks
     used: int = 0
     runs: set[Run] = field(default_factory=set)

@@ -15,13 +15,14 @@ from functools import partial
 from batchite.agent.layout import TaskLaunch, task_relative_dir
 from batchite.agent.process import ProcessOutcome
 from batchite.clock import Clock
-from batchite.compute.protocol import NodeBackend
+from batchite.compute.protocol import NodeBackend, RunAs
 from batchite.domain.entities import Subtask, Task
 from batchite.domain.states import SubtaskState, transition
 from batchite.domain.urls import Urls
 from batchite.scheduler.events import EventBus, RunEnded, RunStarted
 from batchite.scheduler.failures import outcome_failure
 from batchite.scheduler.live import LiveJob, LiveNode, LivePool, LiveTask, PrepState, Projection, Run
+from batchite.scheduler.run_as import run_as
 from batchite.scheduler.runs import RunTable
 from batchite.scheduler.staging import Part, Staging
 from batchite.store.base import Store
@@ -110,7 +111,8 @@ class MultiInstance:
             if index:
                 self._subtask(job, live, index, each.node, SubtaskState.RUNNING)
             each.id = self.runs.new(partial(self._coordinated, job, run, task, env, index, state, finish))
-            launch = self._launch(job, live, each.node, index == 0, hosts, run.node.ip, env, each.id)
+            who = run_as(task.wire.user_identity)
+            launch = self._launch(job, live, each.node, index == 0, hosts, run.node.ip, env, each.id, who)
             launch.command_line = settings.coordination_command_line or "true"
             launch.staging = self.staging.build(
                 live.account,
@@ -135,6 +137,7 @@ class MultiInstance:
         master_ip: str,
         env: dict[str, str],
         run_id: str,
+        who: RunAs,
     ) -> TaskLaunch:
         extra = {
             "AZ_BATCH_HOST_LIST": hosts,
@@ -151,6 +154,7 @@ class MultiInstance:
             user_environment=env,
             extra_environment=extra,
             job_prep_relative_dir=job.prep_dir,
+            run_as=who,
         )
 
     def _coordinated(
@@ -187,7 +191,8 @@ class MultiInstance:
         live = run.task
         hosts = ",".join(r.node.ip for r in [run, *live.sub_runs])
         run.id = self.runs.new(finish)
-        launch = self._launch(job, live, run.node, True, hosts, run.node.ip, env, run.id)
+        who = run_as(task.wire.user_identity)
+        launch = self._launch(job, live, run.node, True, hosts, run.node.ip, env, run.id, who)
         launch.command_line = task.wire.command_line
         launch.staging = self.staging.build(
             live.account,

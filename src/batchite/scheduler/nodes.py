@@ -15,7 +15,7 @@ from functools import partial
 
 from batchite.agent.layout import TaskLaunch
 from batchite.clock import Clock
-from batchite.compute.protocol import NodeBackend, NodeSpec
+from batchite.compute.protocol import NodeBackend, NodeSpec, NodeUsers
 from batchite.domain import vmsizes
 from batchite.domain.entities import Node, NodeUsage, Pool
 from batchite.domain.entities.records import NodeUsageRecord
@@ -27,15 +27,23 @@ from batchite.scheduler.events import EventBus, NodeRebooted, PoolRemoved, RunEn
 from batchite.scheduler.kick import Kick
 from batchite.scheduler.live import KillReason, LiveNode, LivePool, Projection, environment_of
 from batchite.scheduler.node_documents import NodeDocuments
+from batchite.scheduler.run_as import run_as
 from batchite.scheduler.side_tasks import SideRun, SideRunInfo, SideTasks
 from batchite.scheduler.staging import Staging
 from batchite.scheduler.task_runs import TaskRunner
 from batchite.store.base import Store
-from batchite.wire.enums import AllocationState, BatchNodeDeallocationOption, BatchStartTaskState, SchedulingState
+from batchite.wire.enums import (
+    AllocationState,
+    BatchNodeDeallocationOption,
+    BatchStartTaskState,
+    ElevationLevel,
+    SchedulingState,
+)
 from batchite.wire.models import (
     BatchNode,
     BatchNodeAgentInfo,
     BatchNodeEndpointConfiguration,
+    BatchNodeError,
     BatchStartTaskInfo,
     NameValuePair,
     ResizeError,
@@ -44,6 +52,8 @@ from batchite.wire.models import (
 
 START_DIR = "startup"
 WAITING_OPTIONS = (BatchNodeDeallocationOption.TASK_COMPLETION, BatchNodeDeallocationOption.RETAINED_DATA)
+N = NodeState
+BOOTING = frozenset({N.CREATING, N.STARTING, N.WAITING_FOR_START_TASK, N.REBOOTING, N.REIMAGING})
 
 
 def new_node_id(dedicated: bool) -> str:
@@ -94,6 +104,7 @@ class NodeManager:
 
     def add(self, pool: Pool) -> LivePool:
         """A new pool: stored, then grown to its targets."""
+        pool.internal.uid_block = self.store.next_number("uid-block")
         self.store.pools.insert(pool)
         live = self.restore_pool(pool)
         self.resize(live, pool.wire.target_dedicated_nodes or 0, pool.wire.target_low_priority_nodes or 0)
@@ -202,6 +213,15 @@ class NodeManager:
             self.set_allocation(live, AllocationState.STEADY)
 
     # -- nodes --------------------------------------------------------------------------
+    def _users(self, live: LivePool) -> NodeUsers | None:
+        """The pool's users on its nodes: its auto users and userAccounts, uids of its own block."""
+        pool = live.entity
+        if pool.internal.uid_block is None:
+            pool.internal.uid_block = self.store.next_number("uid-block")
+            self.save(live)
+        named = [(u.name, u.elevation_level == ElevationLevel.ADMIN) for u in pool.wire.user_accounts or []]
+        return NodeUsers.of_block(pool.internal.uid_block, named)
+
     def _spec(self, live: LivePool, node_id: str, dedicated: bool) -> NodeSpec:
         return NodeSpec(
             account=live.account,
@@ -210,6 +230,7 @@ class NodeManager:
             node_id=node_id,
             is_dedicated=dedicated,
             vm_size=live.vm_size,
+            users=self._users(live),
         )
 
     def _add_node(self, live: LivePool, dedicated: bool) -> LiveNode:
@@ -251,16 +272,69 @@ class NodeManager:
         self.set_state(node, NodeState.STARTING)
         self.backend.allocate(node.spec, fresh=fresh)
 
-    def restore(self, live: LivePool, entity: Node) -> None:
-        """After a restart: the node's directory is still there; it starts again (its start task too)."""
+    def restore(self, live: LivePool, entity: Node) -> LiveNode:
+        """After a restart: the node as it was stored; its agent is looked for (`attached` or `lost`)."""
         dedicated = entity.wire.is_dedicated is not False
         node = LiveNode(entity=entity, spec=self._spec(live, entity.id, dedicated), slots=live.slots_per_node)
+        node.attaching = True
         live.nodes[node.id] = node
-        entity.wire.running_tasks_count = entity.wire.running_task_slots_count = 0
-        transition(entity.wire, NodeState.STARTING, self.clock.now(), check=False)
-        self.store.nodes.update(entity)
         live.allocating += 1
-        self.backend.allocate(node.spec)
+        self.backend.attach(node.spec)
+        return node
+
+    def _found(self, spec: NodeSpec) -> tuple[LivePool, LiveNode] | None:
+        return self.projection.node(spec.account, spec.pool_id, spec.node_id)
+
+    def attached(self, spec: NodeSpec, running: set[str]) -> None:
+        """The node's agent is still there: runs it no longer has are lost; the node carries on
+        where it was, and boots again (start task included) if it was on the way up."""
+        found = self._found(spec)
+        if found is None:
+            return
+        live, node = found
+        node.attaching = False
+        live.allocating = max(0, live.allocating - 1)
+        for run in [r for r in node.runs if r.id and r.id not in running]:
+            self.tasks.lost(run)
+        state = node.state
+        if state in (NodeState.IDLE, NodeState.RUNNING):
+            busy = NodeState.RUNNING if node.runs else NodeState.IDLE
+            transition(node.entity.wire, busy, self.clock.now(), keep_previous=False)
+            self.store.nodes.update(node.entity)
+        elif state in BOOTING or state == NodeState.PREEMPTED:
+            self.reboot(live, node, fresh=state == NodeState.PREEMPTED)
+        elif state == NodeState.DEALLOCATING:
+            self.set_state(node, NodeState.DEALLOCATED)
+        self.maybe_steady(live)
+        self.kick()
+
+    def lost(self, spec: NodeSpec, reason: str) -> None:
+        """The node is gone (its agent died): it is unusable, its tasks run elsewhere. After a
+        restart, a node whose agent is gone (the service stopped its agents, or the machine
+        restarted) boots again instead, as a VM comes back after a reboot."""
+        found = self._found(spec)
+        if found is None:
+            return
+        live, node = found
+        self.tasks.evict(node, KillReason.REQUEUE)
+        self.tasks.abandon(node)
+        if node.attaching:
+            node.attaching = False
+            live.allocating = max(0, live.allocating - 1)
+            if node.state not in (NodeState.UNUSABLE, NodeState.DEALLOCATED, NodeState.START_TASK_FAILED):
+                self.events.publish(NodeRebooted(node, False))
+                live.allocating += 1
+                transition(node.entity.wire, NodeState.STARTING, self.clock.now(), keep_previous=False, check=False)
+                self.store.nodes.update(node.entity)
+                self.backend.allocate(node.spec)
+                return
+        wire = node.entity.wire
+        wire.errors = [BatchNodeError(code="NodeAgentLost", message=reason)]
+        if wire.state != NodeState.UNUSABLE:
+            transition(wire, NodeState.UNUSABLE, self.clock.now(), keep_previous=False)
+        self.store.nodes.update(node.entity)
+        self.maybe_steady(live)
+        self.kick()
 
     def node_ready(self, spec: NodeSpec) -> None:
         """The backend made the node ready (allocation, reboot, reimage)."""
@@ -271,6 +345,7 @@ class NodeManager:
         live.allocating = max(0, live.allocating - 1)
         if node.state == NodeState.STARTING:
             node.entity.wire.last_boot_time = self.clock.now()
+            node.entity.wire.errors = None
             self.booted(live, node)
         if not live.deleting:
             self.maybe_steady(live)
@@ -293,6 +368,7 @@ class NodeManager:
             relative_dir=START_DIR,
             user_environment=environment_of(start.environment_settings),
             staging=self.staging.build(live.account, pool_refs=live.package_refs, resource_files=start.resource_files),
+            run_as=run_as(start.user_identity),
         )
         self.side_tasks.run(
             SideRun(

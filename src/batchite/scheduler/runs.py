@@ -26,6 +26,10 @@ class RunTable:
         self._waiting[run_id] = on_finished
         return run_id
 
+    def adopt(self, run_id: str, on_finished: OnFinished) -> None:
+        """After a restart: wait for the end of a run an agent kept running (its id is the old one)."""
+        self._waiting[run_id] = on_finished
+
     def finished(self, run_id: str, outcome: ProcessOutcome) -> None:
         handler = self._waiting.pop(run_id, None)
         if handler is None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from batchite.agent.process import ProcessOutcome
 from batchite.clock import Clock
 from batchite.compute.protocol import NodeBackend, NodeSpec
+from batchite.domain.entities import Task
 from batchite.domain.quotas import Quotas
 from batchite.domain.states import JobState, PoolState, TaskState, transition
 from batchite.domain.urls import Urls
@@ -24,7 +25,7 @@ from batchite.scheduler.events import EventBus
 from batchite.scheduler.job_tasks import JobPreparation
 from batchite.scheduler.jobs import JobLifecycle
 from batchite.scheduler.kick import Kick
-from batchite.scheduler.live import LiveTask, Projection
+from batchite.scheduler.live import LiveJob, LiveTask, Projection
 from batchite.scheduler.multi_instance import MultiInstance
 from batchite.scheduler.node_actions import NodeActions
 from batchite.scheduler.nodes import NodeManager
@@ -37,6 +38,7 @@ from batchite.scheduler.task_runs import TaskRunner, execution_info
 from batchite.scheduler.timers import ScheduleTimers
 from batchite.storage.linked import LinkedStorage
 from batchite.store.base import Store
+from batchite.wire.enums import AllocationState
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,7 @@ class Scheduler:
         kick.bind(self.dispatcher.dispatch)
         self.autoscale = AutoScaler(store, clock, projection, self.nodes, self.events)
         self.timers = ScheduleTimers(clock)
-        backend.connect(self)
+        backend.connect(self, store.committed)
 
     @property
     def quotas(self) -> Quotas:
@@ -97,12 +99,20 @@ class Scheduler:
     def node_ready(self, node: NodeSpec) -> None:
         self.nodes.node_ready(node)
 
+    def node_attached(self, node: NodeSpec, running: set[str]) -> None:
+        self.nodes.attached(node, running)
+
+    def node_lost(self, node: NodeSpec, reason: str) -> None:
+        self.nodes.lost(node, reason)
+
     def run_finished(self, run_id: str, outcome: ProcessOutcome) -> None:
         self.runs.finished(run_id, outcome)
 
     # -- start and stop -------------------------------------------------------------------
     def recover(self) -> None:
-        """Rebuild the projection from the store. Running tasks are requeued; none is lost."""
+        """Rebuild the projection from the store. Nodes are looked for again (their agents outlive
+        the service): a task still running on one keeps running; every other task that was
+        running is requeued. None is lost."""
         now = self.clock.now()
         for pool in list(self.store.pools.every()):
             live = self.nodes.restore_pool(pool)
@@ -112,7 +122,7 @@ class Scheduler:
             for node in self.store.nodes.list(pool.account, pool.key):
                 self.nodes.restore(live, node)
             targets = (pool.wire.target_dedicated_nodes or 0, pool.wire.target_low_priority_nodes or 0)
-            if live.counts() != targets and pool.wire.allocation_state != "steady":
+            if live.counts() != targets and pool.wire.allocation_state != AllocationState.STEADY:
                 self.nodes.resize(live, *targets)
         for job in list(self.store.jobs.every()):
             state = job.wire.state
@@ -133,13 +143,17 @@ class Scheduler:
                 for done in self.store.tasks.list(job.account, job.key, states=[TaskState.COMPLETED]):
                     self.dependencies.recovered(live_job, done)
             for task in self.store.tasks.list(job.account, job.key, exclude_states=[TaskState.COMPLETED]):
+                live_task = LiveTask.of(task)
+                if self._keep_running(live_job, live_task, task):
+                    continue
                 if task.wire.state in (TaskState.RUNNING, TaskState.PREPARING):
                     info = execution_info(task)
                     info.requeue_count += 1
                     info.last_requeue_time = now
+                    task.internal.run_id = None
                     transition(task.wire, TaskState.ACTIVE, now)
                     self.store.tasks.update(task)
-                self.dependencies.admit(live_job, LiveTask.of(task))
+                self.dependencies.admit(live_job, live_task)
             self.jobs.check_complete(live_job)
         for task in self.store.tasks.every():
             if task.wire.state == TaskState.COMPLETED:
@@ -151,11 +165,19 @@ class Scheduler:
         self.preemption.start()
         self.kick()
 
-    def shutdown(self) -> None:
+    def _keep_running(self, job: LiveJob, task: LiveTask, entity: Task) -> bool:
+        """A running task whose node is waiting for its agent keeps its run until the agent says."""
+        info = entity.wire.node_info
+        found = self.projection.node(entity.account, info.pool_id or "", info.node_id or "") if info else None
+        return found is not None and found[1].attaching and self.tasks.restore(job, task, entity, found[1])
+
+    async def shutdown(self, stop_agents: bool = False) -> None:
+        """Stop the timers and let go of the nodes; their agents (and tasks) go on unless
+        `stop_agents`, as they do when the service restarts."""
         self.timers.cancel_all()
         self.autoscale.stop()
         self.preemption.stop()
-        self.backend.shutdown()
+        await self.backend.shutdown(stop_agents)
 
     def flush_node_documents(self) -> None:
         self.nodes.documents.flush()

@@ -22,6 +22,7 @@ from batchite.scheduler.job_tasks import JobPreparation
 from batchite.scheduler.live import KillReason, LiveJob, LiveNode, LiveTask, Projection, Run
 from batchite.scheduler.multi_instance import MultiInstance
 from batchite.scheduler.queue import ReadyQueue
+from batchite.scheduler.run_as import run_as
 from batchite.scheduler.runs import RunTable
 from batchite.scheduler.staging import Staging
 from batchite.store.base import Store
@@ -89,11 +90,10 @@ class TaskRunner:
             task_root_directory_url=f"{node_url}/files/{rel_dir}",
         )
         run = Run(id="", task=task, node=node, job_key=job.key, slots=slots)
-        task.run = run
-        job.running += 1
-        node.used += slots
-        node.runs.add(run)
-        self.events.publish(RunStarted(node, job, task))
+        if task.instances == 1:  # its run id is kept, so that a restarted service finds it again
+            run.id = self.runs.new(partial(self._on_exit, job, run))
+        entity.internal.run_id = run.id or None
+        self._take(job, run)
         if not self.preparation.ensure_prepared(job, node, partial(self._prepared, job, run)):
             transition(entity.wire, TaskState.PREPARING, now)  # waits for the job preparation task
             self.store.tasks.update(entity)
@@ -101,6 +101,53 @@ class TaskRunner:
         transition(entity.wire, TaskState.RUNNING, now)
         self.store.tasks.update(entity)
         self._launch(job, run, entity)
+
+    def _take(self, job: LiveJob, run: Run) -> None:
+        run.task.run = run
+        job.running += 1
+        run.node.used += run.slots
+        run.node.runs.add(run)
+        self.events.publish(RunStarted(run.node, job, run.task))
+
+    def restore(self, job: LiveJob, task: LiveTask, entity: Task, node: LiveNode) -> bool:
+        """After a restart: a task that was running on a node whose agent may still run it keeps
+        its run (and slots) until the agent says; False when it cannot be kept."""
+        run_id = entity.internal.run_id
+        if not run_id or task.instances > 1 or entity.wire.state != TaskState.RUNNING:
+            return False
+        slots = node.slots if task.exclusive else task.required_slots
+        run = Run(id=run_id, task=task, node=node, job_key=job.key, slots=slots, started=True)
+        job.tasks[task.key] = task
+        self.runs.adopt(run_id, partial(self._on_exit, job, run))
+        self._take(job, run)
+        limit = entity.wire.constraints.max_wall_clock_time if entity.wire.constraints else None
+        info = entity.wire.execution_info
+        if limit is not None and not limit.unlimited and info is not None and info.start_time is not None:
+            remaining = max(timedelta(0), info.start_time + limit - self.clock.now())
+            run.wall_timer = self.clock.call_later(remaining, partial(self._wall_clock_expired, run))
+        return True
+
+    def lost(self, run: Run) -> None:
+        """A run its node no longer has (the agent does not know it): the task runs again."""
+        job = self.projection.job_of(run)
+        self.runs.forget(run.id)
+        if job is not None and run.task.run is run:
+            self.stop(job, run.task, KillReason.REQUEUE)
+        self._drop(run)
+
+    def abandon(self, node: LiveNode) -> None:
+        """The node is gone with its processes: no end will come for what ran there."""
+        for run in list(node.runs):
+            self.runs.forget(run.id)
+            self._drop(run)
+
+    def _drop(self, run: Run) -> None:
+        job = self.projection.job_of(run)
+        if job is not None:
+            self._release(job, run)
+        else:
+            run.node.runs.discard(run)
+            run.node.used = max(0, run.node.used - run.slots)
 
     def _prepared(self, job: LiveJob, run: Run, ok: bool) -> None:
         """The job preparation task on the run's node finished: run the task, or requeue it elsewhere."""
@@ -130,7 +177,6 @@ class TaskRunner:
             self.multi.launch(job, run, entity, env, partial(self._on_exit, job, run))
         else:
             pool = self.projection.pool_of(node)
-            run.id = self.runs.new(partial(self._on_exit, job, run))
             launch = TaskLaunch(
                 run_id=run.id,
                 command_line=wire.command_line,
@@ -147,6 +193,7 @@ class TaskRunner:
                     common_resource_files=multi.common_resource_files if multi else None,
                     output_files=wire.output_files,
                 ),
+                run_as=run_as(wire.user_identity),
             )
             self.backend.start(node.spec, launch)
         limit = wire.constraints.max_wall_clock_time if wire.constraints else None
@@ -198,6 +245,7 @@ class TaskRunner:
         info.result = BatchTaskExecutionResult.FAILURE if failure else BatchTaskExecutionResult.SUCCESS
         info.failure_info = failure
         entity.internal.failure_stage = failure_stage(outcome) if run.kill_reason is None else None
+        entity.internal.run_id = None
         constraints = entity.wire.constraints
         max_retries = (constraints.max_task_retry_count or 0) if constraints else 0
         if failure and not wall_clock and (max_retries < 0 or info.retry_count < max_retries):
@@ -261,6 +309,7 @@ class TaskRunner:
             return
         now = self.clock.now()
         info = execution_info(entity)
+        entity.internal.run_id = None
         if reason == KillReason.REQUEUE:
             if was_running:
                 info.requeue_count += 1

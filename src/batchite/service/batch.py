@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 
 from batchite.clock import Clock, SystemClock
-from batchite.compute.protocol import NodeBackend
+from batchite.compute.protocol import Isolation, NodeBackend
 from batchite.domain.urls import Urls
 from batchite.scheduler import Scheduler, SchedulerSettings
 from batchite.service.accounts import AccountRegistry
@@ -61,14 +63,24 @@ class BatchService:
         clock: Clock | None = None,
         storage: LinkedStorage | None = None,
         settings: SchedulerSettings | None = None,
+        isolation: Isolation = Isolation.NONE,
     ) -> BatchService:
-        """SQLite in DATA_DIR and local nodes under DATA_DIR/nodes."""
+        """SQLite in DATA_DIR and nodes hosted by local agents (trees under DATA_DIR/nodes). With
+        isolation, what the service writes is its own (umask 077) and tasks can only pass through
+        DATA_DIR to their own nodes."""
         from batchite.compute.local import LocalBackend
 
+        if isolation != Isolation.NONE:
+            os.umask(0o077)
         data_dir.mkdir(parents=True, exist_ok=True)
         clock = clock or SystemClock()
         store = SqliteStore(data_dir / "batchite.db", clock)
-        return cls(store, LocalBackend(data_dir / "nodes"), accounts, public_url, clock, storage, settings)
+        if isolation != Isolation.NONE:
+            for name in ("batchite.db", "batchite.db-wal", "batchite.db-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.chmod(data_dir / name, 0o600)
+        backend = LocalBackend(data_dir, isolation)
+        return cls(store, backend, accounts, public_url, clock, storage, settings)
 
     def start(self) -> None:
         """Recover from the store; call on the running event loop."""
@@ -79,7 +91,9 @@ class BatchService:
         """Wait until every change made so far is on disk."""
         await self.store.committed()
 
-    async def stop(self) -> None:
-        self.scheduler.shutdown()
+    async def stop(self, stop_agents: bool = False) -> None:
+        """Stop serving: everything stored; the nodes' agents go on (and their tasks), unless
+        `stop_agents`."""
+        await self.scheduler.shutdown(stop_agents)
         await self.store.committed()
         self.store.close()

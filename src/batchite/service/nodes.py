@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import logging
 import uuid
 from pathlib import Path
 
+from batchite.compute.protocol import FileRefused
 from batchite.domain.entities import Node, NodeUser, Pool
 from batchite.domain.entities.records import NodeUserRecord
 from batchite.domain.errors import BatchError, conflict, not_found
@@ -228,9 +230,9 @@ class NodeService:
         lines = [f"{k}: {v}" for k, v in summary.items()]
         items: builtins.list[tuple[str, Path | bytes]] = [("batchite-agent.log", ("\n".join(lines) + "\n").encode())]
         for rel in ("startup/stdout.txt", "startup/stderr.txt"):
-            info = await backend.stat_file(live.spec, rel)
-            if info is not None and not info.is_directory:
-                items.append((rel, await backend.read_file(live.spec, rel, None, None)))
+            with contextlib.suppress(FileRefused):
+                chunks = await backend.read_file(live.spec, "", rel, None, None)
+                items.append((rel, b"".join([chunk async for chunk in chunks])))
         directory = f"{live.spec.pool_id}/{node.id}/{uuid.uuid4()}"
         named = [(f"{directory}/{name}", data) for name, data in items]
         future = asyncio.get_running_loop().run_in_executor(None, upload_files, body.container_url, named)

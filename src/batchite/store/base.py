@@ -131,6 +131,10 @@ class Store(Protocol):
     @property
     def packages(self) -> Repository[ApplicationPackage]: ...
 
+    def next_number(self, name: str) -> int:
+        """The next number of a counter that only grows (0 first), stored with everything else."""
+        ...
+
     def flush(self) -> None:
         """Commit what has been written (the CLI and tests; the service commits per loop tick)."""
         ...

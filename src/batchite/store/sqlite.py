@@ -166,6 +166,17 @@ class SqliteStore:
     def path(self) -> str:
         return self.db.path
 
+    def next_number(self, name: str) -> int:
+        db = self.db
+        with db.lock:
+            db.begin()
+            row = db.conn.execute(
+                "INSERT INTO meta (name, value) VALUES (?, 0) ON CONFLICT(name) DO UPDATE SET value = value + 1 "
+                "RETURNING value",
+                (name,),
+            ).fetchone()
+        return int(row[0])
+
     def flush(self) -> None:
         self.db.flush()
 

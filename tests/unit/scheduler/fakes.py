@@ -6,6 +6,7 @@ up when the clock settles. Nothing spawns, nothing sleeps: time moves only by `c
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 from batchite.agent.layout import TaskLaunch
 from batchite.agent.process import ProcessOutcome
 from batchite.clock import ManualClock
-from batchite.compute.protocol import FileInfo, NodeEvents, NodeSpec
+from batchite.compute.protocol import FileInfo, FileRefused, NodeEvents, NodeSpec
 from batchite.domain.entities import Job, Pool, Task
 from batchite.domain.entities.records import JobInternal, TaskInternal
 from batchite.domain.states import JobState, PoolState, TaskState
@@ -55,9 +56,14 @@ class FakeBackend:
     released: list[str] = field(default_factory=list)
     removed_dirs: list[tuple[str, str]] = field(default_factory=list)
     runs: dict[str, FakeRun] = field(default_factory=dict)  # by run id, in start order
+    still_running: set[str] = field(default_factory=set)  # what attach reports as still running
 
-    def connect(self, events: NodeEvents) -> None:
+    def connect(self, events: NodeEvents, durable: Any) -> None:
         self.events = events
+
+    def attach(self, node: NodeSpec) -> None:
+        """After a restart: by default the node is found, with nothing still running on it."""
+        self.clock.call_soon(lambda: self.events.node_attached(node, self.still_running) if self.events else None)
 
     def allocate(self, node: NodeSpec, *, fresh: bool = False) -> None:
         self.allocated.append((node.node_id, fresh))
@@ -86,16 +92,18 @@ class FakeBackend:
     async def list_files(self, node: NodeSpec, base: str, recursive: bool) -> list[FileInfo]:
         return []
 
-    async def stat_file(self, node: NodeSpec, path: str) -> FileInfo | None:
-        return None
+    async def stat_file(self, node: NodeSpec, base: str, path: str) -> FileInfo:
+        raise FileRefused("not-found", "the fake backend has no files")
 
-    async def read_file(self, node: NodeSpec, path: str, start: int | None, end: int | None) -> bytes:
-        return b""
+    async def read_file(
+        self, node: NodeSpec, base: str, path: str, start: int | None, end: int | None
+    ) -> AsyncIterator[bytes]:
+        raise FileRefused("not-found", "the fake backend has no files")
 
-    async def delete_file(self, node: NodeSpec, path: str, recursive: bool) -> None:
-        return None
+    async def delete_file(self, node: NodeSpec, base: str, path: str, recursive: bool) -> None:
+        raise FileRefused("not-found", "the fake backend has no files")
 
-    def shutdown(self) -> None:
+    async def shutdown(self, stop_agents: bool = False) -> None:
         pass
 
     # -- what a test does ---------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from batchite.api import conditions
 from batchite.api.paging import list_options, list_response, slice_items
@@ -67,8 +67,10 @@ async def _get(ctx: RequestContext, loc: FileLocation) -> Response:
     start, end = _range(ctx)
     if start is None and end is not None:  # suffix range: the last N bytes
         start, end = max(0, info.size - end), None
-    data = await ctx.batch.files.read(loc, start, end)
-    return Response(data, status_code=200, headers=_file_headers(loc, info), media_type=OCTET)
+    if info.is_directory:
+        raise BatchError(400, "InvalidUri", "The specified path is a directory, not a file.")
+    chunks = await ctx.batch.files.read(loc, start, end)
+    return StreamingResponse(chunks, status_code=200, headers=_file_headers(loc, info), media_type=OCTET)
 
 
 async def _head(ctx: RequestContext, loc: FileLocation) -> Response:

@@ -1,0 +1,199 @@
+"""A node agent: the nodes it hosts, the runs on them, and what it has to report.
+
+Transport-free: the agent process (server.py) feeds it commands and sends what it reports; the
+Ray backend can host the same object in an actor. Every method runs on the agent's event loop.
+The end of a run is kept until the service acknowledges it (`ack`), so a service that restarts,
+or crashes between hearing an end and storing it, hears it again when it reconnects.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from batchite.agent.identity import Isolation, NodeUsers, spawn_as
+from batchite.agent.layout import NodeIdentity, TaskLaunch, environment, prepare_node, task_directory
+from batchite.agent.process import Launch, ProcessOutcome, ProcessRunner, RunningProcess
+from batchite.agent.protocol import AddNode, Message, NodeFailed, NodeReady, RunEnded
+from batchite.agent.safe_files import FileRefused, Tree
+
+log = logging.getLogger("batchite.agent")
+
+
+@dataclass
+class HostedNode:
+    identity: NodeIdentity
+    users: NodeUsers | None
+    tree: Tree | None = None
+    runs: set[str] = field(default_factory=set)
+
+
+@dataclass
+class RunRecord:
+    node_id: str
+    process: RunningProcess
+    pid_file: Path | None = None
+
+
+class NodeAgent:
+    def __init__(
+        self,
+        state_dir: Path,
+        isolation: Isolation,
+        hide: list[str],
+        report: Callable[[Message], None],
+        spawn_threads: int = 2,
+    ) -> None:
+        self.state_dir = state_dir
+        self.isolation = isolation
+        self.hide = hide  # what a sandbox covers (the service's data directory)
+        self.report = report
+        self.runner = ProcessRunner(spawn_threads)
+        self.nodes: dict[str, HostedNode] = {}
+        self.runs: dict[str, RunRecord] = {}
+        self.ended: dict[str, ProcessOutcome] = {}  # reported, not yet acknowledged
+        (state_dir / "runs").mkdir(parents=True, exist_ok=True)
+
+    # -- nodes --------------------------------------------------------------------------
+    def add_node(self, msg: AddNode) -> None:
+        root = Path(msg.root)
+        identity = NodeIdentity(msg.account, msg.account_url, msg.pool_id, msg.node_id, root, msg.is_dedicated)
+        users = msg.users if self.isolation != Isolation.NONE and os.geteuid() == 0 else None
+        try:
+            if msg.fresh:
+                shutil.rmtree(root, ignore_errors=True)
+            prepare_node(root, users)
+        except OSError as exc:
+            self.report(NodeFailed(msg.node_id, f"the node's directory could not be made: {exc}"))
+            return
+        node = self.nodes.get(msg.node_id)
+        if node is None:
+            node = self.nodes[msg.node_id] = HostedNode(identity, users)
+        node.identity, node.users, node.tree = identity, users, Tree(root)
+        self.report(NodeReady(msg.node_id))
+
+    def remove_node(self, node_id: str) -> None:
+        node = self.nodes.pop(node_id, None)
+        if node is None:
+            return
+        for run_id in list(node.runs):
+            self.kill(run_id)
+        shutil.rmtree(node.identity.root, ignore_errors=True)
+
+    def node_tree(self, node_id: str) -> Tree:
+        node = self.nodes.get(node_id)
+        if node is None or node.tree is None:
+            raise FileRefused("not-found", "the node is not hosted here")
+        return node.tree
+
+    # -- runs ---------------------------------------------------------------------------
+    def start(self, node_id: str, launch: TaskLaunch) -> None:
+        node = self.nodes.get(node_id)
+        if node is None:
+            self._ended(launch.run_id, None, _not_started("the node is not hosted by this agent"))
+            return
+        identity = node.identity
+        wd = f"{launch.relative_dir}/wd"
+        try:
+            spawn = spawn_as(self.isolation, node.users, launch.run_as, str(identity.root), self.hide, wd)
+        except (LookupError, RuntimeError) as exc:
+            self._ended(launch.run_id, None, _not_started(str(exc), "UserNotFound"))
+            return
+        staging = launch.staging if launch.staging is not None and not launch.staging.is_empty() else None
+        process = Launch(
+            command_line=launch.command_line,
+            task_dir=task_directory(identity, launch),
+            env=environment(identity, launch, in_sandbox=spawn.in_sandbox),
+            staging=staging,
+            node_root=identity.root,
+            spawn=spawn,
+            users=node.users,
+        )
+        run_id = launch.run_id
+        node.runs.add(run_id)
+        record = RunRecord(node_id, self.runner.start(process, lambda outcome: self._ended(run_id, node_id, outcome)))
+        self.runs[run_id] = record
+        record.process.on_spawned = lambda pid: self._spawned(run_id, pid)
+
+    def _spawned(self, run_id: str, pid: int) -> None:
+        """Where a run's process is, on disk: if this agent dies, its processes can be found and ended."""
+        record = self.runs.get(run_id)
+        if record is None:
+            return
+        record.pid_file = self.state_dir / "runs" / run_id
+        with contextlib.suppress(OSError):
+            record.pid_file.write_text(f"{pid} {_start_time(pid)}\n")
+
+    def _ended(self, run_id: str, node_id: str | None, outcome: ProcessOutcome) -> None:
+        record = self.runs.pop(run_id, None)
+        if record is not None and record.pid_file is not None:
+            with contextlib.suppress(OSError):
+                record.pid_file.unlink()
+        node = self.nodes.get(node_id) if node_id else None
+        if node is not None:
+            node.runs.discard(run_id)
+        self.ended[run_id] = outcome
+        self.report(RunEnded(run_id, outcome))
+
+    def kill(self, run_id: str) -> None:
+        record = self.runs.get(run_id)
+        if record is not None:
+            self.runner.kill(record.process)
+
+    def ack(self, run_ids: list[str]) -> None:
+        for run_id in run_ids:
+            self.ended.pop(run_id, None)
+
+    def unacknowledged(self) -> Iterator[RunEnded]:
+        return (RunEnded(run_id, outcome) for run_id, outcome in self.ended.items())
+
+    def remove_directory(self, node_id: str, relative_dir: str) -> None:
+        node = self.nodes.get(node_id)
+        if node is not None and node.tree is not None:
+            with contextlib.suppress(FileRefused, OSError):
+                node.tree.remove(relative_dir)
+
+    def running(self) -> list[str]:
+        return list(self.runs)
+
+    def stop(self) -> None:
+        self.runner.shutdown()
+
+
+def _not_started(message: str, code: str = "TaskProcessStartError") -> ProcessOutcome:
+    now = datetime.now(tz=UTC)
+    return ProcessOutcome(now, now, None, code, message)
+
+
+def _start_time(pid: int) -> str:
+    """The process's start time in clock ticks since boot (field 22 of /proc/PID/stat): with the
+    pid, it names the process even after pids wrap around."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return "0"
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def kill_recorded_runs(state_dir: Path) -> int:
+    """End the processes an agent that is gone left running (by their pid files); how many."""
+    killed = 0
+    for pid_file in (state_dir / "runs").glob("*"):
+        try:
+            pid_text, start = pid_file.read_text().split()
+            pid = int(pid_text)
+        except (OSError, ValueError):
+            continue
+        if _start_time(pid) == start:  # the same process, not a later one with that pid
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, 9)
+                killed += 1
+        with contextlib.suppress(OSError):
+            pid_file.unlink()
+    return killed

@@ -1,0 +1,205 @@
+"""The node protocol on the wire: what the service and a node agent say to each other.
+
+Frames are a 4-byte big-endian length and a msgpack body. On the control connection each frame
+holds a batch of messages (a list), so thousands of starts and exits a second pass in a few
+frames. File operations each take a connection of their own: one request, one answer, then for a
+read the bytes as frames of their own, ended by an empty frame.
+
+The first message of every connection is `Hello` with the agent's token; anything else, or a
+wrong token, and the agent closes the connection. Bump VERSION on any change a peer would misread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+from typing import Any
+
+import msgspec
+
+from batchite.agent.identity import NodeUsers
+from batchite.agent.layout import TaskLaunch
+from batchite.agent.process import ProcessOutcome
+from batchite.agent.safe_files import FileInfo
+
+VERSION = 1
+MAX_FRAME = 16 * 1024 * 1024
+_LENGTH = struct.Struct(">I")
+
+
+class Hello(msgspec.Struct, tag=True):
+    version: int
+    token: str
+    agent_id: str = ""
+
+
+class Welcome(msgspec.Struct, tag=True):
+    """The agent's answer: who it is, its nodes, and which runs are still running."""
+
+    version: int
+    agent_id: str
+    pid: int
+    nodes: list[str]
+    running: list[str]
+
+
+class AddNode(msgspec.Struct, tag=True):
+    """Host a node: make its tree (`fresh`: an empty one), then report NodeReady."""
+
+    node_id: str
+    account: str
+    account_url: str
+    pool_id: str
+    is_dedicated: bool
+    root: str
+    users: NodeUsers | None = None
+    fresh: bool = False
+
+
+class RemoveNode(msgspec.Struct, tag=True):
+    """The node leaves: its runs are killed and its tree removed."""
+
+    node_id: str
+
+
+class Start(msgspec.Struct, tag=True):
+    node_id: str
+    launch: TaskLaunch
+
+
+class Kill(msgspec.Struct, tag=True):
+    node_id: str
+    run_id: str
+
+
+class RemoveDirectory(msgspec.Struct, tag=True):
+    node_id: str
+    relative_dir: str
+
+
+class Ack(msgspec.Struct, tag=True):
+    """These runs' ends are stored: the agent may forget them."""
+
+    run_ids: list[str]
+
+
+class Stop(msgspec.Struct, tag=True):
+    """End the agent; with `kill_runs`, its runs first (otherwise it refuses while runs are on)."""
+
+    kill_runs: bool = True
+
+
+class NodeReady(msgspec.Struct, tag=True):
+    node_id: str
+
+
+class NodeFailed(msgspec.Struct, tag=True):
+    node_id: str
+    message: str
+
+
+class RunEnded(msgspec.Struct, tag=True):
+    run_id: str
+    outcome: ProcessOutcome
+
+
+class Heartbeat(msgspec.Struct, tag=True):
+    running: int
+
+
+Message = (
+    Hello
+    | Welcome
+    | AddNode
+    | RemoveNode
+    | Start
+    | Kill
+    | RemoveDirectory
+    | Ack
+    | Stop
+    | NodeReady
+    | NodeFailed
+    | RunEnded
+    | Heartbeat
+)
+
+
+class FileRequest(msgspec.Struct, tag=True):
+    """One file operation: stat, list, read, delete (of `path` under `base` of a node's tree)."""
+
+    token: str
+    node_id: str
+    op: str
+    base: str = ""
+    path: str = ""
+    recursive: bool = False
+    start: int | None = None
+    end: int | None = None
+
+
+class FileAnswer(msgspec.Struct, tag=True):
+    ok: bool
+    reason: str = ""
+    message: str = ""
+    info: FileInfo | None = None
+    infos: list[FileInfo] | None = None
+
+
+_ENCODER = msgspec.msgpack.Encoder()
+_BATCH = msgspec.msgpack.Decoder(list[Message])
+_FILE_REQUEST = msgspec.msgpack.Decoder(FileRequest)
+_FILE_ANSWER = msgspec.msgpack.Decoder(FileAnswer)
+
+
+class ProtocolError(Exception):
+    pass
+
+
+def frame(payload: bytes) -> bytes:
+    return _LENGTH.pack(len(payload)) + payload
+
+
+def encode_batch(messages: list[Any]) -> bytes:
+    return frame(_ENCODER.encode(messages))
+
+
+def encode(message: Any) -> bytes:
+    return frame(_ENCODER.encode(message))
+
+
+async def read_frame(reader: asyncio.StreamReader) -> bytes | None:
+    """The next frame's body; None at a clean end of the stream."""
+    try:
+        head = await reader.readexactly(_LENGTH.size)
+    except asyncio.IncompleteReadError as exc:
+        if exc.partial:
+            raise ProtocolError("the connection ended inside a frame") from None
+        return None
+    (size,) = _LENGTH.unpack(head)
+    if size > MAX_FRAME:
+        raise ProtocolError(f"a frame of {size} bytes is over the limit")
+    try:
+        return await reader.readexactly(size)
+    except asyncio.IncompleteReadError:
+        raise ProtocolError("the connection ended inside a frame") from None
+
+
+def decode_batch(body: bytes) -> list[Message]:
+    try:
+        return _BATCH.decode(body)
+    except msgspec.DecodeError as exc:
+        raise ProtocolError(f"not a batch of messages: {exc}") from None
+
+
+def decode_file_request(body: bytes) -> FileRequest:
+    try:
+        return _FILE_REQUEST.decode(body)
+    except msgspec.DecodeError as exc:
+        raise ProtocolError(f"not a file request: {exc}") from None
+
+
+def decode_file_answer(body: bytes) -> FileAnswer:
+    try:
+        return _FILE_ANSWER.decode(body)
+    except msgspec.DecodeError as exc:
+        raise ProtocolError(f"not a file answer: {exc}") from None
