@@ -3,7 +3,10 @@
 Prints tasks per second from the first add to the last completion, beside the same N processes
 spawned directly by two threads with subprocess (the machine's ceiling), and the ratio.
 
-    python bench/throughput.py --tasks 2000 [--endpoint URL]
+    python bench/throughput.py --tasks 2000 [--endpoint URL] [--isolation none,users,sandbox]
+
+With several --isolation levels (a server started for each), it also prints what each level costs
+per task against the first one: (1/rate - 1/first rate) in milliseconds.
 """
 
 from __future__ import annotations
@@ -80,23 +83,32 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=2000)
     parser.add_argument("--endpoint", default="", help="a running Batchite (default: start one)")
     parser.add_argument("--slots", type=int, default=2, help="task slots in the pool (one node, up to 8)")
+    parser.add_argument("--isolation", default="", help="comma-separated levels to compare (servers started here)")
     args = parser.parse_args()
-    child = None
-    endpoint = args.endpoint
-    if not endpoint:
-        child = start_child_server()
-        endpoint = child.endpoint
-    try:
-        direct = ceiling(args.tasks)
-        end_to_end, add_rate = batchite(endpoint, args.tasks, args.slots)
-    finally:
-        if child is not None:
-            child.stop()
+    levels = [level for level in args.isolation.split(",") if level] or [""]
+    direct = ceiling(args.tasks)
     print(f"tasks                         {args.tasks} on {args.slots} slots")
     print(f"direct subprocess, 2 threads  {direct:8.0f} tasks/s  (the machine's ceiling)")
-    print(f"batchite end to end           {end_to_end:8.0f} tasks/s  (first add to last completion)")
-    print(f"batchite create_tasks alone   {add_rate:8.0f} tasks/s")
-    print(f"ratio                         {end_to_end / direct:8.2f}")
+    first: float | None = None
+    for level in levels:
+        child = None
+        endpoint = args.endpoint
+        if not endpoint or level:
+            child = start_child_server(extra_args=["--isolation", level] if level else None)
+            endpoint = child.endpoint
+        try:
+            end_to_end, add_rate = batchite(endpoint, args.tasks, args.slots)
+        finally:
+            if child is not None:
+                child.stop()
+        label = f" [{level}]" if level else ""
+        print(f"batchite end to end{label:10} {end_to_end:8.0f} tasks/s  (first add to last completion)")
+        print(f"batchite create_tasks alone   {add_rate:8.0f} tasks/s")
+        print(f"ratio                         {end_to_end / direct:8.2f}")
+        if first is None:
+            first = end_to_end
+        else:
+            print(f"cost per task against {levels[0]:7} {1000 / end_to_end - 1000 / first:8.2f} ms")
 
 
 if __name__ == "__main__":

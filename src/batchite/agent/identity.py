@@ -24,6 +24,8 @@ from enum import StrEnum
 UID_BASE = 200_000  # the first uid Batchite gives a pool's users
 UIDS_PER_POOL = 64  # pool-scope auto user, task-scope auto user, then the named users
 SANDBOX_ROOT = "/mnt/batch/tasks"  # where a sandbox shows the node's tree
+POOL_GROUP = "_azbatchgrp"  # the name of a pool's group inside a sandbox
+USER_DATABASE = "volatile"  # the node subdirectory holding the sandbox's passwd and group files
 
 
 class Isolation(StrEnum):
@@ -69,6 +71,7 @@ class RunAs:
 class NamedUser:
     uid: int
     admin: bool
+    name: str = ""
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,8 @@ class NodeUsers:
         """The users of a pool given its block number and its userAccounts (name, admin)."""
         base = UID_BASE + block * UIDS_PER_POOL
         named = {
-            name.lower(): NamedUser(base + 2 + i, admin) for i, (name, admin) in enumerate(names[: UIDS_PER_POOL - 2])
+            name.lower(): NamedUser(base + 2 + i, admin, name)
+            for i, (name, admin) in enumerate(names[: UIDS_PER_POOL - 2])
         }
         return cls(gid=base, pool_uid=base, task_uid=base + 1, named=named)
 
@@ -96,6 +100,15 @@ class NodeUsers:
             return self.task_uid
         user = self.named.get(who.name.lower())
         return user.uid if user is not None else None
+
+    def passwd_lines(self) -> list[str]:
+        """The pool's users as /etc/passwd shows them inside a sandbox."""
+        users = [("_azbatch", self.pool_uid), ("_azbatchtask", self.task_uid)]
+        users += [(user.name, user.uid) for user in self.named.values()]
+        return [f"{name}:x:{uid}:{self.gid}::{SANDBOX_ROOT}:/bin/sh" for name, uid in users]
+
+    def group_line(self) -> str:
+        return f"{POOL_GROUP}:x:{self.gid}:"
 
     def is_admin(self, who: RunAs) -> bool:
         if who.kind == UserKind.NAMED:
@@ -130,6 +143,10 @@ def sandbox_prefix(node_root: str, hide: list[str], admin: bool, chdir: str) -> 
     for directory in hide:
         argv += ["--tmpfs", directory]
     argv += ["--bind", node_root, SANDBOX_ROOT, "--proc", "/proc", "--unshare-pid", "--die-with-parent"]
+    for name in ("passwd", "group"):  # the pool's users by name (written by layout.prepare_node)
+        database = os.path.join(node_root, USER_DATABASE, name)
+        if os.path.exists(database):
+            argv += ["--ro-bind", database, f"/etc/{name}"]
     argv += ["--new-session", "--chdir", chdir]
     if admin:
         argv += ["--unshare-user", "--uid", "0", "--gid", "0"]

@@ -14,13 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from batchite.agent.files import TaskStaging
-from batchite.agent.identity import SANDBOX_ROOT, NodeUsers, RunAs
+from batchite.agent.identity import SANDBOX_ROOT, USER_DATABASE, NodeUsers, RunAs
 from batchite.agent.packages import package_environment
 
 NODE_SUBDIRS = ("shared", "startup", "applications", "workitems", "fsmounts", "certs", "volatile")
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _INHERITED = ("LANG", "LC_ALL", "LC_CTYPE", "TZ")  # the locale, and nothing else
-GROUP_DIR = 0o2770  # node directories: the pool's users and group, new files keep the group
+GROUP_DIR = 0o2770  # a task's directories, and those the pool's tasks share: new files keep the group
+NODE_DIR = 0o2750  # the agent's directories: the pool's users may look, not write (nor plant links)
+_SHARED_SUBDIRS = ("shared", "startup")  # written by every task / by the start task
 
 
 @dataclass(frozen=True)
@@ -50,23 +52,37 @@ class TaskLaunch:
     run_as: RunAs = field(default_factory=RunAs)
 
 
-def _own(path: Path, users: NodeUsers | None, uid: int | None = None) -> None:
-    """A node directory: the pool's group (and `uid`, or root), mode 2770."""
+def _own(path: Path, users: NodeUsers | None, uid: int | None = None, mode: int = GROUP_DIR) -> None:
+    """A node directory: the pool's group (and `uid`, or root)."""
     if users is None:
         return
-    os.chown(path, uid if uid is not None else 0, users.gid)
-    os.chmod(path, GROUP_DIR)
+    os.chown(path, uid if uid is not None else 0, users.gid, follow_symlinks=False)
+    os.chmod(path, mode, follow_symlinks=False)
 
 
 def prepare_node(root: Path, users: NodeUsers | None = None) -> None:
-    """The node's tree. With users, it belongs to the pool's group only (no one else can look in),
-    and the directories above it can be passed through but not listed."""
+    """The node's tree. With users, it belongs to the pool's group only (no one else can look in);
+    tasks write only in their own directories and the shared ones, so nothing the agent creates
+    as root lies where a task could have planted a symlink first."""
     for sub in NODE_SUBDIRS:
         (root / sub).mkdir(parents=True, exist_ok=True)
     if users is not None:
-        _own(root, users)
+        _own(root, users, mode=NODE_DIR)
         for sub in NODE_SUBDIRS:
-            _own(root / sub, users)
+            _own(root / sub, users, mode=GROUP_DIR if sub in _SHARED_SUBDIRS else NODE_DIR)
+        _write_user_database(root / USER_DATABASE, users)
+
+
+def _write_user_database(directory: Path, users: NodeUsers) -> None:
+    """passwd and group for sandboxes: the host's entries and the pool's users, so that `id` and
+    `whoami` name them as on an Azure node."""
+    for name, extra in (("passwd", users.passwd_lines()), ("group", [users.group_line()])):
+        try:
+            host = Path("/etc", name).read_text().splitlines()
+        except OSError:
+            host = []
+        (directory / name).write_text("\n".join([*host, *extra]) + "\n")
+        os.chmod(directory / name, 0o644)
 
 
 def prepare_task_directory(task_dir: Path, users: NodeUsers | None, uid: int | None) -> None:
@@ -81,17 +97,9 @@ def prepare_task_directory(task_dir: Path, users: NodeUsers | None, uid: int | N
     node_dirs = {sub for sub in NODE_SUBDIRS}
     path = wd
     while path.name not in node_dirs and path != path.parent:
-        _own(path, users, uid if path in (wd, task_dir) else None)
+        mine = path in (wd, task_dir)
+        _own(path, users, uid if mine else None, GROUP_DIR if mine else NODE_DIR)
         path = path.parent
-
-
-def give_to(directory: Path, uid: int, gid: int | None) -> None:
-    """What the agent wrote into a task's directory (resource files) becomes the task user's;
-    links are changed themselves, never followed."""
-    group = gid if gid is not None else -1
-    for top, dirs, files in os.walk(directory, followlinks=False):
-        for name in (*dirs, *files):
-            os.chown(os.path.join(top, name), uid, group, follow_symlinks=False)
 
 
 def task_relative_dir(job_id: str, task_id: str) -> str:

@@ -102,8 +102,11 @@ class NodeAgent:
         wd = f"{launch.relative_dir}/wd"
         try:
             spawn = spawn_as(self.isolation, node.users, launch.run_as, str(identity.root), self.hide, wd)
-        except (LookupError, RuntimeError) as exc:
+        except LookupError as exc:  # a user the pool does not have
             self._ended(launch.run_id, None, _not_started(str(exc), "UserNotFound"))
+            return
+        except RuntimeError as exc:  # an admin task, and no bubblewrap for its sandbox
+            self._ended(launch.run_id, None, _not_started(str(exc), "SandboxUnavailable"))
             return
         staging = launch.staging if launch.staging is not None and not launch.staging.is_empty() else None
         process = Launch(

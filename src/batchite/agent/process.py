@@ -1,30 +1,35 @@
 """Running one task process: spawn without a shell, stdout.txt/stderr.txt, exit back to the loop.
 
-Spawning happens on a small thread pool (Popen costs ~0.5 ms, too much for the event loop at
-1,000 tasks a second); exits are watched with a pidfd registered on the event loop, so no thread
-waits on a child. A task with staging work (resource files, application packages, output files)
-has it done on a second pool: downloads before the spawn, uploads after the exit.
+Spawning happens on a small thread pool (a spawn costs ~0.6 ms, too much for the event loop at
+1,000 tasks a second; launcher.py says how a task starts as its user); exits are watched with a
+pidfd registered on the event loop, so no thread waits on a child. A task with staging work
+(resource files, application packages, output files) has it done on a second pool: downloads
+before the spawn, uploads after the exit.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import functools
 import os
 import shlex
 import shutil
 import signal
-import subprocess
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
+from batchite.agent import launcher
+from batchite.agent.credentials import acting_as
 from batchite.agent.files import FILE_UPLOAD, PREPROCESSING, PROCESS, TaskFailure, TaskStaging
 from batchite.agent.identity import NodeUsers, SpawnAs
-from batchite.agent.layout import give_to, prepare_task_directory
+from batchite.agent.launcher import Child
+from batchite.agent.layout import prepare_task_directory
 from batchite.agent.stagein import StageError, stage_in
 from batchite.agent.stageout import stage_out
 
@@ -73,7 +78,7 @@ class _KilledBeforeStart(Exception):
 class RunningProcess:
     launch: Launch
     start_time: datetime
-    popen: subprocess.Popen[bytes] | None = None
+    popen: Child | None = None
     pidfd: int | None = None
     kill_requested: bool = False
     done: bool = False
@@ -90,14 +95,23 @@ def split_command_line(command_line: str) -> list[str]:
 
 
 def _output(path: Path, launch: Launch) -> BinaryIO:
-    """stdout.txt or stderr.txt, new for each run; the task's user owns it."""
-    out = open(path, "wb")  # noqa: SIM115 - the caller closes it once the child has it
-    if launch.spawn.uid is not None:
-        os.fchown(out.fileno(), launch.spawn.uid, launch.spawn.gid if launch.spawn.gid is not None else -1)
-    return out
+    """stdout.txt or stderr.txt, new for each run, opened with the task user's rights (a symlink the
+    task left there leads nowhere it could not write itself); the user owns it."""
+    with acting_as(launch.spawn.uid, launch.spawn.gid):
+        return open(path, "wb")
 
 
-def _spawn(launch: Launch) -> subprocess.Popen[bytes]:
+def executable(name: str, cwd: Path, path: str | None) -> str:
+    """The program a command line names: a path (relative to the working directory), or found on PATH."""
+    if "/" in name:
+        return str(cwd / name)
+    found = shutil.which(name, path=path or os.defpath)
+    if found is None:
+        raise FileNotFoundError(errno.ENOENT, "not found on PATH", name)
+    return found
+
+
+def _spawn(launch: Launch) -> Child:
     wd = launch.working_dir or (launch.task_dir / "wd")
     prepare_task_directory(launch.task_dir, launch.users, launch.spawn.uid)
     wd.mkdir(parents=True, exist_ok=True)
@@ -105,24 +119,18 @@ def _spawn(launch: Launch) -> subprocess.Popen[bytes]:
     if not argv:
         raise FileNotFoundError("empty command line")
     spawn = launch.spawn
-    ids: dict[str, Any] = {}
-    if spawn.uid is not None:
-        ids = {"user": spawn.uid, "group": spawn.gid, "extra_groups": [spawn.gid], "umask": 0o007}
+    argv[0] = executable(argv[0], wd, launch.env.get("PATH"))
     if spawn.prefix:
-        executable = shutil.which(argv[0], path=launch.env.get("PATH")) if "/" not in argv[0] else argv[0]
-        argv = [*spawn.prefix, executable or argv[0], *argv[1:]]
+        argv = [*spawn.prefix, *argv]
     with _output(launch.task_dir / "stdout.txt", launch) as out, _output(launch.task_dir / "stderr.txt", launch) as err:
-        return subprocess.Popen(
-            argv,
-            cwd=wd,
-            env=launch.env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=err,
-            start_new_session=True,
-            close_fds=True,
-            **ids,
-        )
+        return launcher.spawn(argv, str(wd), launch.env, out.fileno(), err.fileno(), spawn.uid, spawn.gid)
+
+
+def _stage_out_as_user(staging: TaskStaging, launch: Launch, code: int) -> TaskFailure | None:
+    """Output files are found and opened (and the upload logs written) with the task user's rights."""
+    as_user = functools.partial(acting_as, launch.spawn.uid, launch.spawn.gid)
+    sandbox_root = launch.node_root if launch.spawn.in_sandbox else None
+    return stage_out(staging, launch.task_dir, launch.env, code, sandbox_root, as_user)
 
 
 def exit_status(returncode: int) -> int:
@@ -132,8 +140,12 @@ def exit_status(returncode: int) -> int:
 
 class ProcessRunner:
     def __init__(self, spawn_threads: int = 2, stage_threads: int = 4, transfer_threads: int = 8) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=spawn_threads, thread_name_prefix="spawn")
-        self._stage_pool = ThreadPoolExecutor(max_workers=stage_threads, thread_name_prefix="stage")
+        self._pool = ThreadPoolExecutor(
+            max_workers=spawn_threads, thread_name_prefix="spawn", initializer=launcher.prepare_thread
+        )
+        self._stage_pool = ThreadPoolExecutor(  # tasks with resource files are spawned from there
+            max_workers=stage_threads, thread_name_prefix="stage", initializer=launcher.prepare_thread
+        )
         self._transfer_pool = ThreadPoolExecutor(max_workers=transfer_threads, thread_name_prefix="transfer")
         self._running: set[RunningProcess] = set()
 
@@ -148,14 +160,13 @@ class ProcessRunner:
         fut.add_done_callback(lambda f: self._spawned(rp, f))
         return rp
 
-    def _stage_and_spawn(self, rp: RunningProcess) -> subprocess.Popen[bytes]:
+    def _stage_and_spawn(self, rp: RunningProcess) -> Child:
         """On a staging thread: packages and resource files, then the process (unless killed meanwhile)."""
         launch = rp.launch
         assert launch.staging is not None
         prepare_task_directory(launch.task_dir, launch.users, launch.spawn.uid)
-        stage_in(launch.staging, launch.task_dir, launch.node_root or launch.task_dir.parent, self._transfer_pool)
-        if launch.spawn.uid is not None:
-            give_to(launch.task_dir / "wd", launch.spawn.uid, launch.spawn.gid)
+        node_root = launch.node_root or launch.task_dir.parent
+        stage_in(launch.staging, launch.task_dir, node_root, self._transfer_pool, launch.spawn.uid, launch.spawn.gid)
         if rp.kill_requested:
             raise _KilledBeforeStart()
         return _spawn(launch)
@@ -168,7 +179,7 @@ class ProcessRunner:
         if rp.on_exit is not None:
             rp.on_exit(outcome)
 
-    def _spawned(self, rp: RunningProcess, fut: asyncio.Future[subprocess.Popen[bytes]]) -> None:
+    def _spawned(self, rp: RunningProcess, fut: asyncio.Future[Child]) -> None:
         exc = fut.exception()
         if isinstance(exc, StageError):
             self._finish(
@@ -211,22 +222,21 @@ class ProcessRunner:
 
     def _reap(self, rp: RunningProcess) -> None:
         assert rp.popen is not None
-        if rp.popen.poll() is None:
+        returncode = rp.popen.poll()
+        if returncode is None:
             return
         if rp.pidfd is not None:
             asyncio.get_running_loop().remove_reader(rp.pidfd)
             os.close(rp.pidfd)
             rp.pidfd = None
-        code = exit_status(rp.popen.returncode)
+        code = exit_status(returncode)
         outcome = ProcessOutcome(rp.start_time, _now(), code, killed=rp.kill_requested)
         staging = rp.launch.staging
         if staging is None or not staging.output_files:
             self._finish(rp, outcome)
             return
         launch = rp.launch
-        fut = asyncio.get_running_loop().run_in_executor(
-            self._stage_pool, stage_out, staging, launch.task_dir, launch.env, code
-        )
+        fut = asyncio.get_running_loop().run_in_executor(self._stage_pool, _stage_out_as_user, staging, launch, code)
         fut.add_done_callback(lambda f: self._uploaded(rp, outcome, f))
 
     def _uploaded(self, rp: RunningProcess, outcome: ProcessOutcome, fut: asyncio.Future[TaskFailure | None]) -> None:

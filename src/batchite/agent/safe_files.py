@@ -35,6 +35,7 @@ HARD_LINKED = "hard-linked"  # a regular file with st_nlink > 1: may be a hard l
 IS_BASE = "is-base"  # deleting the base directory itself
 IS_DIRECTORY = "is-directory"  # reading a directory
 NOT_EMPTY = "not-empty"  # deleting a non-empty directory without recursive
+BUSY = "busy"  # a process holds a lease on the file (reported by the agent for a BlockingIOError)
 
 MAX_ENTRIES = 100_000  # a listing returns at most this many entries
 MAX_DEPTH = 64  # a recursive listing goes at most this many levels below its base

@@ -18,6 +18,7 @@ import signal
 import sys
 from pathlib import Path
 
+from batchite.agent.credentials import drop_supplementary_groups
 from batchite.agent.identity import Isolation
 from batchite.agent.node_agent import NodeAgent
 from batchite.agent.protocol import (
@@ -43,7 +44,7 @@ from batchite.agent.protocol import (
     frame,
     read_frame,
 )
-from batchite.agent.safe_files import FileRefused, Tree
+from batchite.agent.safe_files import BUSY, FileRefused, Tree
 
 log = logging.getLogger("batchite.agent")
 HEARTBEAT = 2.0  # seconds between heartbeats to the service
@@ -151,6 +152,8 @@ class AgentServer:
             answer = await asyncio.to_thread(_file_op, tree, request)
         except FileRefused as refused:
             answer = FileAnswer(False, refused.reason, refused.message)
+        except BlockingIOError:  # a task holds a lease on it: opening would wait out the lease break
+            answer = FileAnswer(False, BUSY, "the file is leased by a process on the node")
         except OSError as exc:
             answer = FileAnswer(False, "failed", str(exc))
         writer.write(encode(answer))
@@ -246,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s agent %(message)s")
     os.umask(0o007)  # what it writes on nodes (packages, resource files) is for the pool's group too
+    drop_supplementary_groups()  # the threads acting for tasks must not keep root's groups
     args.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(args.dir, 0o700)
     asyncio.run(serve(args.dir, args.id, token, Isolation(args.isolation), args.hide))

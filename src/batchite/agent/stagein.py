@@ -4,6 +4,7 @@ parallel. Runs on a worker thread; a failure raises StageError with the Batch fa
 from __future__ import annotations
 
 import errno
+import functools
 import os
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from batchite.agent.credentials import acting_as
 from batchite.agent.files import (
     DEFAULT_FILE_MODE,
     PREPROCESSING,
@@ -120,12 +122,16 @@ def _file_mode(spec: ResourceFileSpec) -> int:
         ) from exc
 
 
-def _download(item: _Download) -> None:
+def _download(item: _Download, uid: int | None, gid: int | None) -> None:
+    """One file, written with the task user's rights (the task's directory is the task's: a link it
+    left there leads nowhere the user could not write); the transfer itself is the agent's."""
     spec = item.spec
     details = [*_source_details(spec, item.blob_name), ("FilePath", str(item.target))]
     mode = _file_mode(spec)
+    as_user = functools.partial(acting_as, uid, gid)
     try:
-        item.target.parent.mkdir(parents=True, exist_ok=True)
+        with as_user():
+            item.target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise _fail(
             "ResourceDirectoryCreateFailed",
@@ -134,17 +140,20 @@ def _download(item: _Download) -> None:
         ) from exc
     try:
         if item.blob_name is None:
-            blobs.http_download(str(spec.http_url), item.target)
+            blobs.http_download(str(spec.http_url), item.target, access=as_user)
         else:
-            blobs.download_blob(str(spec.container_url), item.blob_name, item.target)
-        os.chmod(item.target, mode)
+            blobs.download_blob(str(spec.container_url), item.blob_name, item.target, access=as_user)
+        with as_user():
+            os.chmod(item.target, mode)
     except StorageError as exc:
         code, message = _BLOB_CODES[exc.kind]
         raise _fail(code, message, [*details, ("Message", exc.message)]) from exc
     except OSError as exc:
+        with as_user():
+            in_the_way = item.target.is_dir()
         if exc.errno == errno.ENOSPC:
             code, message = "DiskFull", "The node's disk is full"
-        elif item.target.is_dir():
+        elif in_the_way:
             code, message = "ResourceFileCreateFailed", "A directory is in the way of the resource file"
         else:
             code, message = "ResourceFileWriteFailed", "The resource file could not be written on the node"
@@ -162,8 +171,16 @@ def _first_error(futures: list[Future[object]]) -> None:
         raise errors[0]
 
 
-def stage_in(staging: TaskStaging, task_dir: Path, node_root: Path, pool: ThreadPoolExecutor) -> None:
-    """Deploy the packages and download the resource files; raises StageError on the first failure."""
+def stage_in(
+    staging: TaskStaging,
+    task_dir: Path,
+    node_root: Path,
+    pool: ThreadPoolExecutor,
+    uid: int | None = None,
+    gid: int | None = None,
+) -> None:
+    """Deploy the packages and download the resource files (as `uid`/`gid`, the task's user, when
+    given); raises StageError on the first failure."""
     if staging.pre_failure is not None:
         raise StageError(staging.pre_failure)
     (task_dir / "wd").mkdir(parents=True, exist_ok=True)
@@ -181,5 +198,5 @@ def stage_in(staging: TaskStaging, task_dir: Path, node_root: Path, pool: Thread
     _first_error([f for _, f in listings])  # type: ignore[misc]
     for spec, fut in listings:
         plan.extend(_container_targets(spec, fut.result(), task_dir))
-    run: Callable[[_Download], None] = _download
-    _first_error([pool.submit(run, item) for item in plan])
+    run: Callable[[_Download, int | None, int | None], None] = _download
+    _first_error([pool.submit(run, item, uid, gid) for item in plan])

@@ -12,16 +12,19 @@ to fileuploadout.txt and fileuploaderr.txt beside stdout.txt.
 
 from __future__ import annotations
 
-import glob
+import contextlib
+import fnmatch
 import os
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
 from batchite.agent.files import FILE_UPLOAD, OutputFileSpec, TaskFailure, TaskStaging
+from batchite.agent.identity import SANDBOX_ROOT
 from batchite.storage import blobs
-from batchite.storage.blobs import ContainerUploader, StorageError
+from batchite.storage.blobs import ContainerUploader, FileAccess, StorageError
 
 _WILDCARDS = re.compile(r"[*?\[]")
 _VARIABLE = re.compile(r"\$(\w+|\{\w+\})")
@@ -50,28 +53,61 @@ def applies(condition: str, exit_code: int) -> bool:
     return True
 
 
+_MAX_MATCHES = 100_000  # a pattern selects at most this many files (a hostile tree cannot stall the agent)
+
+
+def _matches_parts(pattern: list[str], path: list[str]) -> bool:
+    """glob's rules on '/'-split parts: `**` is any number of directories, a name starting with '.'
+    only matches a pattern part starting with '.'."""
+    if not pattern:
+        return not path
+    head = pattern[0]
+    if head == "**":
+        if _matches_parts(pattern[1:], path):
+            return True
+        return bool(path) and not path[0].startswith(".") and _matches_parts(pattern, path[1:])
+    if not path or (path[0].startswith(".") and not head.startswith(".")):
+        return False
+    return fnmatch.fnmatchcase(path[0], head) and _matches_parts(pattern[1:], path[1:])
+
+
+def _files_under(anchor: Path, depth: int | None) -> Iterator[Path]:
+    """The regular files beneath anchor, at most `depth` levels down (None: any); symlinks are never
+    followed (to a file or a directory)."""
+    count = 0
+    for top, dirs, files in os.walk(anchor, followlinks=False):
+        if depth is not None and len(Path(top).relative_to(anchor).parts) >= depth - 1:
+            dirs.clear()
+        for name in files:
+            path = Path(top, name)
+            if path.is_symlink() or not path.is_file():
+                continue
+            count += 1
+            if count > _MAX_MATCHES:
+                return
+            yield path
+
+
 def matches(pattern: str, wd: Path) -> list[tuple[Path, str]]:
     """The files a pattern selects, each with its blob name below the destination path."""
     if not _WILDCARDS.search(pattern):
         target = Path(os.path.normpath(wd / pattern))
-        return [(target, target.name)] if target.is_file() else []
-    parts = pattern.split("/")
+        return [(target, target.name)] if target.is_file() and not target.is_symlink() else []
+    parts = [p for p in pattern.split("/") if p not in ("", ".")]
     fixed: list[str] = []
     for part in parts[:-1]:
         if _WILDCARDS.search(part):
             break
         fixed.append(part)
-    anchor = Path(os.path.normpath(wd / "/".join(fixed))) if fixed else wd
-    if os.path.isabs(pattern):
-        found = glob.glob(pattern, recursive=True)
-    else:
-        found = [os.path.join(wd, f) for f in glob.glob(pattern, root_dir=wd, recursive=True)]
+    base = Path("/") if os.path.isabs(pattern) else wd
+    anchor = Path(os.path.normpath(base.joinpath(*fixed)))
+    rest = parts[len(fixed) :]
     out = []
-    for name in sorted(set(found)):
-        path = Path(os.path.normpath(name))
-        if path.is_file():
-            out.append((path, os.path.relpath(path, anchor).replace(os.sep, "/")))
-    return out
+    for path in _files_under(anchor, None if "**" in rest else len(rest)):
+        relative = path.relative_to(anchor).parts
+        if _matches_parts(rest, list(relative)):
+            out.append((path, "/".join(relative)))
+    return sorted(out)
 
 
 def blob_name(spec: OutputFileSpec, relative: str, wildcard: bool) -> str:
@@ -85,9 +121,25 @@ def _log(stream: TextIO, text: str) -> None:
     stream.write(f"{datetime.now(tz=UTC).isoformat(timespec='milliseconds')} {text}\n")
 
 
-def _upload_one(spec: OutputFileSpec, env: dict[str, str], wd: Path, out: TextIO, err: TextIO) -> TaskFailure | None:
-    pattern = expand(spec.file_pattern, env)
-    files = matches(pattern, wd)
+def outside_view(pattern: str, node_root: Path | None) -> str:
+    """A pattern written inside a sandbox (/mnt/batch/tasks/...) as the agent sees it."""
+    if node_root is not None and (pattern == SANDBOX_ROOT or pattern.startswith(SANDBOX_ROOT + "/")):
+        return str(node_root) + pattern[len(SANDBOX_ROOT) :]
+    return pattern
+
+
+def _upload_one(
+    spec: OutputFileSpec,
+    env: dict[str, str],
+    wd: Path,
+    out: TextIO,
+    err: TextIO,
+    sandbox_root: Path | None,
+    access: FileAccess,
+) -> TaskFailure | None:
+    pattern = outside_view(expand(spec.file_pattern, env), sandbox_root)
+    with access():
+        files = matches(pattern, wd)
     if not files:
         _log(out, f"no file matches {pattern!r}; nothing to upload")
         return None
@@ -99,7 +151,7 @@ def _upload_one(spec: OutputFileSpec, env: dict[str, str], wd: Path, out: TextIO
                 name = blob_name(spec, relative, wildcard)
                 _log(out, f"uploading {path} to blob {name}")
                 try:
-                    uploader.upload(name, path, spec.upload_headers)
+                    uploader.upload(name, path, spec.upload_headers, access)
                     _log(out, f"uploaded {path} to blob {name}")
                 except (StorageError, OSError) as exc:
                     kind = exc.kind if isinstance(exc, StorageError) else blobs.MISC
@@ -130,17 +182,29 @@ def _upload_one(spec: OutputFileSpec, env: dict[str, str], wd: Path, out: TextIO
     return first
 
 
-def stage_out(staging: TaskStaging, task_dir: Path, env: dict[str, str], exit_code: int) -> TaskFailure | None:
-    """Upload the output files whose condition the exit code meets; the first failure, if any."""
+def stage_out(
+    staging: TaskStaging,
+    task_dir: Path,
+    env: dict[str, str],
+    exit_code: int,
+    sandbox_root: Path | None = None,
+    access: FileAccess = contextlib.nullcontext,
+) -> TaskFailure | None:
+    """Upload the output files whose condition the exit code meets; the first failure, if any.
+
+    `sandbox_root`: the node root of a task that saw it at /mnt/batch/tasks. `access` wraps every
+    look at the task's files (finding, opening, the logs), to make it with the task user's rights."""
     wanted = [spec for spec in staging.output_files if applies(spec.condition, exit_code)]
     if not wanted:
         return None
     wd = task_dir / "wd"
     first: TaskFailure | None = None
-    with open(task_dir / "fileuploadout.txt", "a") as out, open(task_dir / "fileuploaderr.txt", "a") as err:
+    with access():
+        out, err = open(task_dir / "fileuploadout.txt", "a"), open(task_dir / "fileuploaderr.txt", "a")  # noqa: SIM115
+    with out, err:
         for spec in wanted:
             try:
-                failure = _upload_one(spec, env, wd, out, err)
+                failure = _upload_one(spec, env, wd, out, err, sandbox_root, access)
             except Exception as exc:  # a bug or an unexpected library error: report, keep going
                 _log(err, f"unexpected error for {spec.file_pattern!r}: {exc!r}")
                 failure = TaskFailure(

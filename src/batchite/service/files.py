@@ -35,7 +35,7 @@ def file_error(refused: FileRefused) -> BatchError:
         return BatchError(409, "DirectoryNotEmpty", "The directory is not empty; set recursive to delete it.")
     if refused.reason == safe_files.IS_BASE:
         return BatchError(400, "InvalidUri", "The path names the task's (or node's) own directory, which cannot go.")
-    if refused.reason in (safe_files.NOT_REGULAR, safe_files.HARD_LINKED):
+    if refused.reason in (safe_files.NOT_REGULAR, safe_files.HARD_LINKED, safe_files.BUSY):
         return BatchError(
             409,
             "FileNotReadable",

@@ -10,7 +10,7 @@ import shutil
 import tempfile
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,22 +63,31 @@ def _azure_error(exc: Exception) -> StorageError:
     return StorageError(MISC, str(exc) or type(exc).__name__)
 
 
+FileAccess = Callable[[], contextlib.AbstractContextManager[None]]
+"""Wraps every file system call a transfer makes on a local file (opening, renaming, removing), so
+that the caller can make them with another user's rights; the transfer itself is outside it."""
+
+
 @contextlib.contextmanager
-def _atomic_target(dest: Path) -> Iterator[Any]:
+def _atomic_target(dest: Path, access: FileAccess) -> Iterator[Any]:
     """A temporary file beside dest that replaces it only when the write completed."""
-    fd, tmp = tempfile.mkstemp(prefix=".download-", dir=dest.parent)
+    with access():
+        fd, tmp = tempfile.mkstemp(prefix=".download-", dir=dest.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             yield fh
-        os.replace(tmp, dest)
+        with access():
+            os.replace(tmp, dest)
     except BaseException:
-        with contextlib.suppress(OSError):
+        with access(), contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
 
 
 # -- downloads ---------------------------------------------------------------------------------
-def http_download(url: str, dest: Path, timeout: float = HTTP_TIMEOUT) -> int:
+def http_download(
+    url: str, dest: Path, timeout: float = HTTP_TIMEOUT, access: FileAccess = contextlib.nullcontext
+) -> int:
     """GET url into dest (through a temporary file); returns the byte count.
 
     OSError from writing dest propagates as is; the transfer's own failures are StorageError.
@@ -96,7 +105,7 @@ def http_download(url: str, dest: Path, timeout: float = HTTP_TIMEOUT) -> int:
         raise StorageError(TIMEOUT, str(exc) or "timed out") from exc
     except ValueError as exc:  # not a URL urllib can fetch
         raise StorageError(MISC, str(exc)) from exc
-    with response, _atomic_target(dest) as fh:
+    with response, _atomic_target(dest, access) as fh:
         try:
             shutil.copyfileobj(response, fh, 1024 * 1024)
         except TimeoutError as exc:
@@ -121,9 +130,9 @@ def list_blobs(container_url: str, prefix: str = "") -> list[str]:
         raise _azure_error(exc) from exc
 
 
-def download_blob(container_url: str, name: str, dest: Path) -> int:
+def download_blob(container_url: str, name: str, dest: Path, access: FileAccess = contextlib.nullcontext) -> int:
     try:
-        with container_client(container_url) as container, _atomic_target(dest) as fh:
+        with container_client(container_url) as container, _atomic_target(dest, access) as fh:
             container.download_blob(name).readinto(fh)
             return int(fh.tell())
     except OSError:
@@ -181,9 +190,17 @@ class ContainerUploader:
         if self._client is not None:
             self._client.close()
 
-    def upload(self, blob_name: str, path: Path, headers: Sequence[tuple[str, str]] = ()) -> None:
+    def upload(
+        self,
+        blob_name: str,
+        path: Path,
+        headers: Sequence[tuple[str, str]] = (),
+        access: FileAccess = contextlib.nullcontext,
+    ) -> None:
         try:
-            with open(path, "rb") as fh:
+            with access():
+                fh = open(path, "rb")  # noqa: SIM115 - closed below, opened with the caller's rights
+            with fh:
                 self._client.upload_blob(blob_name, fh, overwrite=True, **_upload_kwargs(headers))
         except OSError:
             raise
