@@ -130,7 +130,9 @@ def _stage_out_as_user(staging: TaskStaging, launch: Launch, code: int) -> TaskF
     """Output files are found and opened (and the upload logs written) with the task user's rights."""
     as_user = functools.partial(acting_as, launch.spawn.uid, launch.spawn.gid)
     sandbox_root = launch.node_root if launch.spawn.in_sandbox else None
-    return stage_out(staging, launch.task_dir, launch.env, code, sandbox_root, as_user)
+    as_the_user = launch.spawn.uid is not None and os.geteuid() == 0
+    confine = None if as_the_user else (launch.node_root or launch.task_dir.parent)
+    return stage_out(staging, launch.task_dir, launch.env, code, sandbox_root, as_user, confine)
 
 
 def exit_status(returncode: int) -> int:

@@ -88,19 +88,48 @@ def _files_under(anchor: Path, depth: int | None) -> Iterator[Path]:
             yield path
 
 
-def matches(pattern: str, wd: Path) -> list[tuple[Path, str]]:
-    """The files a pattern selects, each with its blob name below the destination path."""
+def _passes_links(path: Path, base: Path | None) -> bool:
+    """False when a component of path below base is a symlink (True when path is not below base)."""
+    if base is None:
+        return True
+    try:
+        below = path.relative_to(base)
+    except ValueError:
+        return True
+    current = base
+    for part in below.parts:
+        current = current / part
+        if current.is_symlink():
+            return False
+    return True
+
+
+def matches(pattern: str, wd: Path, confine: Path | None = None) -> list[tuple[Path, str]]:
+    """The files a pattern selects, each with its blob name below the destination path.
+
+    No symlink is followed below the working directory (nor below `confine`); with `confine`, a
+    pattern that leads outside it selects nothing."""
+    absolute = os.path.isabs(pattern)
+    guard = confine or (None if absolute else wd)
     if not _WILDCARDS.search(pattern):
         target = Path(os.path.normpath(wd / pattern))
-        return [(target, target.name)] if target.is_file() and not target.is_symlink() else []
+        if confine is not None and not target.is_relative_to(confine):
+            return []
+        if not _passes_links(target, guard) or target.is_symlink() or not target.is_file():
+            return []
+        return [(target, target.name)]
     parts = [p for p in pattern.split("/") if p not in ("", ".")]
     fixed: list[str] = []
     for part in parts[:-1]:
         if _WILDCARDS.search(part):
             break
         fixed.append(part)
-    base = Path("/") if os.path.isabs(pattern) else wd
+    base = Path("/") if absolute else wd
     anchor = Path(os.path.normpath(base.joinpath(*fixed)))
+    if confine is not None and not anchor.is_relative_to(confine):
+        return []
+    if not _passes_links(anchor, guard) or anchor.is_symlink():
+        return []
     rest = parts[len(fixed) :]
     out = []
     for path in _files_under(anchor, None if "**" in rest else len(rest)):
@@ -136,10 +165,11 @@ def _upload_one(
     err: TextIO,
     sandbox_root: Path | None,
     access: FileAccess,
+    confine: Path | None,
 ) -> TaskFailure | None:
     pattern = outside_view(expand(spec.file_pattern, env), sandbox_root)
     with access():
-        files = matches(pattern, wd)
+        files = matches(pattern, wd, confine)
     if not files:
         _log(out, f"no file matches {pattern!r}; nothing to upload")
         return None
@@ -189,11 +219,13 @@ def stage_out(
     exit_code: int,
     sandbox_root: Path | None = None,
     access: FileAccess = contextlib.nullcontext,
+    confine: Path | None = None,
 ) -> TaskFailure | None:
     """Upload the output files whose condition the exit code meets; the first failure, if any.
 
     `sandbox_root`: the node root of a task that saw it at /mnt/batch/tasks. `access` wraps every
-    look at the task's files (finding, opening, the logs), to make it with the task user's rights."""
+    look at the task's files (finding, opening, the logs), to make it with the task user's rights;
+    where it cannot (the agent is not root), `confine` (the node root) bounds what may be read."""
     wanted = [spec for spec in staging.output_files if applies(spec.condition, exit_code)]
     if not wanted:
         return None
@@ -204,7 +236,7 @@ def stage_out(
     with out, err:
         for spec in wanted:
             try:
-                failure = _upload_one(spec, env, wd, out, err, sandbox_root, access)
+                failure = _upload_one(spec, env, wd, out, err, sandbox_root, access, confine)
             except Exception as exc:  # a bug or an unexpected library error: report, keep going
                 _log(err, f"unexpected error for {spec.file_pattern!r}: {exc!r}")
                 failure = TaskFailure(

@@ -54,11 +54,16 @@ def agent_token(directory: Path) -> str:
     return token
 
 
+# What an agent inherits from the service: the locale, where Python finds Batchite, and coverage's
+# settings when the tests measure it. Nothing else (no accounts, keys or connection strings).
+AGENT_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "TZ", "PYTHONPATH", "COVERAGE_PROCESS_START", "COVERAGE_PROCESS_CONFIG")
+
+
 async def start_agent_process(directory: Path, agent_id: str, token: str, isolation: str, hide: list[str]) -> int:
     """Start an agent in its own session (it outlives the service) with a clean environment;
     return its pid once it listens."""
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "TZ", "PYTHONPATH")}
+    env = {k: v for k, v in os.environ.items() if k in AGENT_ENVIRONMENT}
     args = [sys.executable, "-m", "batchite.agent.server", "--dir", str(directory), "--id", agent_id]
     args += ["--isolation", isolation, *(a for h in hide for a in ("--hide", h))]
     with open(directory / "agent.log", "ab") as log_file:
