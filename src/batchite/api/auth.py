@@ -12,7 +12,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, parse_qsl
 
 from batchite.clock import parse_http_date
 from batchite.domain.errors import BatchError
@@ -83,6 +83,23 @@ def request_time(headers: Mapping[str, str]) -> datetime:
         raise auth_failed(f"The date '{raw}' is not a valid RFC 1123 date.") from exc
 
 
+def _unambiguous(raw_query: str, headers: Mapping[str, str], repeated_headers: set[str]) -> None:
+    """What a signature covers must have one meaning: a parameter given twice (the signature
+    covers the first value, a handler might read the last), a signed header given twice, or a
+    chunked body (its length is not what was signed) is refused."""
+    seen: set[str] = set()
+    for name, _value in parse_qsl(raw_query, keep_blank_values=True):
+        key = name.lower()
+        if key in seen:
+            raise auth_failed(f"The query parameter '{name}' is given more than once.")
+        seen.add(key)
+    for name in sorted(repeated_headers):
+        if name == "authorization" or name in SIGNED_HEADERS or "ocp-" in name:
+            raise auth_failed(f"The header '{name}' is given more than once.")
+    if "transfer-encoding" in headers:
+        raise auth_failed("A request body must be sent with Content-Length: a chunked body is not signed.")
+
+
 def authenticate(
     accounts: AccountRegistry,
     method: str,
@@ -90,20 +107,22 @@ def authenticate(
     raw_query: str,
     headers: Mapping[str, str],
     now: datetime | None = None,
+    repeated_headers: set[str] | None = None,
 ) -> str:
-    """Return the account name a request is signed for, or raise 403 AuthenticationFailed."""
+    """Return the account name a request is signed for, or raise 403 AuthenticationFailed.
+
+    An unknown account is answered as a wrong signature is: the answer never tells whether an
+    account exists."""
     header = headers.get("authorization", "")
     if not header:
         raise auth_failed("The Authorization header is missing; sign the request with SharedKey.")
     scheme, _, credential = header.partition(" ")
     if scheme != "SharedKey":
         raise auth_failed(f"The authorization scheme '{scheme}' is not supported here; use SharedKey.")
-    name, sep, signature = credential.strip().partition(":")
-    if not sep or not name or not signature:
+    name, sep, signature = credential.partition(":")
+    if not sep or not name or not signature or credential != credential.strip() or " " in credential:
         raise auth_failed("The Authorization header must be 'SharedKey account:signature'.")
-    account = accounts.get(name)
-    if account is None:
-        raise auth_failed(f"The account '{name}' does not exist.")
+    _unambiguous(raw_query, headers, repeated_headers or set())
     when = request_time(headers)
     now = now or datetime.now(tz=UTC)
     if abs(now - when) > MAX_CLOCK_SKEW:
@@ -115,7 +134,8 @@ def authenticate(
     if "content-length" not in headers and method.upper() not in ("GET", "HEAD"):
         lengths.append("0")
     texts = [string_to_sign(method, raw_path, raw_query, headers, name, cl) for cl in lengths]
-    for key in account.key_bytes():
+    account = accounts.get(name)
+    for key in account.key_bytes() if account is not None else ():
         for text in texts:
             if hmac.compare_digest(sign(key, text), signature):
                 return name

@@ -65,11 +65,17 @@ def _wrap(operation_id: str, handler: Handler) -> Endpoint:
         started = time.perf_counter()
         request_id = str(uuid.uuid4())
         base_url = _base_url(request)
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in request.scope["headers"]}
+        headers: dict[str, str] = {}
+        repeated: set[str] = set()
+        for raw_name, raw_value in request.scope["headers"]:
+            name = raw_name.decode("latin-1").lower()
+            if name in headers:
+                repeated.add(name)
+            headers.setdefault(name, raw_value.decode("latin-1"))
         batch: BatchService = request.app.state.batch
         account = ""
         try:
-            ctx = authorize(request, batch, request.app.state.settings, headers, request_id, base_url)
+            ctx = authorize(request, batch, request.app.state.settings, headers, request_id, base_url, repeated)
             account = ctx.account
             response = await handler(ctx)
             response.headers.update(ctx.response_headers)
@@ -109,11 +115,14 @@ def authorize(
     headers: dict[str, str],
     request_id: str,
     base_url: str,
+    repeated_headers: set[str] | None = None,
 ) -> RequestContext:
     raw_path = request.scope.get("raw_path") or request.url.path.encode()
     raw_path_text = raw_path.decode("latin-1").split("?", 1)[0]
     raw_query = request.scope.get("query_string", b"").decode("latin-1")
-    account = auth.authenticate(batch.accounts, request.method, raw_path_text, raw_query, headers, datetime.now(tz=UTC))
+    now = datetime.now(tz=UTC)
+    method = request.method
+    account = auth.authenticate(batch.accounts, method, raw_path_text, raw_query, headers, now, repeated_headers)
     query = {k.lower(): v for k, v in request.query_params.items()}
     version = query.get("api-version")
     if not version:
