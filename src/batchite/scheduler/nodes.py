@@ -43,7 +43,6 @@ from batchite.wire.models import (
     BatchNode,
     BatchNodeAgentInfo,
     BatchNodeEndpointConfiguration,
-    BatchNodeError,
     BatchStartTaskInfo,
     NameValuePair,
     ResizeError,
@@ -222,7 +221,7 @@ class NodeManager:
         named = [(u.name, u.elevation_level == ElevationLevel.ADMIN) for u in pool.wire.user_accounts or []]
         return NodeUsers.of_block(pool.internal.uid_block, named)
 
-    def _spec(self, live: LivePool, node_id: str, dedicated: bool) -> NodeSpec:
+    def node_spec(self, live: LivePool, node_id: str, dedicated: bool) -> NodeSpec:
         return NodeSpec(
             account=live.account,
             account_url=self.urls.account(live.account),
@@ -258,7 +257,7 @@ class NodeManager:
         )
         node = LiveNode(
             entity=Node(live.account, live.key, wire),
-            spec=self._spec(live, node_id, dedicated),
+            spec=self.node_spec(live, node_id, dedicated),
             slots=live.slots_per_node,
         )
         wire.ip_address = node.ip
@@ -271,70 +270,6 @@ class NodeManager:
         live.allocating += 1
         self.set_state(node, NodeState.STARTING)
         self.backend.allocate(node.spec, fresh=fresh)
-
-    def restore(self, live: LivePool, entity: Node) -> LiveNode:
-        """After a restart: the node as it was stored; its agent is looked for (`attached` or `lost`)."""
-        dedicated = entity.wire.is_dedicated is not False
-        node = LiveNode(entity=entity, spec=self._spec(live, entity.id, dedicated), slots=live.slots_per_node)
-        node.attaching = True
-        live.nodes[node.id] = node
-        live.allocating += 1
-        self.backend.attach(node.spec)
-        return node
-
-    def _found(self, spec: NodeSpec) -> tuple[LivePool, LiveNode] | None:
-        return self.projection.node(spec.account, spec.pool_id, spec.node_id)
-
-    def attached(self, spec: NodeSpec, running: set[str]) -> None:
-        """The node's agent is still there: runs it no longer has are lost; the node carries on
-        where it was, and boots again (start task included) if it was on the way up."""
-        found = self._found(spec)
-        if found is None:
-            return
-        live, node = found
-        node.attaching = False
-        live.allocating = max(0, live.allocating - 1)
-        for run in [r for r in node.runs if r.id and r.id not in running]:
-            self.tasks.lost(run)
-        state = node.state
-        if state in (NodeState.IDLE, NodeState.RUNNING):
-            busy = NodeState.RUNNING if node.runs else NodeState.IDLE
-            transition(node.entity.wire, busy, self.clock.now(), keep_previous=False)
-            self.store.nodes.update(node.entity)
-        elif state in BOOTING or state == NodeState.PREEMPTED:
-            self.reboot(live, node, fresh=state == NodeState.PREEMPTED)
-        elif state == NodeState.DEALLOCATING:
-            self.set_state(node, NodeState.DEALLOCATED)
-        self.maybe_steady(live)
-        self.kick()
-
-    def lost(self, spec: NodeSpec, reason: str) -> None:
-        """The node is gone (its agent died): it is unusable, its tasks run elsewhere. After a
-        restart, a node whose agent is gone (the service stopped its agents, or the machine
-        restarted) boots again instead, as a VM comes back after a reboot."""
-        found = self._found(spec)
-        if found is None:
-            return
-        live, node = found
-        self.tasks.evict(node, KillReason.REQUEUE)
-        self.tasks.abandon(node)
-        if node.attaching:
-            node.attaching = False
-            live.allocating = max(0, live.allocating - 1)
-            if node.state not in (NodeState.UNUSABLE, NodeState.DEALLOCATED, NodeState.START_TASK_FAILED):
-                self.events.publish(NodeRebooted(node, False))
-                live.allocating += 1
-                transition(node.entity.wire, NodeState.STARTING, self.clock.now(), keep_previous=False, check=False)
-                self.store.nodes.update(node.entity)
-                self.backend.allocate(node.spec)
-                return
-        wire = node.entity.wire
-        wire.errors = [BatchNodeError(code="NodeAgentLost", message=reason)]
-        if wire.state != NodeState.UNUSABLE:
-            transition(wire, NodeState.UNUSABLE, self.clock.now(), keep_previous=False)
-        self.store.nodes.update(node.entity)
-        self.maybe_steady(live)
-        self.kick()
 
     def node_ready(self, spec: NodeSpec) -> None:
         """The backend made the node ready (allocation, reboot, reimage)."""

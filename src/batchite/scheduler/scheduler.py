@@ -28,6 +28,7 @@ from batchite.scheduler.kick import Kick
 from batchite.scheduler.live import LiveJob, LiveTask, Projection
 from batchite.scheduler.multi_instance import MultiInstance
 from batchite.scheduler.node_actions import NodeActions
+from batchite.scheduler.node_agents import NodeAgents
 from batchite.scheduler.nodes import NodeManager
 from batchite.scheduler.preemption import Preemption, PreemptionPolicy
 from batchite.scheduler.queue import ReadyQueue
@@ -80,6 +81,7 @@ class Scheduler:
         self.nodes = NodeManager(
             store, backend, clock, projection, self.tasks, side_tasks, staging, self.events, kick, urls, settings.quotas
         )
+        self.agents = NodeAgents(self.nodes, self.tasks, store, backend, clock, projection, self.events, kick)
         self.node_actions = NodeActions(self.nodes, self.tasks, kick)
         self.jobs = JobLifecycle(
             store, backend, clock, projection, self.tasks, self.preparation, self.dependencies, self.events, kick
@@ -100,10 +102,10 @@ class Scheduler:
         self.nodes.node_ready(node)
 
     def node_attached(self, node: NodeSpec, running: set[str]) -> None:
-        self.nodes.attached(node, running)
+        self.agents.attached(node, running)
 
     def node_lost(self, node: NodeSpec, reason: str) -> None:
-        self.nodes.lost(node, reason)
+        self.agents.lost(node, reason)
 
     def run_finished(self, run_id: str, outcome: ProcessOutcome) -> None:
         self.runs.finished(run_id, outcome)
@@ -120,7 +122,7 @@ class Scheduler:
                 self.nodes.delete(live)
                 continue
             for node in self.store.nodes.list(pool.account, pool.key):
-                self.nodes.restore(live, node)
+                self.agents.restore(live, node)
             targets = (pool.wire.target_dedicated_nodes or 0, pool.wire.target_low_priority_nodes or 0)
             if live.counts() != targets and pool.wire.allocation_state != AllocationState.STEADY:
                 self.nodes.resize(live, *targets)
