@@ -33,10 +33,41 @@ def select(item: dict[str, Any], clause: str | None) -> dict[str, Any]:
     return {k: v for k, v in item.items() if k in names}
 
 
+_SECRETS = ("password", "sshPrivateKey")  # of user accounts: Azure never returns them
+
+
+def _forget_secrets(value: Any) -> None:
+    if isinstance(value, dict):
+        for name, item in value.items():
+            if name == "userAccounts" and isinstance(item, list):
+                for account in item:
+                    if isinstance(account, dict):
+                        account.pop("password", None)
+                        linux = account.get("linuxUserConfiguration")
+                        if isinstance(linux, dict):
+                            linux.pop("sshPrivateKey", None)
+            else:
+                _forget_secrets(item)
+    elif isinstance(value, list):
+        for item in value:
+            _forget_secrets(item)
+
+
+def encode_shown(value: Any) -> bytes:
+    """A body as the API shows it: the user accounts' passwords and SSH keys (of a pool, or of an
+    auto pool in a job or job schedule) left out. Only a body that holds one is decoded again."""
+    body = encode(value)
+    if not any(f'"{name}"'.encode() in body for name in _SECRETS):
+        return body
+    plain = msgspec.json.decode(body)
+    _forget_secrets(plain)
+    return encode(plain)
+
+
 def _object(metadata: str, wire: msgspec.Struct | dict[str, Any], clause: str | None) -> bytes:
     """`{"odata.metadata": ..., <the model's properties>}`, $select applied."""
     head = b'{"odata.metadata":' + encode(metadata)
-    body = encode(select(to_builtins(wire), clause)) if clause else encode(wire)
+    body = encode_shown(select(to_builtins(wire), clause)) if clause else encode_shown(wire)
     return head + (b"}" if body == b"{}" else b"," + body[1:])
 
 
@@ -78,7 +109,7 @@ def entity_done(ctx: RequestContext, item: Entity[Any, Any], path: str, status: 
 def listing(ctx: RequestContext, resource: str, items: Sequence[msgspec.Struct], next_link: str | None) -> Response:
     """A list operation's page: `value`, and `odata.nextLink` when there is more."""
     clause = ctx.query.get("$select")
-    value = encode([select(to_builtins(i), clause) for i in items]) if clause else encode(list(items))
+    value = encode_shown([select(to_builtins(i), clause) for i in items]) if clause else encode_shown(list(items))
     body = b'{"odata.metadata":' + encode(f"{ctx.base_url}/$metadata#{resource}") + b',"value":' + value
     if next_link is not None:
         body += b',"odata.nextLink":' + encode(next_link)

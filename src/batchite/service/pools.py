@@ -7,6 +7,7 @@ does it.
 from __future__ import annotations
 
 import builtins
+from datetime import timedelta
 
 from batchite.domain import vmsizes
 from batchite.domain.entities import Pool
@@ -125,6 +126,7 @@ class PoolService:
             raise missing_property("virtualMachineConfiguration")
         _check_slots(body.task_slots_per_node, size)
         _check_targets(body.target_dedicated_nodes, body.target_low_priority_nodes)
+        _check_resize_timeout(body.resize_timeout)
         check_package_references(self.ctx, account, body.application_package_references)
         autoscale = bool(body.enable_auto_scale)
         if autoscale:
@@ -212,6 +214,7 @@ class PoolService:
         if wire.allocation_state != AllocationState.STEADY:
             raise conflict("PoolBeingResized", "The specified pool is already being resized.")
         _check_targets(body.target_dedicated_nodes, body.target_low_priority_nodes)
+        _check_resize_timeout(body.resize_timeout)
         nodes = self.ctx.scheduler.nodes
         with nodes.edit(live) as pool:
             if body.target_dedicated_nodes is not None:
@@ -233,3 +236,12 @@ class PoolService:
         nodes = self.ctx.scheduler.nodes
         live = self.ctx.scheduler.projection.pool(account, pool_id)
         nodes.delete(live if live is not None else nodes.restore_pool(self.get(account, pool_id)))
+
+
+MIN_RESIZE_TIMEOUT = timedelta(minutes=5)
+
+
+def _check_resize_timeout(value: timedelta | None) -> None:
+    """resizeTimeout is at least 5 minutes (Azure answers a shorter one with a 400)."""
+    if value is not None and value < MIN_RESIZE_TIMEOUT:
+        raise invalid_property("resizeTimeout", Duration.of(value).wire(), "The minimum resize timeout is 5 minutes.")
