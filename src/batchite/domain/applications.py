@@ -16,8 +16,8 @@ from batchite.domain.entities import Application, ApplicationPackage
 from batchite.domain.entities.records import PackageState
 from batchite.wire.models import BatchApplicationPackageReference
 
-APP_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-VERSION = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+APP_ID = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
+VERSION = re.compile(r"[A-Za-z0-9_.-]{1,64}\Z")
 
 FindApplication = Callable[[str], Application | None]  # application id -> the account's application
 FindPackage = Callable[[Application, str], ApplicationPackage | None]  # version -> its package

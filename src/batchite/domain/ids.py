@@ -6,7 +6,7 @@ import re
 
 from batchite.domain.errors import invalid_property
 
-_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_ID = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")  # \Z: "$" would let a final newline through
 
 
 def check_id(value: str, prop: str = "id") -> str:

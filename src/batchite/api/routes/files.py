@@ -18,7 +18,7 @@ from batchite.wire.models import BatchNodeFile, FileProperties
 from batchite.wire.types import Int64String
 
 router = Router()
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)\Z")
 FILE_CONDITIONS = ("if-modified-since", "if-unmodified-since")
 OCTET = "application/octet-stream"
 
