@@ -23,6 +23,7 @@ import os
 import platform
 import signal
 import subprocess
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -32,7 +33,7 @@ _DEFAULT_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTER
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 _numbers = _SYSCALLS.get(platform.machine())
-_thread_state: dict[int, bool] = {}  # thread id -> has its own working directory
+_thread_state = threading.local()  # .own: this thread has a working directory of its own
 
 
 def _raw(number: int, real: int, effective: int, saved: int) -> None:
@@ -43,16 +44,11 @@ def _raw(number: int, real: int, effective: int, saved: int) -> None:
 
 def prepare_thread() -> None:
     """The initializer of a spawning thread: a working directory and umask of its own."""
-    import threading
-
-    own = _numbers is not None and _libc.unshare(ctypes.c_int(_CLONE_FS)) == 0
-    _thread_state[threading.get_ident()] = own
+    _thread_state.own = _numbers is not None and _libc.unshare(ctypes.c_int(_CLONE_FS)) == 0
 
 
 def _own_directory() -> bool:
-    import threading
-
-    return _thread_state.get(threading.get_ident(), False)
+    return bool(getattr(_thread_state, "own", False))
 
 
 @dataclass
