@@ -10,6 +10,7 @@ import pytest
 from azure.batch import models as m
 from azure.core.exceptions import HttpResponseError
 
+from tests.e2e.helpers import Raw
 from tests.sdk import job_options, pool_options
 
 USERS = [
@@ -77,3 +78,48 @@ def test_a_job_on_the_pool_is_unaffected(client: Any, uid: Any) -> None:
     finally:
         client.begin_delete_job(job_id, polling_interval=0.1).result()
         client.begin_delete_pool(pool_id, polling_interval=0.1).result()
+
+
+def test_a_negative_duration_is_refused_and_nothing_is_created(client: Any, uid: Any, endpoint: str) -> None:
+    pool_id, job_id = uid("negpool"), uid("negjob")
+    client.create_pool(pool_options(pool_id, dedicated=0))
+    client.create_job(job_options(job_id, pool_id))
+    try:
+        constraints = m.BatchTaskConstraints(retention_time=dt.timedelta(hours=-1))
+        with pytest.raises(HttpResponseError) as info:
+            client.create_task(job_id, m.BatchTaskCreateOptions(id="t", command_line="true", constraints=constraints))
+        assert info.value.status_code == 400 and info.value.error.code == "InvalidPropertyValue"
+        details = {d.code: d.message for d in info.value.error.details}
+        assert details["PropertyName"].endswith("retentionTime"), details
+        assert list(client.list_tasks(job_id)) == []
+        job = m.BatchJobCreateOptions(
+            id=uid("negjob2"),
+            pool_info=m.BatchPoolInfo(pool_id=pool_id),
+            constraints=m.BatchJobConstraints(max_wall_clock_time=dt.timedelta(seconds=-5)),
+        )
+        with pytest.raises(HttpResponseError) as info:
+            client.create_job(job)
+        assert {d.code: d.message for d in info.value.error.details}["PropertyName"].endswith("maxWallClockTime")
+        # Written as a negative ISO 8601 duration by hand (the SDK writes "-P1DT23H00M00S").
+        raw = Raw(endpoint)
+        try:
+            body = {"id": "t2", "commandLine": "true", "constraints": {"retentionTime": "-PT1H"}}
+            response = raw.request("POST", f"/jobs/{job_id}/tasks", body=body)
+        finally:
+            raw.close()
+        assert response.status_code == 400, response.text
+        values = {v["key"]: v["value"] for v in response.json()["values"]}
+        assert (values["PropertyName"], values["PropertyValue"]) == ("retentionTime", "-PT1H")
+        assert list(client.list_tasks(job_id)) == []
+    finally:
+        client.begin_delete_job(job_id, polling_interval=0.1).result()
+        client.begin_delete_pool(pool_id, polling_interval=0.1).result()
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read_whole(endpoint: str) -> None:
+    raw = Raw(endpoint)
+    try:
+        response = raw.request("POST", "/pools", body=b'{"id": "' + b"x" * (2 << 20) + b'"}')
+        assert response.status_code == 413 and response.json()["code"] == "RequestBodyTooLarge"
+    finally:
+        raw.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import msgspec
@@ -11,7 +12,7 @@ from starlette.requests import Request
 
 from batchite.domain.errors import BatchError
 from batchite.service import BatchService
-from batchite.wire.types import WireError, decode
+from batchite.wire.types import Duration, WireError, decode
 
 log = logging.getLogger("batchite.api")
 MAX_BODY = 1024 * 1024
@@ -47,6 +48,27 @@ def _value_at(data: bytes, path: str) -> Any:
             value = next((v for v in value if isinstance(v, dict) and part in v), None)
         value = value.get(part) if isinstance(value, dict) else None
     return value
+
+
+def negative_duration(value: Any, name: str = "") -> tuple[str, Duration] | None:
+    """The first duration below zero in a decoded body (no Batch duration may be), with its wire name."""
+    if isinstance(value, Duration):
+        return (name, value) if value < timedelta(0) else None
+    if isinstance(value, list):
+        for item in value:
+            found = negative_duration(item, name)
+            if found is not None:
+                return found
+        return None
+    if isinstance(value, msgspec.Struct):
+        wire_names = type(value).__struct_encode_fields__
+        for field, wire_name in zip(value.__struct_fields__, wire_names, strict=True):
+            item = getattr(value, field)
+            if item is not None and not isinstance(item, str | int | float | bool):
+                found = negative_duration(item, wire_name)
+                if found is not None:
+                    return found
+    return None
 
 
 def body_error(err: WireError, data: bytes) -> BatchError:
@@ -102,10 +124,18 @@ class RequestContext:
         raise invalid_query(name, raw, "The value must be true or false.")
 
     async def body_bytes(self, limit: int = MAX_BODY) -> bytes:
-        data = await self.request.body()
-        if len(data) > limit:
+        """The body, read no further than `limit` bytes: a larger one is 413 before it is all in."""
+        declared = self.request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
             raise body_too_large(limit)
-        return data
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in self.request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise body_too_large(limit)
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     async def body(self, cls: type[T], *, required: bool = True, limit: int = MAX_BODY) -> T:
         """The body as a wire model; an empty body is a model of defaults unless one is required."""
@@ -115,9 +145,19 @@ class RequestContext:
                 raise BatchError(400, "InvalidRequestBody", "The request body is missing.")
             data = b"{}"
         try:
-            return decode(cls, data, strict=False)
+            value = decode(cls, data, strict=False)
         except WireError as err:
             raise body_error(err, data) from None
+        negative = negative_duration(value)
+        if negative is not None:
+            name, given = negative
+            raise BatchError(
+                400,
+                "InvalidPropertyValue",
+                "The value provided for one of the properties in the request body is invalid.",
+                [("PropertyName", name), ("PropertyValue", given.wire()), ("Reason", "A duration cannot be negative.")],
+            )
+        return value
 
     async def json_object(self, *, required: bool = True) -> dict[str, Any]:
         """A body that is any JSON object (Batchite's own admin operations)."""
