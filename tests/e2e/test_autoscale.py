@@ -157,11 +157,11 @@ def test_enable_twice_within_30_service_seconds_is_too_many_requests(fclient: An
     )
     started = time.monotonic()
     fclient.enable_pool_auto_scale(pool_id, enable)
-    with pytest.raises(ResourceExistsError) as info:
+    with pytest.raises(HttpResponseError) as info:
         fclient.enable_pool_auto_scale(pool_id, enable)
     assert time.monotonic() - started < 0.5, "the two requests were not within 30 s of service time"
-    assert info.value.status_code == 409
-    assert info.value.error.code == "AutoScaleTooManyRequestsToEnable"
+    assert info.value.status_code == 503
+    assert info.value.error.code == "TooManyEnableAutoScaleRequests"
     # 0.6 s of wall time is 36 s of service time: enabling again is allowed.
     time.sleep(0.6)
     fclient.enable_pool_auto_scale(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from batchite.domain.entities import Pool
-from batchite.domain.errors import conflict, missing_property
+from batchite.domain.errors import BatchError, conflict, missing_property
 from batchite.service.context import ServiceContext
 from batchite.service.formula_checks import ENABLE_SPACING, check_formula, check_interval
 from batchite.service.pools import DEFAULT_RESIZE_TIMEOUT, PoolService
@@ -31,9 +31,10 @@ class AutoScaleService:
         last = live.entity.internal.last_auto_scale_enable
         now = self.ctx.clock.now()
         if last is not None and now - last < ENABLE_SPACING:
-            raise conflict(
-                "AutoScaleTooManyRequestsToEnable",
-                "Enable AutoScale requests for the same pool must be separated by at least 30 seconds.",
+            raise BatchError(  # the wire code of what the SDKs call AutoScaleTooManyRequestsToEnable
+                503,
+                "TooManyEnableAutoScaleRequests",
+                "Too many Enable Pool AutoScale requests are issued on the pool (30 seconds apart at least).",
             )
         with self.ctx.scheduler.nodes.edit(live) as pool:
             pool.internal.last_auto_scale_enable = now
