@@ -109,7 +109,15 @@ def test_a_negative_duration_is_refused_and_nothing_is_created(client: Any, uid:
             raw.close()
         assert response.status_code == 400, response.text
         values = {v["key"]: v["value"] for v in response.json()["values"]}
-        assert (values["PropertyName"], values["PropertyValue"]) == ("retentionTime", "-PT1H")
+        assert (values["PropertyName"], values["PropertyValue"]) == ("constraints.retentionTime", "-PT1H")
+        assert list(client.list_tasks(job_id)) == []
+        # In a task collection too (a route of its own).
+        raw = Raw(endpoint)
+        try:
+            response = raw.request("POST", f"/jobs/{job_id}/addtaskcollection", body={"value": [body]})
+        finally:
+            raw.close()
+        assert response.status_code == 400 and response.json()["code"] == "InvalidPropertyValue", response.text
         assert list(client.list_tasks(job_id)) == []
     finally:
         client.begin_delete_job(job_id, polling_interval=0.1).result()

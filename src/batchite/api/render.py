@@ -33,7 +33,7 @@ def select(item: dict[str, Any], clause: str | None) -> dict[str, Any]:
     return {k: v for k, v in item.items() if k in names}
 
 
-_SECRETS = ("password", "sshPrivateKey")  # of user accounts: Azure never returns them
+_SECRET_KEYS = (b'"password"', b'"sshPrivateKey"')  # of user accounts: Azure never returns them
 
 
 def _forget_secrets(value: Any) -> None:
@@ -57,7 +57,7 @@ def encode_shown(value: Any) -> bytes:
     """A body as the API shows it: the user accounts' passwords and SSH keys (of a pool, or of an
     auto pool in a job or job schedule) left out. Only a body that holds one is decoded again."""
     body = encode(value)
-    if not any(f'"{name}"'.encode() in body for name in _SECRETS):
+    if not any(key in body for key in _SECRET_KEYS):
         return body
     plain = msgspec.json.decode(body)
     _forget_secrets(plain)

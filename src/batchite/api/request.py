@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any, TypeVar
 
 import msgspec
@@ -12,7 +11,7 @@ from starlette.requests import Request
 
 from batchite.domain.errors import BatchError
 from batchite.service import BatchService
-from batchite.wire.types import Duration, WireError, decode
+from batchite.wire.types import WireError, decode
 
 log = logging.getLogger("batchite.api")
 MAX_BODY = 1024 * 1024
@@ -48,27 +47,6 @@ def _value_at(data: bytes, path: str) -> Any:
             value = next((v for v in value if isinstance(v, dict) and part in v), None)
         value = value.get(part) if isinstance(value, dict) else None
     return value
-
-
-def negative_duration(value: Any, name: str = "") -> tuple[str, Duration] | None:
-    """The first duration below zero in a decoded body (no Batch duration may be), with its wire name."""
-    if isinstance(value, Duration):
-        return (name, value) if value < timedelta(0) else None
-    if isinstance(value, list):
-        for item in value:
-            found = negative_duration(item, name)
-            if found is not None:
-                return found
-        return None
-    if isinstance(value, msgspec.Struct):
-        wire_names = type(value).__struct_encode_fields__
-        for field, wire_name in zip(value.__struct_fields__, wire_names, strict=True):
-            item = getattr(value, field)
-            if item is not None and not isinstance(item, str | int | float | bool):
-                found = negative_duration(item, wire_name)
-                if found is not None:
-                    return found
-    return None
 
 
 def body_error(err: WireError, data: bytes) -> BatchError:
@@ -145,19 +123,9 @@ class RequestContext:
                 raise BatchError(400, "InvalidRequestBody", "The request body is missing.")
             data = b"{}"
         try:
-            value = decode(cls, data, strict=False)
+            return decode(cls, data, strict=False)
         except WireError as err:
             raise body_error(err, data) from None
-        negative = negative_duration(value)
-        if negative is not None:
-            name, given = negative
-            raise BatchError(
-                400,
-                "InvalidPropertyValue",
-                "The value provided for one of the properties in the request body is invalid.",
-                [("PropertyName", name), ("PropertyValue", given.wire()), ("Reason", "A duration cannot be negative.")],
-            )
-        return value
 
     async def json_object(self, *, required: bool = True) -> dict[str, Any]:
         """A body that is any JSON object (Batchite's own admin operations)."""

@@ -162,6 +162,14 @@ def _dec_hook(cls: type, obj: Any) -> Any:
     raise NotImplementedError(f"cannot decode {cls}")
 
 
+def _request_dec_hook(cls: type, obj: Any) -> Any:
+    """As _dec_hook, for what clients send: no Batch duration may be negative."""
+    value = _dec_hook(cls, obj)
+    if cls is Duration and value < timedelta(0):
+        raise ValueError("A duration cannot be negative")
+    return value
+
+
 _ENCODER = msgspec.json.Encoder(enc_hook=_enc_hook)
 _DECODERS: dict[tuple[Any, bool], msgspec.json.Decoder[Any]] = {}
 
@@ -196,10 +204,12 @@ def _wire_error(exc: msgspec.ValidationError | msgspec.DecodeError) -> WireError
 
 def decode(cls: type[T], data: bytes | str, *, strict: bool = True) -> T:
     """JSON text to a model. `strict=False` (request bodies) accepts numbers written as strings,
-    and the times a client sends are brought to UTC (a time without a zone is UTC)."""
+    refuses negative durations, and brings the times a client sends to UTC (a time without a zone
+    is UTC)."""
     decoder = _DECODERS.get((cls, strict))
     if decoder is None:
-        decoder = _DECODERS[(cls, strict)] = msgspec.json.Decoder(cls, strict=strict, dec_hook=_dec_hook)
+        hook = _dec_hook if strict else _request_dec_hook
+        decoder = _DECODERS[(cls, strict)] = msgspec.json.Decoder(cls, strict=strict, dec_hook=hook)
     try:
         value = decoder.decode(data)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
