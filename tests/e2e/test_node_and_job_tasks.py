@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 from azure.batch import models as m
-from azure.batch.models._models import BatchJobTerminateOptions  # not exported by azure-batch 15.1.0
+from azure.batch.models._models import BatchJobTerminateOptions, BatchNodeRebootOptions  # not exported by 15.1.0
 from azure.core.exceptions import HttpResponseError
 
 from tests.conftest import wait_for
-from tests.e2e.helpers import POLL, Cleanup, all_completed, make_pool, span, stays, wait_job, wait_task
+from tests.e2e.helpers import POLL, Cleanup, all_completed, make_pool, span, stays, wait_job, wait_node, wait_task
 from tests.sdk import job_options, task_options
 
 pytestmark = pytest.mark.e2e
@@ -175,6 +175,38 @@ def test_preparation_runs_once_per_node_before_tasks_and_release_runs_at_termina
         assert info.end_time <= job.state_transition_time
         released = b"".join(client.download_node_file(pool, status.node_id, f"shared/{job_id}.release"))
         assert released.decode().strip() == f"released-{status.node_id}"
+
+
+def test_release_runs_on_a_node_rebooted_after_its_preparation_task(client: Any, uid: Any, cleanup: Cleanup) -> None:
+    pool = make_pool(client, uid("rbpool"), cleanup, dedicated=1, slots=1)
+    job_id = uid("rbjob")
+    release = sh(f"echo released > $AZ_BATCH_NODE_SHARED_DIR/{job_id}.release")
+    client.create_job(
+        job_options(
+            job_id,
+            pool,
+            job_preparation_task=m.BatchJobPreparationTask(command_line="/bin/true"),
+            job_release_task=m.BatchJobReleaseTask(command_line=release),
+        )
+    )
+    cleanup("job", job_id)
+    client.create_task(job_id, task_options("t", "/bin/true"))
+    task = wait_task(client, job_id, "t")
+    node_id = task.node_info.node_id
+    client.begin_reboot_node(
+        pool, node_id, BatchNodeRebootOptions(node_reboot_kind="requeue"), polling_interval=POLL
+    ).result()
+    wait_node(client, pool, node_id, "idle")
+
+    terminate = BatchJobTerminateOptions(termination_reason="after-reboot")
+    client.begin_terminate_job(job_id, terminate, polling_interval=POLL).result()
+    wait_job(client, job_id, "completed")
+    [status] = list(client.list_job_preparation_and_release_task_status(job_id))
+    info = status.job_release_task_execution_info
+    assert info is not None, status
+    assert (status.node_id, info.state, info.exit_code) == (node_id, "completed", 0)
+    released = b"".join(client.download_node_file(pool, node_id, f"shared/{job_id}.release"))
+    assert released.decode().strip() == "released"
 
 
 def test_failed_preparation_with_wait_for_success_keeps_tasks_off_the_node(

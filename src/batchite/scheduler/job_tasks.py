@@ -147,9 +147,14 @@ class JobPreparation:
 
     # -- release ----------------------------------------------------------------------------
     def release(self, job: LiveJob, then: Callable[[], None]) -> None:
-        """Run the job release task on every node that ran the preparation task, then `then()`."""
+        """Run the job release task on every node that ran the preparation task, then `then()`.
+        The status list says where it ran: `job.prep` forgets a node that rebooted (its
+        preparation task runs again before its next task), the release task still runs there."""
         release = job.entity.wire.job_release_task
-        nodes = [n for n in self.projection.nodes_of(job.account) if n.id in job.prep]
+        ran = set(job.prep)
+        if release is not None:
+            ran.update(s.id for s in self.store.prep_statuses.list(job.account, job.key))
+        nodes = [n for n in self.projection.nodes_of(job.account) if n.id in ran]
         if release is None or not nodes or job.prep_dir is None:
             then()
             return
