@@ -52,6 +52,11 @@ class Settings:
     stop_agents: bool = _setting(
         False, "When the service stops, end the node agents and their tasks too (they are requeued at start)."
     )
+    max_concurrent_requests: int = _setting(
+        256,
+        "Requests handled at once; as many more wait up to 0.5 s, and beyond that a request is answered "
+        "503 ServerBusy with Retry-After (the health probe is exempt).",
+    )
     access_log: bool = _setting(False, "Log every request (request id, account, operation, status, duration).")
     storage_connection_string: str = _setting(
         "",

@@ -8,11 +8,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from batchite import __version__
+from batchite.api.admission import Admission
 from batchite.api.errors import error_response
 from batchite.api.routes import account, admin, admin_apps, files, jobs, jobschedules, nodes, pools, tasks
 from batchite.domain.errors import BatchError
@@ -23,6 +25,7 @@ from batchite.service import BatchService
 class ApiSettings:
     strict_api_version: bool = False
     stop_agents: bool = False  # when the service stops, its node agents stop too
+    max_concurrent_requests: int = 256  # beyond it (and a short wait), 503 ServerBusy
 
 
 async def health(request: Request) -> Response:
@@ -56,7 +59,14 @@ def create_app(batch: BatchService, settings: ApiSettings | None = None) -> Star
     routes = [Route("/_batchite/health", health, methods=["GET"])]
     for module in (account, admin, admin_apps, pools, nodes, files, jobs, jobschedules, tasks):
         routes.extend(module.router.routes)
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: _unknown, 405: _unknown})
+    settings = settings or ApiSettings()
+    admission = Middleware(Admission, limit=settings.max_concurrent_requests)
+    app = Starlette(
+        routes=routes,
+        middleware=[admission],
+        lifespan=lifespan,
+        exception_handlers={404: _unknown, 405: _unknown},
+    )
     app.state.batch = batch
-    app.state.settings = settings or ApiSettings()
+    app.state.settings = settings
     return app

@@ -59,7 +59,11 @@ def _serve(settings: Settings) -> None:
         console.print(f"[red]--isolation:[/red] {exc}")
         raise typer.Exit(2) from exc
     batch = BatchService.local(data_dir, accounts, settings.url, clock, storage, settings.scheduler, isolation)
-    api = ApiSettings(strict_api_version=settings.strict_api_version, stop_agents=settings.stop_agents)
+    api = ApiSettings(
+        strict_api_version=settings.strict_api_version,
+        stop_agents=settings.stop_agents,
+        max_concurrent_requests=settings.max_concurrent_requests,
+    )
     application = create_app(batch, api)
     console.print(f"[bold green]Batchite[/bold green] serving the Azure Batch API at [bold]{settings.url}[/bold]")
     for account in accounts:
