@@ -16,7 +16,18 @@ from starlette.routing import Route
 from batchite import __version__
 from batchite.api.admission import Admission
 from batchite.api.errors import error_response
-from batchite.api.routes import account, admin, admin_apps, files, jobs, jobschedules, nodes, pools, tasks
+from batchite.api.routes import (
+    account,
+    admin,
+    admin_apps,
+    certificates,
+    files,
+    jobs,
+    jobschedules,
+    nodes,
+    pools,
+    tasks,
+)
 from batchite.domain.errors import BatchError
 from batchite.service import BatchService
 
@@ -57,7 +68,7 @@ def create_app(batch: BatchService, settings: ApiSettings | None = None) -> Star
             await batch.stop(app.state.settings.stop_agents)
 
     routes = [Route("/_batchite/health", health, methods=["GET"])]
-    for module in (account, admin, admin_apps, pools, nodes, files, jobs, jobschedules, tasks):
+    for module in (account, admin, admin_apps, certificates, pools, nodes, files, jobs, jobschedules, tasks):
         routes.extend(module.router.routes)
     settings = settings or ApiSettings()
     admission = Middleware(Admission, limit=settings.max_concurrent_requests)

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import msgspec
 from starlette.requests import Request
 
+from batchite.api.certificates import refuse_certificate_references
 from batchite.domain.errors import BatchError
 from batchite.service import BatchService
 from batchite.wire.types import WireError, decode
@@ -123,9 +124,11 @@ class RequestContext:
                 raise BatchError(400, "InvalidRequestBody", "The request body is missing.")
             data = b"{}"
         try:
-            return decode(cls, data, strict=False)
+            body = decode(cls, data, strict=False)
         except WireError as err:
             raise body_error(err, data) from None
+        refuse_certificate_references(cls, data)
+        return body
 
     async def json_object(self, *, required: bool = True) -> dict[str, Any]:
         """A body that is any JSON object (Batchite's own admin operations)."""
