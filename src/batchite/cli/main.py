@@ -74,7 +74,16 @@ def _serve(settings: Settings) -> None:
     console.print(f"  isolation:    {isolation} (node agents {agents})")
     if storage is not None:
         console.print(f"  storage:      {storage.blob_endpoint} (account {storage.account_name})")
-    uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+    from batchite.api.http_limits import LimitedHttpToolsProtocol
+
+    uvicorn.run(
+        application,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        access_log=False,
+        http=LimitedHttpToolsProtocol,
+    )
 
 
 def _serve_command() -> Callable[..., None]:
