@@ -16,6 +16,7 @@ from starlette.routing import Route
 from batchite import __version__
 from batchite.api.admission import Admission
 from batchite.api.errors import error_response
+from batchite.api.openapi import openapi_json
 from batchite.api.routes import (
     account,
     admin,
@@ -67,7 +68,10 @@ def create_app(batch: BatchService, settings: ApiSettings | None = None) -> Star
         finally:
             await batch.stop(app.state.settings.stop_agents)
 
-    routes = [Route("/_batchite/health", health, methods=["GET"])]
+    routes = [
+        Route("/_batchite/health", health, methods=["GET"]),
+        Route("/openapi.json", openapi_json, methods=["GET"]),
+    ]
     for module in (account, admin, admin_apps, certificates, pools, nodes, files, jobs, jobschedules, tasks):
         routes.extend(module.router.routes)
     settings = settings or ApiSettings()

@@ -17,6 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from batchite.api import auth
+from batchite.api.contract import Contract
 from batchite.api.errors import error_response
 from batchite.api.request import RequestContext, invalid_query
 from batchite.api.versions import PUBLISHED
@@ -29,6 +30,7 @@ access_log = logging.getLogger("batchite.access")
 Handler = Callable[[RequestContext], Awaitable[Response]]
 Endpoint = Callable[[Request], Awaitable[Response]]
 OPERATIONS: dict[str, tuple[str, str]] = {}  # Batch operationId -> (method, path), for the compatibility matrix
+CONTRACTS: dict[str, Contract] = {}  # Batch operationId -> what it takes and answers, for /openapi.json
 PATH_PARAMETERS = {"{filePath}": "{filePath:path}"}  # parameters that may hold slashes
 
 
@@ -37,14 +39,16 @@ class Router:
         self.routes: list[Route] = []
 
     def operation(
-        self, operation_id: str, method: str, path: str, *, batch_api: bool = True
+        self, operation_id: str, method: str, path: str, contract: Contract | None = None, *, batch_api: bool = True
     ) -> Callable[[Handler], Endpoint]:
-        """Register a handler for `method path`; Batchite's own admin operations use it too, with
-        batch_api=False so they stay out of the Batch operation list."""
+        """Register a handler for `method path` and what it takes and answers (`contract`, for the
+        OpenAPI document); Batchite's own admin operations use it too, with batch_api=False so they
+        stay out of the Batch operation list and the document."""
 
         def register(handler: Handler) -> Endpoint:
             if batch_api:
                 OPERATIONS[operation_id] = (method, path)
+                CONTRACTS[operation_id] = contract or Contract()
             endpoint = _wrap(operation_id, handler)
             route_path = path
             for name, pattern in PATH_PARAMETERS.items():

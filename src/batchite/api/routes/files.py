@@ -8,6 +8,7 @@ from urllib.parse import quote
 from starlette.responses import Response, StreamingResponse
 
 from batchite.api import conditions
+from batchite.api.contract import FILE, LISTED, Contract, Query
 from batchite.api.paging import list_options, list_response, slice_items
 from batchite.api.request import RequestContext
 from batchite.api.routing import Router
@@ -101,7 +102,12 @@ async def _list(ctx: RequestContext, loc: FileLocation, url_prefix: str) -> Resp
     return list_response(ctx, "files", window, after)
 
 
-@router.operation("Tasks_ListTaskFiles", "GET", "/jobs/{jobId}/tasks/{taskId}/files")
+@router.operation(
+    "Tasks_ListTaskFiles",
+    "GET",
+    "/jobs/{jobId}/tasks/{taskId}/files",
+    Contract(query=(*LISTED, Query.RECURSIVE), returns=BatchNodeFile, page=True),
+)
 async def list_task_files(ctx: RequestContext) -> Response:
     url = f"{ctx.base_url}/jobs/{ctx.path('jobId')}/tasks/{ctx.path('taskId')}/files"
     try:
@@ -113,39 +119,54 @@ async def list_task_files(ctx: RequestContext) -> Response:
     return await _list(ctx, loc, url)
 
 
-@router.operation("Tasks_GetTaskFileProperties", "HEAD", "/jobs/{jobId}/tasks/{taskId}/files/{filePath}")
+@router.operation("Tasks_GetTaskFileProperties", "HEAD", "/jobs/{jobId}/tasks/{taskId}/files/{filePath}", Contract())
 async def get_task_file_properties(ctx: RequestContext) -> Response:
     return await _head(ctx, _task_location(ctx, ctx.path("filePath")))
 
 
-@router.operation("Tasks_GetTaskFile", "GET", "/jobs/{jobId}/tasks/{taskId}/files/{filePath}")
+@router.operation("Tasks_GetTaskFile", "GET", "/jobs/{jobId}/tasks/{taskId}/files/{filePath}", Contract(content=FILE))
 async def get_task_file(ctx: RequestContext) -> Response:
     return await _get(ctx, _task_location(ctx, ctx.path("filePath")))
 
 
-@router.operation("Tasks_DeleteTaskFile", "DELETE", "/jobs/{jobId}/tasks/{taskId}/files/{filePath}")
+@router.operation(
+    "Tasks_DeleteTaskFile",
+    "DELETE",
+    "/jobs/{jobId}/tasks/{taskId}/files/{filePath}",
+    Contract(query=(Query.RECURSIVE,)),
+)
 async def delete_task_file(ctx: RequestContext) -> Response:
     await ctx.batch.files.delete(_task_location(ctx, ctx.path("filePath")), ctx.flag("recursive"))
     return Response(status_code=200)
 
 
-@router.operation("Nodes_ListNodeFiles", "GET", "/pools/{poolId}/nodes/{nodeId}/files")
+@router.operation(
+    "Nodes_ListNodeFiles",
+    "GET",
+    "/pools/{poolId}/nodes/{nodeId}/files",
+    Contract(query=(*LISTED, Query.RECURSIVE), returns=BatchNodeFile, page=True),
+)
 async def list_node_files(ctx: RequestContext) -> Response:
     url = f"{ctx.base_url}/pools/{ctx.path('poolId')}/nodes/{ctx.path('nodeId')}/files"
     return await _list(ctx, _node_location(ctx), url)
 
 
-@router.operation("Nodes_GetNodeFileProperties", "HEAD", "/pools/{poolId}/nodes/{nodeId}/files/{filePath}")
+@router.operation("Nodes_GetNodeFileProperties", "HEAD", "/pools/{poolId}/nodes/{nodeId}/files/{filePath}", Contract())
 async def get_node_file_properties(ctx: RequestContext) -> Response:
     return await _head(ctx, _node_location(ctx, ctx.path("filePath")))
 
 
-@router.operation("Nodes_GetNodeFile", "GET", "/pools/{poolId}/nodes/{nodeId}/files/{filePath}")
+@router.operation("Nodes_GetNodeFile", "GET", "/pools/{poolId}/nodes/{nodeId}/files/{filePath}", Contract(content=FILE))
 async def get_node_file(ctx: RequestContext) -> Response:
     return await _get(ctx, _node_location(ctx, ctx.path("filePath")))
 
 
-@router.operation("Nodes_DeleteNodeFile", "DELETE", "/pools/{poolId}/nodes/{nodeId}/files/{filePath}")
+@router.operation(
+    "Nodes_DeleteNodeFile",
+    "DELETE",
+    "/pools/{poolId}/nodes/{nodeId}/files/{filePath}",
+    Contract(query=(Query.RECURSIVE,)),
+)
 async def delete_node_file(ctx: RequestContext) -> Response:
     await ctx.batch.files.delete(_node_location(ctx, ctx.path("filePath")), ctx.flag("recursive"))
     return Response(status_code=200)

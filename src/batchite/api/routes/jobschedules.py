@@ -5,10 +5,16 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from batchite.api import conditions, render
+from batchite.api.contract import LISTED_EXPANDED, SHOWN, Contract, Query
 from batchite.api.paging import list_options, list_response
 from batchite.api.request import RequestContext
 from batchite.api.routing import Router
-from batchite.wire.models import BatchJobScheduleCreateOptions, BatchJobScheduleUpdateOptions
+from batchite.wire.models import (
+    BatchJob,
+    BatchJobSchedule,
+    BatchJobScheduleCreateOptions,
+    BatchJobScheduleUpdateOptions,
+)
 
 router = Router()
 
@@ -22,14 +28,21 @@ def _guard(ctx: RequestContext, read: bool = False) -> None:
     conditions.check(ctx.headers, schedule.etag, schedule.last_modified, read=read)
 
 
-@router.operation("JobSchedules_CreateJobSchedule", "POST", "/jobschedules")
+@router.operation(
+    "JobSchedules_CreateJobSchedule", "POST", "/jobschedules", Contract(201, BatchJobScheduleCreateOptions)
+)
 async def create_job_schedule(ctx: RequestContext) -> Response:
     body = await ctx.body(BatchJobScheduleCreateOptions)
     schedule = ctx.batch.job_schedules.create(ctx.account, body)
     return render.entity_done(ctx, schedule, _path(schedule.id), 201)
 
 
-@router.operation("JobSchedules_ListJobSchedules", "GET", "/jobschedules")
+@router.operation(
+    "JobSchedules_ListJobSchedules",
+    "GET",
+    "/jobschedules",
+    Contract(query=LISTED_EXPANDED, returns=BatchJobSchedule, page=True),
+)
 async def list_job_schedules(ctx: RequestContext) -> Response:
     opts = list_options(ctx, "jobschedules")
     page = ctx.batch.job_schedules.list(ctx.account, opts.after, opts.max_results, opts.flt)
@@ -37,21 +50,31 @@ async def list_job_schedules(ctx: RequestContext) -> Response:
     return list_response(ctx, "jobschedules", items, page.next_after)
 
 
-@router.operation("JobSchedules_JobScheduleExists", "HEAD", "/jobschedules/{jobScheduleId}")
+@router.operation("JobSchedules_JobScheduleExists", "HEAD", "/jobschedules/{jobScheduleId}", Contract())
 async def job_schedule_exists(ctx: RequestContext) -> Response:
     schedule = ctx.batch.job_schedules.get(ctx.account, ctx.path("jobScheduleId"))
     conditions.check(ctx.headers, schedule.etag, schedule.last_modified, read=True)
     return Response(status_code=200, headers=render.entity_headers(schedule))
 
 
-@router.operation("JobSchedules_GetJobSchedule", "GET", "/jobschedules/{jobScheduleId}")
+@router.operation(
+    "JobSchedules_GetJobSchedule",
+    "GET",
+    "/jobschedules/{jobScheduleId}",
+    Contract(query=SHOWN, returns=BatchJobSchedule),
+)
 async def get_job_schedule(ctx: RequestContext) -> Response:
     schedule = ctx.batch.job_schedules.get(ctx.account, ctx.path("jobScheduleId"))
     conditions.check(ctx.headers, schedule.etag, schedule.last_modified, read=True)
     return render.entity(ctx, schedule, "jobschedules", _path(schedule.id))
 
 
-@router.operation("JobSchedules_UpdateJobSchedule", "PATCH", "/jobschedules/{jobScheduleId}")
+@router.operation(
+    "JobSchedules_UpdateJobSchedule",
+    "PATCH",
+    "/jobschedules/{jobScheduleId}",
+    Contract(body=BatchJobScheduleUpdateOptions),
+)
 async def update_job_schedule(ctx: RequestContext) -> Response:
     _guard(ctx)
     body = await ctx.body(BatchJobScheduleUpdateOptions)
@@ -59,7 +82,12 @@ async def update_job_schedule(ctx: RequestContext) -> Response:
     return render.entity_done(ctx, schedule, _path(schedule.id), 200)
 
 
-@router.operation("JobSchedules_ReplaceJobSchedule", "PUT", "/jobschedules/{jobScheduleId}")
+@router.operation(
+    "JobSchedules_ReplaceJobSchedule",
+    "PUT",
+    "/jobschedules/{jobScheduleId}",
+    Contract(body=BatchJobScheduleUpdateOptions),
+)
 async def replace_job_schedule(ctx: RequestContext) -> Response:
     _guard(ctx)
     # The body is a BatchJobSchedule; only its updatable properties (those of the update options) count.
@@ -68,7 +96,9 @@ async def replace_job_schedule(ctx: RequestContext) -> Response:
     return render.entity_done(ctx, schedule, _path(schedule.id), 200)
 
 
-@router.operation("JobSchedules_DeleteJobSchedule", "DELETE", "/jobschedules/{jobScheduleId}")
+@router.operation(
+    "JobSchedules_DeleteJobSchedule", "DELETE", "/jobschedules/{jobScheduleId}", Contract(202, query=(Query.FORCE,))
+)
 async def delete_job_schedule(ctx: RequestContext) -> Response:
     _guard(ctx)
     ctx.flag("force")
@@ -76,21 +106,26 @@ async def delete_job_schedule(ctx: RequestContext) -> Response:
     return Response(status_code=202)
 
 
-@router.operation("JobSchedules_DisableJobSchedule", "POST", "/jobschedules/{jobScheduleId}/disable")
+@router.operation("JobSchedules_DisableJobSchedule", "POST", "/jobschedules/{jobScheduleId}/disable", Contract(204))
 async def disable_job_schedule(ctx: RequestContext) -> Response:
     _guard(ctx)
     schedule = ctx.batch.job_schedules.disable(ctx.account, ctx.path("jobScheduleId"))
     return render.entity_done(ctx, schedule, _path(schedule.id), 204)
 
 
-@router.operation("JobSchedules_EnableJobSchedule", "POST", "/jobschedules/{jobScheduleId}/enable")
+@router.operation("JobSchedules_EnableJobSchedule", "POST", "/jobschedules/{jobScheduleId}/enable", Contract(204))
 async def enable_job_schedule(ctx: RequestContext) -> Response:
     _guard(ctx)
     schedule = ctx.batch.job_schedules.enable(ctx.account, ctx.path("jobScheduleId"))
     return render.entity_done(ctx, schedule, _path(schedule.id), 204)
 
 
-@router.operation("JobSchedules_TerminateJobSchedule", "POST", "/jobschedules/{jobScheduleId}/terminate")
+@router.operation(
+    "JobSchedules_TerminateJobSchedule",
+    "POST",
+    "/jobschedules/{jobScheduleId}/terminate",
+    Contract(202, query=(Query.FORCE,)),
+)
 async def terminate_job_schedule(ctx: RequestContext) -> Response:
     _guard(ctx)
     ctx.flag("force")  # nodes here always process a termination at once
@@ -98,7 +133,12 @@ async def terminate_job_schedule(ctx: RequestContext) -> Response:
     return render.entity_done(ctx, schedule, _path(schedule.id), 202)
 
 
-@router.operation("Jobs_ListJobsFromSchedule", "GET", "/jobschedules/{jobScheduleId}/jobs")
+@router.operation(
+    "Jobs_ListJobsFromSchedule",
+    "GET",
+    "/jobschedules/{jobScheduleId}/jobs",
+    Contract(query=LISTED_EXPANDED, returns=BatchJob, page=True),
+)
 async def list_jobs_from_schedule(ctx: RequestContext) -> Response:
     opts = list_options(ctx, "jobsfromschedule")
     schedule_id = ctx.path("jobScheduleId")

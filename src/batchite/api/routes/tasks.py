@@ -6,12 +6,13 @@ import msgspec
 from starlette.responses import Response
 
 from batchite.api import conditions, render
+from batchite.api.contract import LISTED_EXPANDED, SHOWN, Contract, Query
 from batchite.api.paging import list_options, list_response
 from batchite.api.request import RequestContext, body_error
 from batchite.api.routing import Router
 from batchite.service.tasks import check_collection_size
 from batchite.wire.bodies import TaskReplaceBody
-from batchite.wire.models import BatchTaskCreateOptions, BatchTaskGroup
+from batchite.wire.models import BatchSubtask, BatchTask, BatchTaskCreateOptions, BatchTaskCreateResult, BatchTaskGroup
 from batchite.wire.types import WireError, decode, encode
 
 router = Router()
@@ -27,7 +28,7 @@ def _guard(ctx: RequestContext, read: bool = False) -> None:
     conditions.check(ctx.headers, task.etag, task.last_modified, read=read)
 
 
-@router.operation("Tasks_CreateTask", "POST", "/jobs/{jobId}/tasks")
+@router.operation("Tasks_CreateTask", "POST", "/jobs/{jobId}/tasks", Contract(201, BatchTaskCreateOptions))
 async def create_task(ctx: RequestContext) -> Response:
     body = await ctx.body(BatchTaskCreateOptions)
     job_id = ctx.path("jobId")
@@ -35,7 +36,12 @@ async def create_task(ctx: RequestContext) -> Response:
     return render.entity_done(ctx, task, _url(job_id, task.id), 201)
 
 
-@router.operation("Tasks_CreateTaskCollection", "POST", "/jobs/{jobId}/addtaskcollection")
+@router.operation(
+    "Tasks_CreateTaskCollection",
+    "POST",
+    "/jobs/{jobId}/addtaskcollection",
+    Contract(body=BatchTaskGroup, returns=BatchTaskCreateResult, page=True),
+)
 async def create_task_collection(ctx: RequestContext) -> Response:
     data = await ctx.body_bytes(limit=COLLECTION_LIMIT)
     try:
@@ -58,7 +64,9 @@ def _count(data: bytes) -> int:
     return len(tasks) if isinstance(tasks, list) else 0
 
 
-@router.operation("Tasks_ListTasks", "GET", "/jobs/{jobId}/tasks")
+@router.operation(
+    "Tasks_ListTasks", "GET", "/jobs/{jobId}/tasks", Contract(query=LISTED_EXPANDED, returns=BatchTask, page=True)
+)
 async def list_tasks(ctx: RequestContext) -> Response:
     opts = list_options(ctx, "tasks")
     job_id = ctx.path("jobId")
@@ -67,7 +75,7 @@ async def list_tasks(ctx: RequestContext) -> Response:
     return list_response(ctx, "tasks", items, page.next_after)
 
 
-@router.operation("Tasks_GetTask", "GET", "/jobs/{jobId}/tasks/{taskId}")
+@router.operation("Tasks_GetTask", "GET", "/jobs/{jobId}/tasks/{taskId}", Contract(query=SHOWN, returns=BatchTask))
 async def get_task(ctx: RequestContext) -> Response:
     job_id = ctx.path("jobId")
     task = ctx.batch.tasks.get(ctx.account, job_id, ctx.path("taskId"))
@@ -77,7 +85,7 @@ async def get_task(ctx: RequestContext) -> Response:
     return response
 
 
-@router.operation("Tasks_ReplaceTask", "PUT", "/jobs/{jobId}/tasks/{taskId}")
+@router.operation("Tasks_ReplaceTask", "PUT", "/jobs/{jobId}/tasks/{taskId}", Contract(body=TaskReplaceBody))
 async def replace_task(ctx: RequestContext) -> Response:
     _guard(ctx)
     body = await ctx.body(TaskReplaceBody)
@@ -86,14 +94,14 @@ async def replace_task(ctx: RequestContext) -> Response:
     return render.entity_done(ctx, task, _url(job_id, task.id), 200)
 
 
-@router.operation("Tasks_DeleteTask", "DELETE", "/jobs/{jobId}/tasks/{taskId}")
+@router.operation("Tasks_DeleteTask", "DELETE", "/jobs/{jobId}/tasks/{taskId}", Contract())
 async def delete_task(ctx: RequestContext) -> Response:
     _guard(ctx)
     ctx.batch.tasks.delete(ctx.account, ctx.path("jobId"), ctx.path("taskId"))
     return Response(status_code=200)
 
 
-@router.operation("Tasks_TerminateTask", "POST", "/jobs/{jobId}/tasks/{taskId}/terminate")
+@router.operation("Tasks_TerminateTask", "POST", "/jobs/{jobId}/tasks/{taskId}/terminate", Contract(204))
 async def terminate_task(ctx: RequestContext) -> Response:
     _guard(ctx)
     job_id = ctx.path("jobId")
@@ -101,7 +109,7 @@ async def terminate_task(ctx: RequestContext) -> Response:
     return render.entity_done(ctx, task, _url(job_id, task.id), 204)
 
 
-@router.operation("Tasks_ReactivateTask", "POST", "/jobs/{jobId}/tasks/{taskId}/reactivate")
+@router.operation("Tasks_ReactivateTask", "POST", "/jobs/{jobId}/tasks/{taskId}/reactivate", Contract(204))
 async def reactivate_task(ctx: RequestContext) -> Response:
     _guard(ctx)
     job_id = ctx.path("jobId")
@@ -109,7 +117,12 @@ async def reactivate_task(ctx: RequestContext) -> Response:
     return render.entity_done(ctx, task, _url(job_id, task.id), 204)
 
 
-@router.operation("Tasks_ListSubTasks", "GET", "/jobs/{jobId}/tasks/{taskId}/subtasksinfo")
+@router.operation(
+    "Tasks_ListSubTasks",
+    "GET",
+    "/jobs/{jobId}/tasks/{taskId}/subtasksinfo",
+    Contract(query=(Query.SELECT,), returns=BatchSubtask, page=True),
+)
 async def list_subtasks(ctx: RequestContext) -> Response:
     items = ctx.batch.tasks.subtasks(ctx.account, ctx.path("jobId"), ctx.path("taskId"))
     return list_response(ctx, "subtaskinformations", items, None)
