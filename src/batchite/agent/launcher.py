@@ -53,37 +53,55 @@ def _own_directory() -> bool:
 
 @dataclass
 class Child:
-    """A started process: its pid (the leader of a session of its own) and, once reaped, its status."""
+    """A started process: its pid (the leader of a session of its own) and, once reaped, its status
+    and resource usage (`usage`: its own and that of the descendants it waited for, from wait4)."""
 
     pid: int
     returncode: int | None = None
+    usage: Usage | None = None
     _popen: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     def poll(self) -> int | None:
-        if self.returncode is not None:
-            return self.returncode
-        if self._popen is not None:
-            self.returncode = self._popen.poll()
-            return self.returncode
-        try:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-        except ChildProcessError:
-            self.returncode = -signal.SIGKILL  # reaped elsewhere: report it as killed
-            return self.returncode
-        if pid == 0:
-            return None
-        self.returncode = os.waitstatus_to_exitcode(status)
+        if self.returncode is None:
+            self._reap(os.WNOHANG)
         return self.returncode
 
     def wait(self) -> int:
-        if self._popen is not None:
-            self.returncode = self._popen.wait()
-            return self.returncode
-        if self.poll() is None:
-            _pid, status = os.waitpid(self.pid, 0)
-            self.returncode = os.waitstatus_to_exitcode(status)
+        if self.returncode is None:
+            self._reap(0)
         assert self.returncode is not None
         return self.returncode
+
+    def _reap(self, flags: int) -> None:
+        try:
+            pid, status, usage = os.wait4(self.pid, flags)
+        except ChildProcessError:
+            if self._popen is not None and self._popen.returncode is not None:
+                self.returncode = self._popen.returncode
+            else:
+                self.returncode = -signal.SIGKILL  # reaped elsewhere: report it as killed
+            return
+        if pid == 0:
+            return
+        self.returncode = os.waitstatus_to_exitcode(status)
+        self.usage = Usage(
+            user_cpu_seconds=usage.ru_utime,
+            kernel_cpu_seconds=usage.ru_stime,
+            read_blocks=usage.ru_inblock,
+            write_blocks=usage.ru_oublock,
+        )
+        if self._popen is not None:
+            self._popen.returncode = self.returncode  # reaped here: Popen must not wait for it
+
+
+@dataclass
+class Usage:
+    """What a reaped process used: CPU seconds, and its file system block operations (512 bytes each)."""
+
+    user_cpu_seconds: float = 0.0
+    kernel_cpu_seconds: float = 0.0
+    read_blocks: int = 0
+    write_blocks: int = 0
 
 
 def spawn(

@@ -47,6 +47,11 @@ class ProcessOutcome:
     error_message: str | None = None
     killed: bool = False
     failure: TaskFailure | None = None
+    # What the process used (from wait4; zero when it never ran): CPU seconds, file system blocks.
+    user_cpu_seconds: float = 0.0
+    kernel_cpu_seconds: float = 0.0
+    read_blocks: int = 0
+    write_blocks: int = 0
 
     @property
     def failed_stage(self) -> str | None:
@@ -233,6 +238,10 @@ class ProcessRunner:
             rp.pidfd = None
         code = exit_status(returncode)
         outcome = ProcessOutcome(rp.start_time, _now(), code, killed=rp.kill_requested)
+        usage = rp.popen.usage
+        if usage is not None:
+            outcome.user_cpu_seconds, outcome.kernel_cpu_seconds = usage.user_cpu_seconds, usage.kernel_cpu_seconds
+            outcome.read_blocks, outcome.write_blocks = usage.read_blocks, usage.write_blocks
         staging = rp.launch.staging
         if staging is None or not staging.output_files:
             self._finish(rp, outcome)

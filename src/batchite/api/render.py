@@ -85,10 +85,24 @@ def shown(entity: Entity[Any, Any], url: str) -> msgspec.Struct:
     return msgspec.structs.replace(wire, **changes) if changes else wire
 
 
+def expanded(ctx: RequestContext, item: Entity[Any, Any], url: str) -> msgspec.Struct:
+    """`shown`, with the statistics of a pool, job, job schedule or task when `$expand` asks for
+    `stats` (service/statistics.py); any other `$expand` value is ignored."""
+    wire = shown(item, url)
+    clause = ctx.query.get("$expand")
+    if not clause or "stats" not in {n.strip().lower() for n in clause.split(",")}:
+        return wire
+    found = ctx.batch.statistics.of(item, url)
+    if found is None:
+        return wire
+    name, stats = found
+    return msgspec.structs.replace(wire, **{name: stats})
+
+
 def entity(ctx: RequestContext, item: Entity[Any, Any], resource: str, path: str, status: int = 200) -> Response:
     """GET of one entity."""
     url = f"{ctx.base_url}{path}"
-    body = _object(f"{ctx.base_url}/$metadata#{resource}/@Element", shown(item, url), ctx.query.get("$select"))
+    body = _object(f"{ctx.base_url}/$metadata#{resource}/@Element", expanded(ctx, item, url), ctx.query.get("$select"))
     return json_response(body, status, entity_headers(item))
 
 

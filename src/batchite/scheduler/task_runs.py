@@ -13,7 +13,7 @@ from batchite.agent.layout import TaskLaunch, task_relative_dir
 from batchite.agent.process import ProcessOutcome
 from batchite.clock import Clock
 from batchite.compute.protocol import NodeBackend
-from batchite.domain.entities import Task
+from batchite.domain.entities import RunUsage, Task
 from batchite.domain.states import TaskState, transition
 from batchite.domain.urls import Urls
 from batchite.scheduler.events import EventBus, RunEnded, RunStarted, TaskCompleted
@@ -240,6 +240,7 @@ class TaskRunner:
         info.end_time = now  # times come from the service clock, as every other
         if outcome.exit_code is not None:
             info.exit_code = outcome.exit_code
+        _add_usage(entity, outcome, (now - info.start_time).total_seconds() if info.start_time else 0.0)
         wall_clock = run.kill_reason == KillReason.WALL_CLOCK
         failure = outcome_failure(outcome, wall_clock)
         info.result = BatchTaskExecutionResult.FAILURE if failure else BatchTaskExecutionResult.SUCCESS
@@ -330,3 +331,14 @@ class TaskRunner:
             job = self.projection.job_of(run)
             if job is not None and not run.detached:
                 self.stop(job, run.task, reason)
+
+
+def _add_usage(entity: Task, outcome: ProcessOutcome, wall_clock_seconds: float) -> None:
+    """A run ended: what it used joins what the task's earlier runs used (its statistics)."""
+    usage = entity.internal.usage or RunUsage()
+    usage.wall_clock_seconds += max(0.0, wall_clock_seconds)
+    usage.user_cpu_seconds += outcome.user_cpu_seconds
+    usage.kernel_cpu_seconds += outcome.kernel_cpu_seconds
+    usage.read_blocks += outcome.read_blocks
+    usage.write_blocks += outcome.write_blocks
+    entity.internal.usage = usage

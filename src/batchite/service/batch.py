@@ -20,6 +20,7 @@ from batchite.service.jobschedules import JobScheduleService
 from batchite.service.nodes import NodeService
 from batchite.service.packages import PackageService
 from batchite.service.pools import PoolService
+from batchite.service.statistics import StatisticsService
 from batchite.service.tasks import TaskService
 from batchite.storage.linked import LinkedStorage
 from batchite.store.base import Store
@@ -53,6 +54,7 @@ class BatchService:
         self.applications = ApplicationService(self.ctx)
         self.packages = PackageService(self.ctx)
         self.autoscale = AutoScaleService(self.ctx, self.pools)
+        self.statistics = StatisticsService(self.ctx)
 
     @classmethod
     def local(

@@ -16,6 +16,7 @@ from batchite.domain.entities.records import (
     NodeUser,
     Pool,
     PreparationStatus,
+    RunUsage,
     Subtask,
     Task,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "NodeUser",
     "Pool",
     "PreparationStatus",
+    "RunUsage",
     "Subtask",
     "Task",
 ]

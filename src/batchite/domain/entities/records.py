@@ -112,12 +112,23 @@ class JobSchedule(Entity[wire.BatchJobSchedule, ScheduleInternal]):
     __slots__ = ()
 
 
+class RunUsage(Internal):
+    """What a task's ended runs used, summed over its retries (its statistics come from it)."""
+
+    wall_clock_seconds: float = 0.0
+    user_cpu_seconds: float = 0.0
+    kernel_cpu_seconds: float = 0.0
+    read_blocks: int = 0  # file system block operations, 512 bytes each
+    write_blocks: int = 0
+
+
 class TaskInternal(Internal):
     job_manager: bool = False
     kill_job_on_completion: bool = True
     run_exclusive: bool = True
     failure_stage: FailureStage | None = None  # where the last run failed, if not in its process
     run_id: str | None = None  # the run on a node while it runs
+    usage: RunUsage | None = None  # of its ended runs
 
 
 class Task(Entity[wire.BatchTask, TaskInternal]):
