@@ -43,7 +43,7 @@ async def create_job(ctx: RequestContext) -> Response:
 async def list_jobs(ctx: RequestContext) -> Response:
     opts = list_options(ctx, "jobs")
     page = ctx.batch.jobs.list(ctx.account, opts.after, opts.max_results, opts.flt)
-    items = [render.shown(j, f"{ctx.base_url}{_url(j.id)}") for j in page.items]
+    items = [render.expanded(ctx, j, f"{ctx.base_url}{_url(j.id)}") for j in page.items]
     return list_response(ctx, "jobs", items, page.next_after)
 
 

@@ -46,7 +46,7 @@ async def create_job_schedule(ctx: RequestContext) -> Response:
 async def list_job_schedules(ctx: RequestContext) -> Response:
     opts = list_options(ctx, "jobschedules")
     page = ctx.batch.job_schedules.list(ctx.account, opts.after, opts.max_results, opts.flt)
-    items = [render.shown(s, f"{ctx.base_url}{_path(s.id)}") for s in page.items]
+    items = [render.expanded(ctx, s, f"{ctx.base_url}{_path(s.id)}") for s in page.items]
     return list_response(ctx, "jobschedules", items, page.next_after)
 
 
@@ -143,5 +143,5 @@ async def list_jobs_from_schedule(ctx: RequestContext) -> Response:
     opts = list_options(ctx, "jobsfromschedule")
     schedule_id = ctx.path("jobScheduleId")
     page = ctx.batch.job_schedules.list_jobs(ctx.account, schedule_id, opts.after, opts.max_results, opts.flt)
-    items = [render.shown(j, f"{ctx.base_url}/jobs/{j.id}") for j in page.items]
+    items = [render.expanded(ctx, j, f"{ctx.base_url}/jobs/{j.id}") for j in page.items]
     return list_response(ctx, "jobs", items, page.next_after)

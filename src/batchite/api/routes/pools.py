@@ -47,7 +47,7 @@ async def create_pool(ctx: RequestContext) -> Response:
 async def list_pools(ctx: RequestContext) -> Response:
     opts = list_options(ctx, "pools")
     page = ctx.batch.pools.list(ctx.account, opts.after, opts.max_results, opts.flt)
-    items = [render.shown(p, f"{ctx.base_url}{_url(p.id)}") for p in page.items]
+    items = [render.expanded(ctx, p, f"{ctx.base_url}{_url(p.id)}") for p in page.items]
     return list_response(ctx, "pools", items, page.next_after)
 
 

@@ -71,7 +71,7 @@ async def list_tasks(ctx: RequestContext) -> Response:
     opts = list_options(ctx, "tasks")
     job_id = ctx.path("jobId")
     page = ctx.batch.tasks.list(ctx.account, job_id, opts.after, opts.max_results, opts.flt)
-    items = [render.shown(t, f"{ctx.base_url}{_url(job_id, t.id)}") for t in page.items]
+    items = [render.expanded(ctx, t, f"{ctx.base_url}{_url(job_id, t.id)}") for t in page.items]
     return list_response(ctx, "tasks", items, page.next_after)
 
 
