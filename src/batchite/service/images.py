@@ -1,9 +1,14 @@
-"""Supported images: what `list_supported_images` returns. Every one runs as a local node."""
+"""Supported images: what `list_supported_images` returns, and the check that a pool's image is
+one of them (or a well-formed custom or gallery image with a listed node agent SKU), as Azure
+refuses a pool whose image it does not support. Every one runs as a local (Linux) node."""
 
 from __future__ import annotations
 
+import re
+
+from batchite.domain.errors import invalid_property
 from batchite.wire.enums import ImageVerificationType, OSType
-from batchite.wire.models import BatchSupportedImage, BatchVmImageReference
+from batchite.wire.models import BatchSupportedImage, BatchVmImageReference, VirtualMachineConfiguration
 
 _IMAGES: list[tuple[str, str, str, str]] = [
     # publisher, offer, sku, node agent sku (all Linux)
@@ -29,3 +34,61 @@ def supported_images() -> list[BatchSupportedImage]:
         )
         for pub, offer, sku, agent in _IMAGES
     ]
+
+
+_AGENTS = {agent.lower() for *_, agent in _IMAGES}
+_BY_IMAGE = {(pub.lower(), offer.lower(), sku.lower()): agent.lower() for pub, offer, sku, agent in _IMAGES}
+
+# ARM resource names: letters, digits and - _ . ( ) (no braces, no spaces); a subscription is a GUID.
+_NAME = r"[A-Za-z0-9_.()-]+"
+_GUID = r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
+_VM_IMAGE_ID = re.compile(
+    rf"/subscriptions/{_GUID}/resourceGroups/{_NAME}/providers/Microsoft\.Compute/"
+    rf"(images/{_NAME}|galleries/{_NAME}/images/{_NAME}(/versions/{_NAME})?)",
+    re.IGNORECASE,
+)
+_SHARED_ID = re.compile(rf"/SharedGalleries/{_NAME}/Images/{_NAME}(/Versions/{_NAME})?", re.IGNORECASE)
+_COMMUNITY_ID = re.compile(rf"/CommunityGalleries/{_NAME}/Images/{_NAME}(/Versions/{_NAME})?", re.IGNORECASE)
+
+_PATH = "virtualMachineConfiguration"
+
+
+def check_image(config: VirtualMachineConfiguration) -> None:
+    """A marketplace image must be one of the supported images, with its own node agent SKU; a custom
+    or gallery image must be a well-formed id, with a node agent SKU of the list. Otherwise 400
+    InvalidPropertyValue naming the property, as Azure answers."""
+    image = config.image_reference
+    agent = config.node_agent_sku_id
+    custom = [
+        (name, value, pattern)
+        for name, value, pattern in (
+            ("virtualMachineImageId", image.virtual_machine_image_id, _VM_IMAGE_ID),
+            ("sharedGalleryImageId", image.shared_gallery_image_id, _SHARED_ID),
+            ("communityGalleryImageId", image.community_gallery_image_id, _COMMUNITY_ID),
+        )
+        if value is not None
+    ]
+    for name, value, pattern in custom:
+        if pattern.fullmatch(value) is None:
+            raise invalid_property(f"{_PATH}.imageReference.{name}", value, f"The specified {name} is malformed.")
+    if custom:
+        if agent.lower() not in _AGENTS:
+            raise invalid_property(f"{_PATH}.nodeAgentSKUId", agent, "The specified nodeAgentSkuId is not supported.")
+        return
+    key = ((image.publisher or "").lower(), (image.offer or "").lower(), (image.sku or "").lower())
+    expected = _BY_IMAGE.get(key)
+    if expected is None:
+        value = "/".join(part or "" for part in (image.publisher, image.offer, image.sku))
+        raise invalid_property(
+            f"{_PATH}.imageReference",
+            value,
+            "The specified imageReference is not supported: it is not among the supported images "
+            "(Account_ListSupportedImages).",
+        )
+    if agent.lower() != expected:
+        reason = (
+            "The specified nodeAgentSkuId is not supported."
+            if agent.lower() not in _AGENTS
+            else "The specified nodeAgentSkuId is not compatible with the specified imageReference."
+        )
+        raise invalid_property(f"{_PATH}.nodeAgentSKUId", agent, reason)

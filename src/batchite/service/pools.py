@@ -18,6 +18,7 @@ from batchite.domain.states import NodeState, PoolState
 from batchite.scheduler.live import LivePool
 from batchite.service.context import ServiceContext, require
 from batchite.service.formula_checks import check_formula, check_interval
+from batchite.service.images import check_image
 from batchite.service.packages import check_package_references
 from batchite.store.base import Page
 from batchite.wire.enums import AllocationState, BatchNodeDeallocationOption, BatchNodeFillType
@@ -124,6 +125,7 @@ class PoolService:
         config = body.virtual_machine_configuration
         if config is None:
             raise missing_property("virtualMachineConfiguration")
+        check_image(config)
         _check_slots(body.task_slots_per_node, size)
         _check_targets(body.target_dedicated_nodes, body.target_low_priority_nodes)
         _check_resize_timeout(body.resize_timeout)
