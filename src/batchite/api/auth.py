@@ -141,5 +141,5 @@ def authenticate(
                 return name
     raise auth_failed(
         f"The MAC signature found in the HTTP request '{signature}' is not the same as any computed signature. "
-        f"Server used following string to sign: '{texts[0]!r}'."
+        f"Server used following string to sign: '{texts[0]}'."
     )

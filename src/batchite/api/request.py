@@ -12,7 +12,8 @@ from starlette.requests import Request
 from batchite.api.certificates import refuse_certificate_references
 from batchite.domain.errors import BatchError
 from batchite.service import BatchService
-from batchite.wire.types import WireError, decode
+from batchite.wire.reasons import plain_reason
+from batchite.wire.types import TOO_DEEP, WireError, decode
 
 log = logging.getLogger("batchite.api")
 MAX_BODY = 1024 * 1024
@@ -37,22 +38,57 @@ def body_too_large(limit: int) -> BatchError:
     )
 
 
-def _value_at(data: bytes, path: str) -> Any:
-    """What the body holds at a wire path (for the error's PropertyValue), or None."""
+def check_json_content_type(value: str | None) -> None:
+    """A body says it is JSON: `application/json` with any parameters (the SDKs add
+    `odata=minimalmetadata`, older ones `charset=utf-8`); a charset, if given, is UTF-8."""
+    if value is None or not value.strip():
+        raise BatchError(
+            400,
+            "MissingRequiredHeader",
+            "A required HTTP header was not specified.",
+            [("HeaderName", "Content-Type")],
+        )
+    media, *parameters = (part.strip().lower() for part in value.split(";"))
+    charsets = [p.partition("=")[2].strip().strip('"') for p in parameters if p.startswith("charset")]
+    if media != "application/json" or any(c not in ("utf-8", "utf8") for c in charsets):
+        raise BatchError(
+            400,
+            "InvalidHeaderValue",
+            "The value provided for one of the HTTP headers was not in the correct format.",
+            [("HeaderName", "Content-Type"), ("HeaderValue", value), ("Reason", "A body must be application/json.")],
+        )
+
+
+MAX_SHOWN = 1024  # characters of an offending value shown back in PropertyValue
+_ABSENT = object()
+
+
+def _value_at(data: bytes, steps: tuple[str | int, ...]) -> Any:
+    """What the body holds at a wire location (for the error's PropertyValue), or _ABSENT."""
     try:
         value: Any = msgspec.json.decode(data)
-    except msgspec.DecodeError:
-        return None
-    for part in path.split(".") if path else []:
-        if isinstance(value, list):
-            value = next((v for v in value if isinstance(v, dict) and part in v), None)
-        value = value.get(part) if isinstance(value, dict) else None
+    except (msgspec.DecodeError, RecursionError):  # nested deeper than can be read back
+        return _ABSENT
+    for step in steps:
+        in_list = isinstance(step, int) and isinstance(value, list) and 0 <= step < len(value)
+        if not in_list and not (isinstance(step, str) and isinstance(value, dict) and step in value):
+            return _ABSENT
+        value = value[step]
     return value
+
+
+def shown(value: Any) -> str | None:
+    """A value as the client wrote it: a string as it is, anything else as JSON, cut at MAX_SHOWN."""
+    try:
+        text = value if isinstance(value, str) else msgspec.json.encode(value).decode()
+    except RecursionError:
+        return None
+    return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN] + "..."
 
 
 def body_error(err: WireError, data: bytes) -> BatchError:
     """The Batch error for a body that does not fit its model."""
-    if err.malformed or (not err.path and "Expected `object`" in err.reason):
+    if err.malformed or not err.path:
         return BatchError(
             400,
             "InvalidRequestBody",
@@ -66,16 +102,16 @@ def body_error(err: WireError, data: bytes) -> BatchError:
             "A required property was not specified in the request body.",
             [("PropertyName", err.path)],
         )
-    value = _value_at(data, err.path)
+    value = _value_at(data, err.steps or tuple(err.path.split(".")))
+    text = None if value is _ABSENT else shown(value)
+    values = [("PropertyName", err.path)]
+    if text is not None:  # a number too large or a list too deep to read back is not shown
+        values.append(("PropertyValue", text))
     return BatchError(
         400,
         "InvalidPropertyValue",
         "The value provided for one of the properties in the request body is invalid.",
-        [
-            ("PropertyName", err.path or "body"),
-            ("PropertyValue", "" if value is None or isinstance(value, dict | list) else str(value)),
-            ("Reason", err.reason),
-        ],
+        [*values, ("Reason", err.reason)],
     )
 
 
@@ -114,7 +150,10 @@ class RequestContext:
             if size > limit:
                 raise body_too_large(limit)
             chunks.append(chunk)
-        return b"".join(chunks)
+        data = b"".join(chunks)
+        if data.strip():
+            check_json_content_type(self.headers.get("content-type"))
+        return data
 
     async def body(self, cls: type[T], *, required: bool = True, limit: int = MAX_BODY) -> T:
         """The body as a wire model; an empty body is a model of defaults unless one is required."""
@@ -137,12 +176,17 @@ class RequestContext:
             return {}
         try:
             value = msgspec.json.decode(data)
-        except msgspec.DecodeError as exc:
+        except (msgspec.DecodeError, RecursionError) as exc:
             raise BatchError(
                 400,
                 "InvalidRequestBody",
                 "The specified Request Body is not syntactically valid.",
-                [("Reason", str(exc))],
+                [
+                    (
+                        "Reason",
+                        TOO_DEEP if isinstance(exc, RecursionError) else plain_reason(str(exc)),
+                    )
+                ],
             ) from None
         if not isinstance(value, dict):
             raise BatchError(400, "InvalidRequestBody", "The request body must be a JSON object.")

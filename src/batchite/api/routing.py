@@ -145,9 +145,7 @@ def authorize(
                 [("QueryParameterName", "api-version"), ("QueryParameterValue", version)],
             )
         log.warning("accepting unknown api-version %s (use --strict-api-version to reject)", version)
-    timeout = query.get("timeout")
-    if timeout is not None and not timeout.lstrip("-").isdigit():
-        raise invalid_query("timeout", timeout, "The value must be an integer number of seconds.")
+    check_timeout(query.get("timeout"))
     return RequestContext(
         request=request,
         batch=batch,
@@ -158,3 +156,28 @@ def authorize(
         query=query,
         headers=headers,
     )
+
+
+MAX_TIMEOUT = 30
+_INT32_MAX = 2**31 - 1
+
+
+def check_timeout(raw: str | None) -> None:
+    """`timeout` (seconds the server may spend on the request) is an int32 of at least 1; a value
+    above 30 is accepted and the default (30) is used instead, as on Azure."""
+    if raw is None:
+        return
+    digits = raw[1:] if raw[:1] == "-" else raw
+    if not digits.isascii() or not digits.isdigit() or int(digits) > _INT32_MAX:
+        raise invalid_query("timeout", raw, "The value must be an integer number of seconds.")
+    if int(raw) < 1:
+        raise BatchError(
+            400,
+            "OutOfRangeQueryParameterValue",
+            "One of the query parameters specified in the request URI is outside the permissible range.",
+            [
+                ("QueryParameterName", "timeout"),
+                ("QueryParameterValue", raw),
+                ("Reason", f"The value must be at least 1 second (one above {MAX_TIMEOUT} means {MAX_TIMEOUT})."),
+            ],
+        )

@@ -154,6 +154,8 @@ class TaskService:
         self, account: str, job_id: str, bodies: builtins.list[BatchTaskCreateOptions]
     ) -> builtins.list[BatchTaskCreateResult]:
         check_collection_size(len(bodies))
+        if not bodies:
+            raise invalid_property("value", "[]", "A task collection holds 1 to 100 tasks.")
         live = self._open_job(account, job_id)
         now = self.ctx.clock.now()
         results: builtins.list[BatchTaskCreateResult | Task] = []

@@ -23,6 +23,8 @@ from typing import Annotated, Any, TypeVar
 
 import msgspec
 
+from batchite.wire.reasons import plain_reason
+
 T = TypeVar("T")
 
 INT64_MIN = -(2**63)
@@ -64,7 +66,7 @@ class Duration(timedelta):
         """Parse ``PT1H30M``, ``P7D``, ``P1DT2H``, ``PT0.5S``; a year is 365 days, a month 30."""
         match = _DURATION.match(text.strip()) if isinstance(text, str) else None
         if match is None or text.strip() in ("P", "-P") or text.strip().endswith("T"):
-            raise ValueError(f"'{text}' is not an ISO 8601 duration")
+            raise ValueError(f"'{text}' is not an ISO 8601 duration (such as PT1H30M).")
         parts = {k: int(v) for k, v in match.groupdict().items() if v is not None and k not in ("sign", "fraction")}
         fraction = match.group("fraction") or ""
         micro = int((fraction + "000000")[:6]) if fraction else 0
@@ -79,7 +81,7 @@ class Duration(timedelta):
                 microseconds=micro,
             )
         except OverflowError as exc:
-            raise ValueError(f"'{text}' is too long a duration") from exc
+            raise ValueError(f"'{text}' is too long a duration.") from exc
         if match.group("sign"):
             value = -value
         return cls.of(value)
@@ -148,16 +150,16 @@ def _dec_hook(cls: type, obj: Any) -> Any:
             return Duration.of(obj)
         if isinstance(obj, str):
             return _duration(obj)
-        raise ValueError("Expected an ISO 8601 duration")
+        raise ValueError("The value must be an ISO 8601 duration (such as PT1H30M).")
     if cls is Int64String:
         if isinstance(obj, bool) or not isinstance(obj, int | str):
-            raise ValueError("Expected an integer")
+            raise ValueError("The value must be an integer.")
         try:
             value = int(obj)
         except ValueError:
-            raise ValueError("Expected an integer") from None
+            raise ValueError("The value must be an integer.") from None
         if not INT64_MIN <= value <= INT64_MAX:
-            raise ValueError("Expected a 64-bit integer")
+            raise ValueError("The value must be a 64-bit integer.")
         return Int64String(value)
     raise NotImplementedError(f"cannot decode {cls}")
 
@@ -166,7 +168,7 @@ def _request_dec_hook(cls: type, obj: Any) -> Any:
     """As _dec_hook, for what clients send: no Batch duration may be negative."""
     value = _dec_hook(cls, obj)
     if cls is Duration and value < timedelta(0):
-        raise ValueError("A duration cannot be negative")
+        raise ValueError("A duration cannot be negative.")
     return value
 
 
@@ -176,30 +178,42 @@ _DECODERS: dict[tuple[Any, bool], msgspec.json.Decoder[Any]] = {}
 
 class WireError(ValueError):
     """A body that does not fit its model: `path` is the wire path (``constraints.maxTaskRetryCount``),
-    `missing` says whether a required property was absent, `malformed` that the text is not JSON,
-    `reason` is msgspec's explanation."""
+    `steps` the same with list positions (``("resourceFiles", 2, "httpUrl")``), `missing` says
+    whether a required property was absent, `malformed` that the text is not JSON, `reason` what
+    was wrong, in the service's words."""
 
-    def __init__(self, path: str, reason: str, missing: bool = False, malformed: bool = False) -> None:
+    def __init__(
+        self,
+        path: str,
+        reason: str,
+        missing: bool = False,
+        malformed: bool = False,
+        steps: tuple[str | int, ...] = (),
+    ) -> None:
         super().__init__(f"{reason} - at {path or 'body'}")
         self.path = path
         self.reason = reason
         self.missing = missing
         self.malformed = malformed
+        self.steps = steps
 
 
 _AT = re.compile(r"^(?P<reason>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
 _MISSING = re.compile(r"^Object missing required field `(?P<name>[^`]+)`$")
+TOO_DEEP = "The body is nested too deeply."
+_STEP = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
 
 
 def _wire_error(exc: msgspec.ValidationError | msgspec.DecodeError) -> WireError:
     match = _AT.match(str(exc))
     reason, path = (match.group("reason"), match.group("path") or "") if match else (str(exc), "")
-    parts = [p for p in re.split(r"\.|\[\d+\]", path) if p]
+    steps: list[str | int] = [int(i) if i else n for n, i in _STEP.findall(path)]
     missing = _MISSING.match(reason)
     if missing:
-        parts.append(missing.group("name"))
+        steps.append(missing.group("name"))
     malformed = not isinstance(exc, msgspec.ValidationError)  # a ValidationError is a DecodeError too
-    return WireError(".".join(parts), reason, missing is not None, malformed)
+    parts = [s for s in steps if isinstance(s, str)]
+    return WireError(".".join(parts), plain_reason(reason), missing is not None, malformed, tuple(steps))
 
 
 def decode(cls: type[T], data: bytes | str, *, strict: bool = True) -> T:
@@ -214,6 +228,8 @@ def decode(cls: type[T], data: bytes | str, *, strict: bool = True) -> T:
         value = decoder.decode(data)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise _wire_error(exc) from None
+    except RecursionError:  # arrays or objects nested past the interpreter's depth, known or not
+        raise WireError("", TOO_DEEP, malformed=True) from None
     if not strict:
         to_utc_times(value)
     return value
@@ -225,6 +241,8 @@ def convert(cls: type[T], obj: Any, *, strict: bool = False) -> T:
         value = msgspec.convert(obj, cls, strict=strict, dec_hook=_dec_hook)
     except msgspec.ValidationError as exc:
         raise _wire_error(exc) from None
+    except RecursionError:
+        raise WireError("", TOO_DEEP, malformed=True) from None
     to_utc_times(value)
     return value
 

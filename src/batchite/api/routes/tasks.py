@@ -58,7 +58,7 @@ def _count(data: bytes) -> int:
     """How many tasks a collection that did not validate holds (the limit is told first)."""
     try:
         value = msgspec.json.decode(data)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         return 0
     tasks = value.get("value") if isinstance(value, dict) else None
     return len(tasks) if isinstance(tasks, list) else 0
