@@ -246,3 +246,31 @@ def test_disable_then_enable_job_with_charset_content_type(
     assert wait_for(lambda: client.job.get(job_id).state == models.JobState.active)
     task = wait_for(lambda: (t := client.task.get(job_id, "after")).state == models.TaskState.completed and t)
     assert task.execution_info.exit_code == 0
+
+
+def test_certificates_are_retired_as_on_azure(client: Any, uid: Callable[[str], str]) -> None:
+    """The certificate feature was retired on 2024-02-29: its operations, and a pool naming a
+    certificate, are 400 CertificateRetired (14.2.0 still has them)."""
+    thumbprint = "c1e494a415149c5f211c4778b52f2e834a07247c"
+    calls: list[Callable[[], Any]] = [
+        lambda: list(client.certificate.list()),
+        lambda: client.certificate.get("sha1", thumbprint),
+        lambda: client.certificate.delete("sha1", thumbprint),
+        lambda: client.certificate.cancel_deletion("sha1", thumbprint),
+        lambda: client.certificate.add(
+            models.CertificateAddParameter(thumbprint=thumbprint, thumbprint_algorithm="sha1", data="AAAA")
+        ),
+    ]
+    pool = pool_parameter(uid("CertPool"), nodes=0)
+    pool.certificate_references = [models.CertificateReference(thumbprint=thumbprint, thumbprint_algorithm="sha1")]
+    calls.append(lambda: client.pool.add(pool))
+    for call in calls:
+        with pytest.raises(models.BatchErrorException) as excinfo:
+            call()
+        exc = batch_error(excinfo)
+        assert exc.response.status_code == 400
+        assert exc.error.code == "CertificateRetired"
+        assert "retired on 02/29/2024" in exc.error.message.value
+    with pytest.raises(models.BatchErrorException) as excinfo:
+        client.pool.get(pool.id)
+    assert batch_error(excinfo).error.code == "PoolNotFound"
