@@ -17,7 +17,7 @@ from typing import Any
 from batchite.agent.identity import Isolation, default_isolation
 from batchite.domain.quotas import Quotas
 from batchite.scheduler.preemption import PreemptionPolicy
-from batchite.scheduler.scheduler import SchedulerSettings
+from batchite.scheduler.scheduler import NODE_RELEASE_TIME, SchedulerSettings
 
 ENV_PREFIX = "BATCHITE_"
 DEFAULT_PORT = 8091
@@ -40,6 +40,11 @@ class Settings:
     )
     preemption_recovery: float = _setting(60.0, "Seconds (service time) before a preempted node returns.")
     preemption_seed: int | None = _setting(None, "Seed of the preemption policy, for repeatable runs.")
+    node_release_time: float = _setting(
+        NODE_RELEASE_TIME.total_seconds(),
+        "Seconds (service time) a deleted pool's node takes to leave once its tasks have stopped; its "
+        "files stay readable until then.",
+    )
     dedicated_core_quota: int = _setting(900, "Dedicated cores an account may have in its pools.")
     low_priority_core_quota: int = _setting(100, "Low-priority (spot) cores an account may have.")
     pool_quota: int = _setting(100, "Pools an account may have.")
@@ -85,6 +90,7 @@ class Settings:
             preemption=PreemptionPolicy(
                 self.preemption_rate, timedelta(seconds=self.preemption_recovery), self.preemption_seed
             ),
+            node_release_time=timedelta(seconds=max(0.0, self.node_release_time)),
         )
 
 

@@ -478,5 +478,6 @@ def test_an_auto_pool_of_lifetime_jobschedule_lives_as_long_as_the_schedule(clie
     assert pool_id in [p.id for p in client.list_pools()]
     client.begin_terminate_job_schedule(schedule_id, polling_interval=0).result()
     assert client.get_job_schedule(schedule_id).state == "completed"
-    assert pool_id not in [p.id for p in client.list_pools()]
+    # The pool goes with the schedule: `deleting` until its node has left, then not listed.
+    wait_for(lambda: pool_id not in [p.id for p in client.list_pools()])
     client.begin_delete_job_schedule(schedule_id, polling_interval=0).result()

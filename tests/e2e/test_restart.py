@@ -1,10 +1,14 @@
-"""A restart of the service loses nothing: a task running when it stopped is requeued and completes."""
+"""A restart of the service loses nothing: a task running when it stopped is requeued and completes;
+a delete under way is finished."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from azure.batch import models as m
+from azure.core.exceptions import ResourceNotFoundError
 
 from batchite.cli.server import start_child_server
 from tests.conftest import make_client, wait_for
@@ -62,3 +66,50 @@ def test_running_task_survives_a_restart(tmp_path: Path) -> None:
         client.close()
     finally:
         second.stop()
+
+
+def test_a_restart_finishes_the_deletes_under_way(tmp_path: Path) -> None:
+    """A pool whose nodes were still leaving and a job whose release task was still running when
+    the service stopped are `deleting` on disk; the restarted service finishes both deletes."""
+    data_dir = tmp_path / "data"
+    first = start_child_server(data_dir, ["--node-release-time", "600"])  # nothing would leave in time
+    try:
+        client = make_client(first.endpoint)
+        client.create_pool(pool_options("dpool", dedicated=1))
+        client.create_pool(pool_options("jpool", dedicated=1))
+        release = m.BatchJobReleaseTask(command_line="sleep 600")
+        client.create_job(
+            job_options(
+                "djob",
+                "jpool",
+                job_release_task=release,
+                job_preparation_task=m.BatchJobPreparationTask(command_line="/bin/true"),
+            )
+        )
+        client.create_task("djob", task_options("t1", "/bin/true"))
+        wait_for(lambda: client.get_task("djob", "t1").state == "completed")
+        client.begin_delete_pool("dpool")
+        client.begin_delete_job("djob")
+        assert client.get_pool("dpool").state == "deleting"
+        assert wait_for(lambda: client.get_job("djob").state == "deleting")
+        client.close()
+    finally:
+        first.stop()
+
+    second = start_child_server(data_dir, ["--node-release-time", "0.1"])
+    try:
+        client = make_client(second.endpoint)
+        wait_for(lambda: gone(lambda: client.get_pool("dpool")), timeout=20)
+        wait_for(lambda: gone(lambda: client.get_job("djob")), timeout=20)
+        assert client.get_pool("jpool").state == "active"
+        client.close()
+    finally:
+        second.stop()
+
+
+def gone(get: Callable[[], object]) -> bool:
+    try:
+        get()
+    except ResourceNotFoundError:
+        return True
+    return False

@@ -73,7 +73,7 @@ _A = AllocationState
 ALLOCATION: Table[AllocationState] = {
     _A.STEADY: frozenset({_A.RESIZING}),
     _A.RESIZING: frozenset({_A.STEADY, _A.STOPPING}),
-    _A.STOPPING: frozenset({_A.STEADY}),
+    _A.STOPPING: frozenset({_A.STEADY, _A.RESIZING}),  # a pool deleted while its resize stops
 }
 
 _N = NodeState
@@ -97,7 +97,7 @@ NODE: Table[NodeState] = {
     ),
     _N.REBOOTING: frozenset({_N.STARTING, _N.IDLE, _N.LEAVING_POOL, _N.UNUSABLE}),
     _N.REIMAGING: frozenset({_N.STARTING, _N.IDLE, _N.LEAVING_POOL, _N.UNUSABLE}),
-    _N.DEALLOCATING: frozenset({_N.DEALLOCATED, _N.UNUSABLE}),
+    _N.DEALLOCATING: frozenset({_N.DEALLOCATED, _N.LEAVING_POOL, _N.UNUSABLE}),
     _N.DEALLOCATED: frozenset({_N.STARTING, _N.LEAVING_POOL, _N.UNUSABLE}),
     _N.PREEMPTED: frozenset({_N.STARTING, _N.LEAVING_POOL, _N.UNUSABLE}),
     _N.LEAVING_POOL: frozenset(),

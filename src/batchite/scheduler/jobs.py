@@ -20,7 +20,7 @@ from batchite.scheduler.dependencies import Dependencies
 from batchite.scheduler.events import EventBus, JobEnded, NodeRebooted, RunEnded, TaskCompleted
 from batchite.scheduler.job_tasks import JobPreparation
 from batchite.scheduler.kick import Kick
-from batchite.scheduler.live import KillReason, LiveJob, LiveTask, Projection
+from batchite.scheduler.live import KillReason, LiveJob, LiveTask, Projection, Run
 from batchite.scheduler.multi_instance import subtask_parent
 from batchite.scheduler.task_runs import TaskRunner, execution_info
 from batchite.store.base import Store
@@ -59,6 +59,7 @@ class JobLifecycle:
         self.dependencies = dependencies
         self.events = events
         self.kick = kick
+        self._stopping: dict[tuple[str, str], tuple[LiveJob, list[Run]]] = {}  # jobs being deleted
         events.subscribe(TaskCompleted, lambda e: self._task_completed(e.job, e.task))
         events.subscribe(RunEnded, lambda e: self._run_ended(e.job))
         events.subscribe(NodeRebooted, lambda e: self._node_rebooted(e.node.spec.account, e.node.id, e.fresh))
@@ -194,7 +195,8 @@ class JobLifecycle:
         self.events.publish(JobEnded(current, deleted=False))
 
     def delete(self, job: Job) -> None:
-        """Stop the job's tasks, run its release tasks if it was still running, then remove it."""
+        """Stop the job's tasks; once their processes have ended, run its release tasks (if it was
+        still running), then remove it. It is `deleting` meanwhile."""
         if job.wire.state != JobState.DELETING:
             transition(job.wire, JobState.DELETING, self.clock.now())
             self.store.jobs.update(job)
@@ -204,10 +206,21 @@ class JobLifecycle:
             return
         if live.wall_timer is not None:
             live.wall_timer.cancel()
+        stopping = [r for t in live.tasks.values() for r in (t.run, *t.sub_runs) if r is not None]
         for task in list(live.tasks.values()):
             self.tasks.stop(live, task, KillReason.DELETE)
         live.ready.clear()
-        self.preparation.release(live, partial(self._finish_delete, job))
+        self._stopping[(job.account, job.key)] = (live, stopping)
+        self._check_stopped(live)
+
+    def _check_stopped(self, live: LiveJob) -> None:
+        """A job being deleted whose killed runs have all ended (their agents said so) moves on."""
+        key = (live.account, live.key)
+        found = self._stopping.get(key)
+        if found is None or found[0] is not live or any(r in r.node.runs for r in found[1]):
+            return
+        del self._stopping[key]
+        self.preparation.release(live, partial(self._finish_delete, live.entity))
 
     def _finish_delete(self, job: Job) -> None:
         account, key = job.account, job.key
@@ -257,6 +270,8 @@ class JobLifecycle:
             self.terminate(job.entity, "AllTasksComplete")
 
     def _run_ended(self, job: LiveJob) -> None:
+        if (job.account, job.key) in self._stopping:
+            self._check_stopped(job)
         if job.state == JobState.DISABLING:  # a disabling job is disabled once nothing runs
             self.check_complete(job)
 

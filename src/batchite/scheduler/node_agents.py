@@ -57,6 +57,15 @@ class NodeAgents:
         self.backend.attach(node.spec)
         return node
 
+    def leaving(self, live: LivePool, entity: Node) -> LiveNode:
+        """After a restart, a node of a pool being deleted: not looked for, only released (its
+        agent ends with whatever it still runs; those tasks are requeued)."""
+        dedicated = entity.wire.is_dedicated is not False
+        node = LiveNode(entity=entity, spec=self.nodes.node_spec(live, entity.id, dedicated), slots=live.slots_per_node)
+        node.leaving = True
+        live.nodes[node.id] = node
+        return node
+
     def _found(self, spec: NodeSpec) -> tuple[LivePool, LiveNode] | None:
         return self.projection.node(spec.account, spec.pool_id, spec.node_id)
 
@@ -92,6 +101,9 @@ class NodeAgents:
         live, node = found
         self.tasks.evict(node, KillReason.REQUEUE)
         self.tasks.abandon(node)
+        if node.state == NodeState.LEAVING_POOL:  # its pool is being deleted: it leaves anyway
+            self.nodes.deletion.release_when_idle(live, node)
+            return
         if node.attaching:
             node.attaching = False
             live.allocating = max(0, live.allocating - 1)

@@ -1,9 +1,7 @@
-"""Pools and their nodes in the scheduler: a pool's lifecycle and allocation, its nodes from
-allocation to leaving, the start task, and the node documents.
-
-The one writer of pools and nodes: the service hands new pools to `add`, edits through `edit`,
-and asks for resizes and deletes; every state move goes through `transition` and is stored here.
-What changes with every task (running counts, recent tasks) is written by NodeDocuments, grouped.
+"""Pools and their nodes in the scheduler: allocation and resizes, nodes from allocation to
+leaving, the start task. The one writer of pools and nodes: the service hands new pools to `add`,
+edits through `edit`, asks for resizes and deletes (PoolDeletion); every state move goes through
+`transition`. What changes with every task is written by NodeDocuments, grouped.
 """
 
 from __future__ import annotations
@@ -11,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from functools import partial
 
 from batchite.agent.layout import TaskLaunch
@@ -21,12 +20,13 @@ from batchite.domain.entities import Node, NodeUsage, Pool
 from batchite.domain.entities.records import NodeUsageRecord
 from batchite.domain.node_actions import NodeAction
 from batchite.domain.quotas import Quotas
-from batchite.domain.states import ALLOCATION, NodeState, PoolState, can_move, transition
+from batchite.domain.states import ALLOCATION, NodeState, can_move, transition
 from batchite.domain.urls import Urls
-from batchite.scheduler.events import EventBus, NodeRebooted, PoolRemoved, RunEnded, RunStarted
+from batchite.scheduler.events import EventBus, NodeRebooted, RunEnded, RunStarted
 from batchite.scheduler.kick import Kick
 from batchite.scheduler.live import KillReason, LiveNode, LivePool, Projection, environment_of
 from batchite.scheduler.node_documents import NodeDocuments
+from batchite.scheduler.pool_deletion import PoolDeletion
 from batchite.scheduler.run_as import run_as
 from batchite.scheduler.side_tasks import SideRun, SideRunInfo, SideTasks
 from batchite.scheduler.staging import Staging
@@ -78,6 +78,7 @@ class NodeManager:
         kick: Kick,
         urls: Urls,
         quotas: Quotas,
+        release_time: timedelta,
     ) -> None:
         self.store = store
         self.backend = backend
@@ -91,6 +92,7 @@ class NodeManager:
         self.urls = urls
         self.quotas = quotas
         self.documents = NodeDocuments(store, clock, urls)
+        self.deletion = PoolDeletion(self, store, clock, projection, tasks, events, release_time)
         events.subscribe(RunStarted, lambda e: self._run_started(e.node, e.job.id, e.task.id))
         events.subscribe(RunEnded, lambda e: self._run_ended(e.node, e.job.id, e.task.id, e.succeeded))
 
@@ -121,17 +123,7 @@ class NodeManager:
 
     def delete(self, live: LivePool) -> None:
         """The pool goes `deleting`, its nodes leave (their tasks requeued), then it is gone."""
-        pool = live.entity
-        transition(pool.wire, PoolState.DELETING, self.clock.now())
-        self.save(live)
-        self.events.publish(PoolRemoved(pool.account, pool.key))
-        self.projection.pools.pop((pool.account, pool.key), None)
-        live.deleting = True
-        for node in list(live.nodes.values()):
-            self.tasks.evict(node, KillReason.REQUEUE)
-            self._drop(live, node, update_pool=False)
-        self.store.nodes.delete_all(pool.account, pool.key)
-        self.store.pools.delete(pool.account, "", pool.id)
+        self.deletion.delete(live)
 
     def _cores_in_use(self, account: str, dedicated: bool) -> int:
         return sum(
@@ -199,7 +191,7 @@ class NodeManager:
         transition(wire, allocation, self.clock.now(), field="allocation_state", keep_previous=False)
         self.save(live)
 
-    def _update_counts(self, live: LivePool) -> None:
+    def update_counts(self, live: LivePool) -> None:
         dedicated, low = live.counts()
         wire = live.entity.wire
         if (wire.current_dedicated_nodes, wire.current_low_priority_nodes) != (dedicated, low):
@@ -207,7 +199,7 @@ class NodeManager:
             self.save(live)
 
     def maybe_steady(self, live: LivePool) -> None:
-        self._update_counts(live)
+        self.update_counts(live)
         if live.allocating == 0 and not any(n.leaving for n in live.nodes.values()):
             self.set_allocation(live, AllocationState.STEADY)
 
@@ -354,9 +346,9 @@ class NodeManager:
             node.leaving = True
             return
         self.tasks.evict(node, eviction(option))
-        self._drop(live, node)
+        self.drop(live, node)
 
-    def _drop(self, live: LivePool, node: LiveNode, update_pool: bool = True) -> None:
+    def drop(self, live: LivePool, node: LiveNode, update_pool: bool = True) -> None:
         live.nodes.pop(node.id, None)
         self.documents.forget(node)
         transition(node.entity.wire, NodeState.LEAVING_POOL, self.clock.now(), keep_previous=False)
@@ -384,7 +376,8 @@ class NodeManager:
         if live is None:
             return
         if node.leaving and not node.runs:
-            self._drop(live, node)
+            if not live.deleting:  # a deleted pool's nodes leave on their own time (PoolDeletion)
+                self.drop(live, node)
             return
         if node.pending_action is not None and not node.runs:
             self.run_pending_action(live, node)

@@ -10,6 +10,7 @@ Commands come down from the service; backend events come up through this object 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from batchite.agent.process import ProcessOutcome
 from batchite.clock import Clock
@@ -41,11 +42,14 @@ from batchite.storage.linked import LinkedStorage
 from batchite.store.base import Store
 from batchite.wire.enums import AllocationState
 
+NODE_RELEASE_TIME = timedelta(seconds=0.25)
+
 
 @dataclass(frozen=True)
 class SchedulerSettings:
     quotas: Quotas = field(default_factory=Quotas)
     preemption: PreemptionPolicy = field(default_factory=PreemptionPolicy)
+    node_release_time: timedelta = NODE_RELEASE_TIME  # a deleted pool's node, once its work stopped
 
 
 class Scheduler:
@@ -71,7 +75,9 @@ class Scheduler:
         self.runs = runs = RunTable()
         queue = ReadyQueue(kick)
         staging = Staging(store, storage)
-        side_tasks = SideTasks(backend, clock, runs, alive=lambda node: projection.pool_of(node) is not None)
+        side_tasks = SideTasks(
+            backend, clock, runs, alive=lambda node: projection.pool_of(node) is not None and not node.leaving
+        )
         self.preparation = JobPreparation(store, side_tasks, staging, projection, urls)
         self.multi = MultiInstance(store, backend, clock, projection, runs, staging, self.events, urls)
         self.tasks = TaskRunner(
@@ -79,7 +85,18 @@ class Scheduler:
         )
         self.dependencies = Dependencies(queue, self.events)
         self.nodes = NodeManager(
-            store, backend, clock, projection, self.tasks, side_tasks, staging, self.events, kick, urls, settings.quotas
+            store,
+            backend,
+            clock,
+            projection,
+            self.tasks,
+            side_tasks,
+            staging,
+            self.events,
+            kick,
+            urls,
+            settings.quotas,
+            settings.node_release_time,
         )
         self.agents = NodeAgents(self.nodes, self.tasks, store, backend, clock, projection, self.events, kick)
         self.node_actions = NodeActions(self.nodes, self.tasks, kick)
@@ -118,7 +135,10 @@ class Scheduler:
         now = self.clock.now()
         for pool in list(self.store.pools.every()):
             live = self.nodes.restore_pool(pool)
-            if pool.wire.state == PoolState.DELETING:
+            if pool.wire.state == PoolState.DELETING:  # its nodes leave again, their agents released
+                live.deleting = True
+                for node in self.store.nodes.list(pool.account, pool.key):
+                    self.agents.leaving(live, node)
                 self.nodes.delete(live)
                 continue
             for node in self.store.nodes.list(pool.account, pool.key):

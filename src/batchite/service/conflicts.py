@@ -1,4 +1,4 @@
-"""The 409s of jobs and job schedules that are ending: what may no longer be done to them."""
+"""The 409s of pools, jobs and job schedules that are ending: what may no longer be done to them."""
 
 from __future__ import annotations
 
@@ -29,3 +29,8 @@ def job_busy(state: JobState) -> BatchError | None:
 def schedule_busy(state: ScheduleState) -> BatchError | None:
     found = _SCHEDULE.get(state)
     return conflict(*found) if found else None
+
+
+def pool_being_deleted() -> BatchError:
+    """Anything that would change a pool being deleted (deleting it again included), and a new pool of its id."""
+    return conflict("PoolBeingDeleted", "The specified pool has been marked for deletion and is being reclaimed.")

@@ -129,8 +129,10 @@ class JobService:
             job_id = check_id(body.id)
         check_pool_info(body.pool_info)
         check_job_settings(body)
-        if self.ctx.store.jobs.get(account, "", job_id) is not None:
-            raise exists("job")
+        existing = self.ctx.store.jobs.get(account, "", job_id)
+        if existing is not None:
+            being_deleted = job_busy(existing.wire.state) if existing.wire.state == JobState.DELETING else None
+            raise being_deleted or exists("job")  # a job being deleted keeps its id until it is gone
         if schedule is None and self.ctx.store.schedules.get(account, "", job_id) is not None:
             raise conflict(
                 "JobScheduleWithSameIdExists",
@@ -203,8 +205,7 @@ class JobService:
         auto = job.wire.pool_info.auto_pool_specification
         if not pool_id or auto is None or auto.pool_lifetime_option != BatchPoolLifetimeOption.JOB or auto.keep_alive:
             return
-        if self.ctx.store.pools.get(job.account, "", pool_id) is not None:
-            self.pools.delete(job.account, pool_id)
+        self.pools.release(job.account, pool_id)  # `deleting` until its nodes have left
 
     # -- changes ------------------------------------------------------------------------
     def _apply(self, live: LiveJob, body: BatchJobUpdateOptions | JobReplaceBody, replace: bool) -> Job:
@@ -287,8 +288,13 @@ class JobService:
         return self.get(account, job_id)
 
     def delete(self, account: str, job_id: str) -> None:
+        """The job goes `deleting` until its tasks have stopped and its release tasks ran; deleting
+        it again meanwhile is 409 JobBeingDeleted."""
+        job = self.get(account, job_id)
+        if job.wire.state == JobState.DELETING:
+            raise job_busy(JobState.DELETING) or not_found("job")
         live = self.ctx.scheduler.projection.job(account, job_id)
-        self.ctx.scheduler.jobs.delete(live.entity if live is not None else self.get(account, job_id))
+        self.ctx.scheduler.jobs.delete(live.entity if live is not None else job)
 
     # -- reads of what runs ---------------------------------------------------------------
     def preparation_status(

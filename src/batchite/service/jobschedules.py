@@ -206,7 +206,8 @@ class JobScheduleService:
     def _finish_delete(self, schedule: JobSchedule) -> None:
         self.timers.cancel(schedule.account, schedule.id)
         for job in self.ctx.store.jobs.of_schedule(schedule.account, schedule.key):
-            self.jobs.delete(schedule.account, job.id)
+            if job.wire.state != JobState.DELETING:  # one being deleted goes on its own
+                self.jobs.delete(schedule.account, job.id)
         self._release_auto_pool(schedule)
         self.ctx.store.schedules.delete(schedule.account, "", schedule.id)
 
@@ -215,8 +216,8 @@ class JobScheduleService:
         pool_id = schedule.internal.auto_pool
         auto = schedule.wire.job_specification.pool_info.auto_pool_specification
         keep = auto is not None and auto.keep_alive
-        if pool_id and not keep and self.ctx.store.pools.get(schedule.account, "", pool_id) is not None:
-            self.jobs.pools.delete(schedule.account, pool_id)
+        if pool_id and not keep:
+            self.jobs.pools.release(schedule.account, pool_id)
 
     # -- time and events ----------------------------------------------------------------
     def recover(self) -> None:

@@ -19,8 +19,9 @@ from batchite.domain.entities.records import NodeUserRecord
 from batchite.domain.errors import BatchError, conflict, not_found
 from batchite.domain.filters import Filter
 from batchite.domain.node_actions import NodeAction
-from batchite.domain.states import NodeState
+from batchite.domain.states import NodeState, PoolState
 from batchite.scheduler.live import LiveNode, LivePool
+from batchite.service.conflicts import pool_being_deleted
 from batchite.service.context import ServiceContext, require
 from batchite.storage.blobs import upload_files
 from batchite.store.base import Page
@@ -66,6 +67,13 @@ class NodeService:
     def _pool(self, account: str, pool_id: str) -> Pool:
         return require(self.ctx.store.pools.get(account, "", pool_id), not_found("pool"))
 
+    def _changeable(self, account: str, pool_id: str) -> Pool:
+        """The pool, unless it is being deleted (409 PoolBeingDeleted: its nodes can only be read)."""
+        pool = self._pool(account, pool_id)
+        if pool.wire.state == PoolState.DELETING:
+            raise pool_being_deleted()
+        return pool
+
     def list(self, account: str, pool_id: str, after: int, limit: int, flt: Filter | None = None) -> Page[Node]:
         pool = self._pool(account, pool_id)
         self.ctx.scheduler.flush_node_documents()
@@ -76,7 +84,9 @@ class NodeService:
         self.ctx.scheduler.flush_node_documents()
         return require(self.ctx.store.nodes.get(account, pool.key, node_id), not_found("node"))
 
-    def _live(self, account: str, pool_id: str, node_id: str) -> tuple[LivePool, LiveNode]:
+    def _live(self, account: str, pool_id: str, node_id: str, changing: bool = True) -> tuple[LivePool, LiveNode]:
+        if changing:
+            self._changeable(account, pool_id)
         self.get(account, pool_id, node_id)
         found = self.ctx.scheduler.projection.node(account, pool_id, node_id)
         if found is None:
@@ -108,7 +118,7 @@ class NodeService:
         return self.get(account, pool_id, node_id)
 
     def remove(self, account: str, pool_id: str, node_ids: builtins.list[str], option: WireEnum | None) -> Pool:
-        pool = self._pool(account, pool_id)
+        pool = self._changeable(account, pool_id)
         if len(node_ids) > MAX_REMOVE:
             raise BatchError(
                 400,
@@ -158,6 +168,7 @@ class NodeService:
         return f"{node.parent}/{node.id}"
 
     def create_user(self, account: str, pool_id: str, node_id: str, body: BatchNodeUserCreateOptions) -> NodeUser:
+        self._changeable(account, pool_id)
         node = self.get(account, pool_id, node_id)
         if node.wire.state not in USER_STATES:
             raise node_not_ready(node.wire.state, "accept users")
@@ -172,6 +183,7 @@ class NodeService:
     def replace_user(
         self, account: str, pool_id: str, node_id: str, name: str, body: BatchNodeUserReplaceOptions
     ) -> NodeUser:
+        self._changeable(account, pool_id)
         node = self.get(account, pool_id, node_id)
         user = self.ctx.store.node_users.get(account, self._users_of(node), name)
         if user is None:
@@ -180,6 +192,7 @@ class NodeService:
         return self.ctx.store.node_users.update(user)
 
     def delete_user(self, account: str, pool_id: str, node_id: str, name: str) -> None:
+        self._changeable(account, pool_id)
         node = self.get(account, pool_id, node_id)
         if self.ctx.store.node_users.get(account, self._users_of(node), name) is None:
             raise user_not_found(name)
@@ -224,7 +237,7 @@ class NodeService:
     ) -> UploadBatchServiceLogsResult:
         """Upload the node's logs to the container (in the background, as the service does)."""
         node = self.get(account, pool_id, node_id)
-        _, live = self._live(account, pool_id, node_id)
+        _, live = self._live(account, pool_id, node_id, changing=False)
         backend = self.ctx.scheduler.backend
         summary = {k: v for k, v in sorted(to_builtins(node.wire).items()) if not isinstance(v, dict | list)}
         lines = [f"{k}: {v}" for k, v in summary.items()]

@@ -16,6 +16,7 @@ from batchite.domain.filters import Filter
 from batchite.domain.ids import check_id
 from batchite.domain.states import NodeState, PoolState
 from batchite.scheduler.live import LivePool
+from batchite.service.conflicts import pool_being_deleted
 from batchite.service.context import ServiceContext, require
 from batchite.service.formula_checks import check_formula, check_interval
 from batchite.service.images import check_image
@@ -106,9 +107,7 @@ class PoolService:
         live = self.ctx.scheduler.projection.pool(account, pool_id)
         if live is None or live.deleting:
             if self.get(account, pool_id).wire.state == PoolState.DELETING:
-                raise conflict(
-                    "PoolBeingDeleted", "The specified pool has been marked for deletion and is being reclaimed."
-                )
+                raise pool_being_deleted()
             raise not_found("pool")
         return live
 
@@ -145,8 +144,9 @@ class PoolService:
                         "targetDedicatedNodes and targetLowPriorityNodes must not be set on an autoscale pool.",
                         [("PropertyName", name)],
                     )
-        if self.ctx.store.pools.get(account, "", pool_id) is not None:
-            raise exists("pool")
+        existing = self.ctx.store.pools.get(account, "", pool_id)
+        if existing is not None:
+            raise pool_being_deleted() if existing.wire.state == PoolState.DELETING else exists("pool")
         quota = self.ctx.scheduler.quotas.pools
         if self.ctx.store.pools.count(account, "") >= quota:
             raise conflict(
@@ -235,9 +235,14 @@ class PoolService:
         return live.entity
 
     def delete(self, account: str, pool_id: str) -> None:
-        nodes = self.ctx.scheduler.nodes
-        live = self.ctx.scheduler.projection.pool(account, pool_id)
-        nodes.delete(live if live is not None else nodes.restore_pool(self.get(account, pool_id)))
+        """The pool goes `deleting` until its nodes have left; deleting it again is 409 PoolBeingDeleted."""
+        self.ctx.scheduler.nodes.delete(self.live(account, pool_id))
+
+    def release(self, account: str, pool_id: str) -> None:
+        """Delete an auto pool whose job or schedule ended, unless it is gone or going already."""
+        pool = self.ctx.store.pools.get(account, "", pool_id)
+        if pool is not None and pool.wire.state == PoolState.ACTIVE:
+            self.delete(account, pool_id)
 
 
 MIN_RESIZE_TIMEOUT = timedelta(minutes=5)

@@ -9,6 +9,8 @@ from batchite.wire.enums import AllocationState, BatchNodeDeallocationOption, Ba
 from batchite.wire.models import BatchStartTask
 from tests.unit.scheduler.fakes import Harness
 
+RELEASE = SchedulerSettings().node_release_time.total_seconds()
+
 
 def _states(h: Harness, pool_id: str = "p") -> list[NodeState]:
     h.scheduler.flush_node_documents()
@@ -123,7 +125,7 @@ def test_deleting_a_pool_requeues_its_tasks_and_removes_everything() -> None:
     job = h.job()
     h.add(job, h.task(job, "t1"))
     h.scheduler.nodes.delete(live)
-    h.settle()
+    h.advance(RELEASE)
     assert h.store.pools.get(h.account, "", "p") is None
     assert h.store.nodes.list(h.account, "p") == []
     task = h.stored_task("j", "t1")
