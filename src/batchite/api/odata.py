@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 
-from batchite.api.odata_lexer import Token, filter_error, lex
+from batchite.api.odata_lexer import MAX_DEPTH, Token, filter_error, lex
 from batchite.domain.errors import BatchError
 from batchite.domain.filters import (
     ORDERING_OPS,
@@ -138,7 +138,6 @@ _TYPE_OPS: dict[str, frozenset[str]] = {
     "datetime": _ALL_OPS,
 }
 
-MAX_DEPTH = 25  # nested parentheses / `not`s
 MAX_TERMS = 500  # comparisons and startswith calls in one filter
 
 

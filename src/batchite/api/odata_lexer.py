@@ -37,6 +37,7 @@ _WORD = re.compile(rf"{_NAME}(?:/{_NAME})*")
 _NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?")
 _INT64 = (-(2**63), 2**63 - 1)
 _SPACE = " \t\r\n"
+MAX_DEPTH = 25  # nested parentheses / `not`s (the parser counts both; the lexer stops at parentheses)
 
 
 def lex(text: str) -> list[Token]:
@@ -49,12 +50,15 @@ def lex(text: str) -> list[Token]:
     if "\x00" in text:  # SQLite's string functions stop at NUL
         raise filter_error(text, f"The filter contains a NUL character at position {text.index(chr(0))}.")
     tokens: list[Token] = []
-    i, n = 0, len(text)
+    i, n, depth = 0, len(text), 0
     while i < n:
         ch = text[i]
         if ch in _SPACE:
             i += 1
         elif ch in "(),":
+            depth += {"(": 1, ")": -1}.get(ch, 0)
+            if depth > MAX_DEPTH + 1:  # one more for a startswith( inside the deepest parentheses
+                raise filter_error(text, f"The filter nests more than {MAX_DEPTH} levels deep.")
             tokens.append(Token(ch, ch, i))
             i += 1
         elif ch == "'":
@@ -102,7 +106,10 @@ def _string(text: str, start: int) -> tuple[str, int]:
 
 def _number(text: str, m: re.Match[str]) -> int | float:
     if m.group(1) is None and m.group(2) is None:
-        value = int(m.group())
+        digits = m.group().lstrip("-").lstrip("0") or "0"  # int() refuses more than 4,300 digits
+        if len(digits) > 19:
+            raise filter_error(text, f"The integer at position {m.start()} is out of range.")
+        value = -int(digits) if m.group().startswith("-") else int(digits)
         if not _INT64[0] <= value <= _INT64[1]:
             raise filter_error(text, f"The integer at position {m.start()} is out of range.")
         return value
