@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -43,19 +44,35 @@ def client(endpoint: str) -> Iterator[Any]:
 
 @pytest.fixture
 def cleanup(client: Any) -> Iterator[Callable[[str, str], None]]:
-    """Register ("pool"|"job", id) to delete after the test, whatever happened."""
-    from azure.core.exceptions import ResourceNotFoundError
+    """Register ("pool"|"job", id) to delete after the test, whatever happened (one being deleted
+    already, an auto pool whose job ended, is waited for)."""
+    from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
     items: list[tuple[str, str]] = []
     yield lambda kind, ident: items.append((kind, ident))
     for kind, ident in reversed(items):
+        get = client.get_job if kind == "job" else client.get_pool
         try:
             if kind == "job":
-                client.begin_delete_job(ident, polling_interval=0).result()
+                client.begin_delete_job(ident, polling_interval=0.05).result()
             else:
-                client.begin_delete_pool(ident, polling_interval=0).result()
+                client.begin_delete_pool(ident, polling_interval=0.05).result()
         except ResourceNotFoundError:
             pass
+        except HttpResponseError as error:
+            if error.error is None or error.error.code not in ("JobBeingDeleted", "PoolBeingDeleted"):
+                raise
+            wait_for(functools.partial(_gone, get, ident), interval=0.05)
+
+
+def _gone(get: Callable[[str], Any], ident: str) -> bool:
+    from azure.core.exceptions import ResourceNotFoundError
+
+    try:
+        get(ident)
+    except ResourceNotFoundError:
+        return True
+    return False
 
 
 @pytest.fixture
