@@ -26,13 +26,14 @@ REF = "#/components/schemas/{name}"
 JSON = "application/json"
 DURATION = r"^-?P(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$"
 WRITE_ONLY = {"UserAccount": ("password",), "LinuxUserConfiguration": ("sshPrivateKey",)}  # never shown
+TIMEOUT: Schema = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
 _PARAMETER = re.compile(r"\{(\w+)\}")
 _QUERY_SCHEMAS: dict[Query, Schema] = {
     Query.FILTER: {"type": "string"},
     Query.SELECT: {"type": "string"},
     Query.EXPAND: {"type": "string"},
     Query.MAX_RESULTS: {"type": "integer", "minimum": 1, "maximum": 1000},
-    Query.SKIP_TOKEN: {"type": "string"},
+    Query.SKIP_TOKEN: {"type": "string", "pattern": "^[0-9]+$"},
     Query.RECURSIVE: {"type": "boolean"},
     Query.FORCE: {"type": "boolean"},
     Query.START_TIME: {"type": "string", "format": "date-time"},
@@ -188,9 +189,7 @@ def _parameters(path: str, contract: Contract) -> list[Parameter]:
         Parameter(name, "path", {"type": "string", "minLength": 1}, required=True) for name in _PARAMETER.findall(path)
     ]
     found.append(Parameter("api-version", "query", {"type": "string", "enum": list(PUBLISHED)}, required=True))
-    found.append(
-        Parameter("timeout", "query", {"type": "integer"}, description="The longest the server may take, in seconds.")
-    )
+    found.append(Parameter("timeout", "query", TIMEOUT, description="Seconds the server may take (above 30: 30)."))
     found.extend(Parameter(option.value, "query", _QUERY_SCHEMAS[option]) for option in contract.query)
     return found
 

@@ -55,7 +55,7 @@ def list_options(ctx: RequestContext, filterable: str | None = None) -> ListOpti
     token = ctx.query.get("$skiptoken", "")
     after = 0
     if token:
-        if not token.isdigit():
+        if not (token.isascii() and token.isdigit() and len(token) <= 18):  # one the service wrote: an int64
             raise invalid_query("$skiptoken", token, "The continuation token is not valid.")
         after = int(token)
     text = ctx.query.get("$filter")

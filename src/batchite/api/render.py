@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import quote
 
 import msgspec
 from starlette.responses import Response
@@ -116,7 +117,7 @@ def model(
 def entity_done(ctx: RequestContext, item: Entity[Any, Any], path: str, status: int) -> Response:
     """A write of an entity: no body, its ETag and where it is."""
     headers = entity_headers(item)
-    headers["DataServiceId"] = f"{ctx.base_url}{path}"
+    headers["DataServiceId"] = f"{ctx.base_url}{quote(path)}"  # a node user's name may be any Unicode
     return Response(status_code=status, headers=headers)
 
 
