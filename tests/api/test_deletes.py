@@ -125,6 +125,9 @@ def test_adding_a_task_to_a_job_being_deleted_is_job_being_deleted(client: Any, 
     conflict = (409, "JobBeingDeleted")
     assert code_of(lambda: client.create_task(job_id, task_options("late", "/bin/true"))) == conflict
     assert code_of(lambda: client.update_job(job_id, m.BatchJobUpdateOptions(priority=5))) == conflict
+    assert code_of(lambda: client.terminate_task(job_id, "long")) == conflict
+    assert code_of(lambda: client.delete_task(job_id, "long")) == conflict
+    assert client.get_task(job_id, "long").id == "long"  # reads still answer
     assert code_of(lambda: client.begin_delete_job(job_id, polling_interval=POLL)) == conflict  # again
     assert code_of(lambda: client.create_job(job_options(job_id, pool_id))) == conflict  # its id
     wait_for(lambda: gone(lambda: client.get_job(job_id)), timeout=30)

@@ -14,7 +14,7 @@ from batchite.domain.entities.records import TaskInternal
 from batchite.domain.errors import BatchError, conflict, exists, invalid_property, not_found
 from batchite.domain.filters import Filter
 from batchite.domain.ids import check_id
-from batchite.domain.states import TaskState
+from batchite.domain.states import JobState, TaskState
 from batchite.scheduler.live import LiveJob
 from batchite.scheduler.multi_instance import subtask_parent
 from batchite.service.conflicts import job_busy
@@ -129,6 +129,13 @@ class TaskService:
         job = self._job(account, job_id)
         return require(self.ctx.store.tasks.get(account, job.key, task_id), not_found("task"))
 
+    def _changeable(self, account: str, job_id: str, task_id: str) -> Task:
+        """A task whose job is not being deleted (409 JobBeingDeleted: its tasks can only be read)."""
+        job = self._job(account, job_id)
+        if job.wire.state == JobState.DELETING:
+            raise job_busy(JobState.DELETING) or not_found("job")
+        return require(self.ctx.store.tasks.get(account, job.key, task_id), not_found("task"))
+
     def list(self, account: str, job_id: str, after: int, limit: int, flt: Filter | None = None) -> Page[Task]:
         job = self._job(account, job_id)
         return self.ctx.store.tasks.page(account, job.key, after, limit, flt)
@@ -198,7 +205,7 @@ class TaskService:
 
     # -- changes ------------------------------------------------------------------------
     def replace(self, account: str, job_id: str, task_id: str, constraints: BatchTaskConstraints | None) -> Task:
-        task = self.get(account, job_id, task_id)
+        task = self._changeable(account, job_id, task_id)
         if constraints is None:
             return task
         retries = constraints.max_task_retry_count
@@ -214,7 +221,7 @@ class TaskService:
         return task
 
     def terminate(self, account: str, job_id: str, task_id: str) -> Task:
-        task = self.get(account, job_id, task_id)
+        task = self._changeable(account, job_id, task_id)
         if task.wire.state == TaskState.COMPLETED:
             raise conflict("TaskCompleted", "The specified task is already completed.")
         live = self.ctx.scheduler.projection.job(account, job_id)
@@ -236,7 +243,7 @@ class TaskService:
         return task
 
     def delete(self, account: str, job_id: str, task_id: str) -> None:
-        task = self.get(account, job_id, task_id)
+        task = self._changeable(account, job_id, task_id)
         self.ctx.scheduler.jobs.delete_task(account, task.parent, task)
 
 
