@@ -5,15 +5,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from batchite.autoscale import (
     EVALUATION_ERROR,
     INSUFFICIENT_SAMPLE_DATA,
+    MAX_STATEMENTS,
     EvaluationInputs,
     EvaluationResult,
     FormulaSyntaxError,
+    FormulaTooLongError,
     Program,
     StaticSamples,
     evaluate,
@@ -271,3 +274,37 @@ def test_arithmetic_precedence_matches_python(expression: str) -> None:
     result = evaluate(parse(f"x = {expression}"), INPUTS)
     assert result.error is None
     assert result.variables["x"] == float(eval(expression))  # digits and + - * ( ) only
+
+
+# -- hostile sizes: the limits answer, never the interpreter ---------------------------------------------------------
+
+TARGET = "$TargetDedicatedNodes="
+
+
+@pytest.mark.parametrize(
+    "formula",
+    [
+        TARGET + "(" * 4000 + "1" + ")" * 4000 + ";",  # past MAX_NESTING, under the length limit
+        TARGET + "-" * 8000 + "1;",
+        TARGET + "!" * 8000 + "1;",
+        TARGET + "1?" * 2000 + "1" + ":1" * 2000 + ";",
+        "$a=1;" * (MAX_STATEMENTS + 1),
+    ],
+)
+def test_deep_or_long_formulas_are_syntax_errors(formula: str) -> None:
+    assert try_parse(formula) is None
+
+
+def test_a_formula_past_the_length_limit_is_too_long_before_it_is_read() -> None:
+    with pytest.raises(FormulaTooLongError):
+        parse(TARGET + "max(" * 2100 + "1" + ")" * 2100 + ";")
+
+
+@pytest.mark.parametrize(
+    "formula",
+    [TARGET + "9" * 8000 + ";", TARGET + "1e999999;", TARGET + "1+" * 4000 + "1;", TARGET + "0.0000001e-999999;"],
+)
+def test_huge_numbers_and_long_chains_parse_and_evaluate(formula: str) -> None:
+    program = try_parse(formula)
+    assert program is not None
+    check_run(program)
