@@ -72,7 +72,8 @@ def test_a_restart_finishes_the_deletes_under_way(tmp_path: Path) -> None:
     """A pool whose nodes were still leaving and a job whose release task was still running when
     the service stopped are `deleting` on disk; the restarted service finishes both deletes."""
     data_dir = tmp_path / "data"
-    first = start_child_server(data_dir, ["--node-release-time", "600"])  # nothing would leave in time
+    # The agents outlive the first service (as after a crash): the second finds them and releases them.
+    first = start_child_server(data_dir, ["--node-release-time", "600", "--keep-agents"])
     try:
         client = make_client(first.endpoint)
         client.create_pool(pool_options("dpool", dedicated=1))

@@ -58,13 +58,22 @@ class NodeAgents:
         return node
 
     def leaving(self, live: LivePool, entity: Node) -> LiveNode:
-        """After a restart, a node of a pool being deleted: not looked for, only released (its
-        agent ends with whatever it still runs; those tasks are requeued)."""
+        """After a restart, a node of a pool being deleted: its agent is looked for only to be
+        released (it ends with whatever it still runs; those tasks were requeued)."""
         dedicated = entity.wire.is_dedicated is not False
         node = LiveNode(entity=entity, spec=self.nodes.node_spec(live, entity.id, dedicated), slots=live.slots_per_node)
-        node.leaving = True
+        node.leaving = node.attaching = True
         live.nodes[node.id] = node
+        self.backend.attach(node.spec)
         return node
+
+    def _leaves(self, live: LivePool, node: LiveNode) -> bool:
+        """A node of a pool being deleted, found again or lost: it goes on leaving."""
+        if not (live.deleting and node.leaving):
+            return False
+        node.attaching = False
+        self.nodes.deletion.release_when_idle(live, node)
+        return True
 
     def _found(self, spec: NodeSpec) -> tuple[LivePool, LiveNode] | None:
         return self.projection.node(spec.account, spec.pool_id, spec.node_id)
@@ -76,6 +85,8 @@ class NodeAgents:
         if found is None:
             return
         live, node = found
+        if self._leaves(live, node):
+            return
         node.attaching = False
         live.allocating = max(0, live.allocating - 1)
         for run in [r for r in node.runs if r.id and r.id not in running]:
@@ -101,8 +112,7 @@ class NodeAgents:
         live, node = found
         self.tasks.evict(node, KillReason.REQUEUE)
         self.tasks.abandon(node)
-        if node.state == NodeState.LEAVING_POOL:  # its pool is being deleted: it leaves anyway
-            self.nodes.deletion.release_when_idle(live, node)
+        if self._leaves(live, node):
             return
         if node.attaching:
             node.attaching = False

@@ -75,7 +75,7 @@ class PoolDeletion:
 
     def release_when_idle(self, live: LivePool, node: LiveNode) -> None:
         key = (live.key, node.id)
-        if node.runs or key in self._releasing:
+        if node.runs or node.attaching or key in self._releasing:  # attaching: its agent, after a restart
             return
         self._releasing.add(key)
         self.clock.call_later(self.release_time, partial(self._release, live, node))

@@ -191,7 +191,10 @@ class Scheduler:
         """A running task whose node is waiting for its agent keeps its run until the agent says."""
         info = entity.wire.node_info
         found = self.projection.node(entity.account, info.pool_id or "", info.node_id or "") if info else None
-        return found is not None and found[1].attaching and self.tasks.restore(job, task, entity, found[1])
+        node = found[1] if found is not None else None
+        if node is None or not node.attaching or node.leaving:  # a deleted pool's node keeps nothing
+            return False
+        return self.tasks.restore(job, task, entity, node)
 
     async def shutdown(self, stop_agents: bool = False) -> None:
         """Stop the timers and let go of the nodes; their agents (and tasks) go on unless
