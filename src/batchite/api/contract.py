@@ -15,7 +15,7 @@ class Query(enum.StrEnum):
     """The query options an operation may take besides `api-version` and `timeout` (every one takes those)."""
 
     FILTER = "$filter"
-    SELECT = "$select"
+    SELECTION = "$select"
     EXPAND = "$expand"
     MAX_RESULTS = "maxresults"
     SKIP_TOKEN = "$skiptoken"  # written by the service into odata.nextLink
@@ -26,9 +26,9 @@ class Query(enum.StrEnum):
 
 
 PAGED = (Query.MAX_RESULTS, Query.SKIP_TOKEN)
-LISTED = (*PAGED, Query.FILTER, Query.SELECT)
+LISTED = (*PAGED, Query.FILTER, Query.SELECTION)
 LISTED_EXPANDED = (*LISTED, Query.EXPAND)
-SHOWN = (Query.SELECT, Query.EXPAND)
+SHOWN = (Query.SELECTION, Query.EXPAND)
 FILE = "application/octet-stream"
 
 

@@ -30,7 +30,7 @@ TIMEOUT: Schema = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
 _PARAMETER = re.compile(r"\{(\w+)\}")
 _QUERY_SCHEMAS: dict[Query, Schema] = {
     Query.FILTER: {"type": "string"},
-    Query.SELECT: {"type": "string"},
+    Query.SELECTION: {"type": "string"},
     Query.EXPAND: {"type": "string"},
     Query.MAX_RESULTS: {"type": "integer", "minimum": 1, "maximum": 1000},
     Query.SKIP_TOKEN: {"type": "string", "pattern": "^[0-9]+$"},
@@ -170,7 +170,7 @@ def _selected(cls: type[msgspec.Struct], schemas: dict[str, Schema]) -> Schema:
 def _response_schema(contract: Contract, schemas: dict[str, Schema]) -> Schema | None:
     if contract.returns is None:
         return None
-    item = _selected(contract.returns, schemas) if Query.SELECT in contract.query else _ref(contract.returns)
+    item = _selected(contract.returns, schemas) if Query.SELECTION in contract.query else _ref(contract.returns)
     if not contract.page:
         return item
     return {

@@ -166,7 +166,7 @@ async def upload_logs(ctx: RequestContext) -> Response:
     "Nodes_ListNodeExtensions",
     "GET",
     "/pools/{poolId}/nodes/{nodeId}/extensions",
-    Contract(query=(*PAGED, Query.SELECT), returns=BatchNodeVMExtension, page=True),
+    Contract(query=(*PAGED, Query.SELECTION), returns=BatchNodeVMExtension, page=True),
 )
 async def list_extensions(ctx: RequestContext) -> Response:
     items, after = slice_items(ctx.batch.nodes.extensions(*_ids(ctx)), list_options(ctx))
@@ -177,7 +177,7 @@ async def list_extensions(ctx: RequestContext) -> Response:
     "Nodes_GetNodeExtension",
     "GET",
     "/pools/{poolId}/nodes/{nodeId}/extensions/{extensionName}",
-    Contract(query=(Query.SELECT,), returns=BatchNodeVMExtension),
+    Contract(query=(Query.SELECTION,), returns=BatchNodeVMExtension),
 )
 async def get_extension(ctx: RequestContext) -> Response:
     return render.model(ctx, ctx.batch.nodes.extension(*_ids(ctx), ctx.path("extensionName")), "extensions/@Element")

@@ -121,7 +121,7 @@ async def reactivate_task(ctx: RequestContext) -> Response:
     "Tasks_ListSubTasks",
     "GET",
     "/jobs/{jobId}/tasks/{taskId}/subtasksinfo",
-    Contract(query=(Query.SELECT,), returns=BatchSubtask, page=True),
+    Contract(query=(Query.SELECTION,), returns=BatchSubtask, page=True),
 )
 async def list_subtasks(ctx: RequestContext) -> Response:
     items = ctx.batch.tasks.subtasks(ctx.account, ctx.path("jobId"), ctx.path("taskId"))
