@@ -213,6 +213,11 @@ class JobLifecycle:
         self._stopping[(job.account, job.key)] = (live, stopping)
         self._check_stopped(live)
 
+    def recheck_deleting(self) -> None:
+        """Runs that ended without a report (their node was lost) no longer hold a delete up."""
+        for live, _ in list(self._stopping.values()):
+            self._check_stopped(live)
+
     def _check_stopped(self, live: LiveJob) -> None:
         """A job being deleted whose killed runs have all ended (their agents said so) moves on."""
         key = (live.account, live.key)

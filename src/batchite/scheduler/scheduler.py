@@ -123,6 +123,7 @@ class Scheduler:
 
     def node_lost(self, node: NodeSpec, reason: str) -> None:
         self.agents.lost(node, reason)
+        self.jobs.recheck_deleting()  # the runs of a job being deleted may have gone with the node
 
     def run_finished(self, run_id: str, outcome: ProcessOutcome) -> None:
         self.runs.finished(run_id, outcome)

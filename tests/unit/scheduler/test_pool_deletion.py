@@ -52,7 +52,7 @@ def test_a_node_still_running_a_killed_task_is_released_only_after_the_process_e
     job = h.job()
     h.add(job, h.task(job, "t1"))
     (run_id,) = h.backend.running("t1")
-    h.backend.kill = lambda node, rid: None  # type: ignore[method-assign]  # an agent slow to stop it
+    h.backend.kill = lambda node, run_id: None  # type: ignore[method-assign]  # an agent slow to stop it
     h.scheduler.nodes.delete(live)
     h.advance(RELEASE * 3)
     assert h.backend.released == [] and len(live.nodes) == 1
@@ -128,3 +128,17 @@ def test_a_deleted_job_is_deleting_until_its_killed_tasks_ended_and_its_release_
     h.backend.finish(release, 0)
     assert h.store.jobs.get(h.account, "", "j") is None
     assert h.store.tasks.list(h.account, "j") == []
+
+
+def test_a_job_being_deleted_does_not_wait_for_a_run_whose_node_was_lost() -> None:
+    h = _harness()
+    live = h.pool(dedicated=1)
+    job = h.job()
+    h.add(job, h.task(job, "t1"))
+    h.backend.kill = lambda node, run_id: None  # type: ignore[method-assign]  # the agent never answers
+    h.scheduler.jobs.delete(job.entity)
+    h.advance(60)
+    assert h.stored_job("j").state == JobState.DELETING  # it waits for the killed process to end
+    (node,) = live.nodes.values()
+    h.scheduler.node_lost(node.spec, "its node agent is gone")
+    assert h.store.jobs.get(h.account, "", "j") is None
