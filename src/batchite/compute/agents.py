@@ -1,9 +1,11 @@
 """The service's side of node agent processes: starting them, their control connections, their
 file operations.
 
-An `AgentLink` is one agent process: commands are batched per loop tick into one frame, reports
-come back as batches, and every run end is acknowledged once the service has stored it (the
-durability barrier the backend is given). A link that goes quiet (no heartbeat for
+An `AgentLink` is one agent process: commands are batched per loop tick into one frame, written
+only once what the scheduler stored before them is on disk (so a crash of the service never
+leaves an agent running what the store does not know), reports come back as batches, and every
+run end is acknowledged once the service has stored it (the durability barrier the backend is
+given). A link that goes quiet (no heartbeat for
 SILENCE_LIMIT) or whose connection ends is lost: its `on_lost` tells the backend.
 """
 
@@ -113,6 +115,8 @@ class AgentLink:
         self.nodes: set[str] = set()  # the node ids it hosts (as the service knows them)
         self._outbox: list[Message] = []
         self._flush_pending = False
+        self._sealed: list[list[Message]] = []  # batches waiting until what led to them is stored
+        self._sender: asyncio.Task[None] | None = None
         self._to_ack: list[str] = []
         self._ack_pending = False
         self._reader_task: asyncio.Task[None] | None = None
@@ -143,7 +147,7 @@ class AgentLink:
         for message in first[1:]:
             self._dispatch(message)
         self._reader_task = asyncio.get_running_loop().create_task(self._read(reader))
-        self._flush()
+        self._seal()
         return self.welcome
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
@@ -172,11 +176,13 @@ class AgentLink:
         self.on_message(self, message)
 
     async def _ack(self) -> None:
-        """Once what the scheduler made of these ends is on disk, the agent may forget them."""
+        """Once what the scheduler made of these ends is on disk, the agent may forget them.
+        Only the ends handled before the wait are acknowledged: one that arrives while the commit
+        is awaited may be written after it, and waits for a commit of its own."""
         await asyncio.sleep(0)
-        await self.durable()
-        self._ack_pending = False
         run_ids, self._to_ack = self._to_ack, []
+        self._ack_pending = False
+        await self.durable()
         if run_ids:
             self.send(Ack(run_ids))
 
@@ -185,14 +191,40 @@ class AgentLink:
         self._outbox.append(message)
         if not self._flush_pending and self.writer is not None:
             self._flush_pending = True
-            asyncio.get_running_loop().call_soon(self._flush)
+            asyncio.get_running_loop().call_soon(self._seal)
 
-    def _flush(self) -> None:
+    def _seal(self) -> None:
+        """What this tick queued becomes one batch, written once what the scheduler stored before
+        it is on disk: an agent never acts on a command (a start above all) that a crash of the
+        service could make it forget, which would run a task twice."""
         self._flush_pending = False
-        if self.writer is None or self.writer.is_closing() or not self._outbox:
+        if not self._outbox:
             return
         batch, self._outbox = self._outbox, []
-        self.writer.write(encode_batch(batch))
+        self._sealed.append(batch)
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.get_running_loop().create_task(self._send_sealed())
+
+    async def _send_sealed(self) -> None:
+        while self._sealed:
+            count = len(self._sealed)  # a batch sealed during the wait waits for a commit of its own
+            await self.durable()
+            batches, self._sealed = self._sealed[:count], self._sealed[count:]
+            if self.writer is None or self.writer.is_closing():
+                return
+            for batch in batches:
+                self.writer.write(encode_batch(batch))
+
+    def _flush(self) -> None:
+        """Everything queued, at once (the link is closing: the service stops)."""
+        self._flush_pending = False
+        batches, self._sealed = [*self._sealed, self._outbox], []
+        self._outbox = []
+        if self.writer is None or self.writer.is_closing():
+            return
+        for batch in batches:
+            if batch:
+                self.writer.write(encode_batch(batch))
 
     async def close(self) -> None:
         """Leave the agent running (it serves the next service); stop listening to it."""

@@ -126,6 +126,7 @@ class LiveNode:
             self.state in SCHEDULABLE_NODE_STATES
             and self.scheduling_enabled
             and not self.leaving
+            and not self.attaching  # after a restart, nothing new until its agent has said what it runs
             and self.pending_action is None
             and self.free >= slots
         )
