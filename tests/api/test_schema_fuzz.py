@@ -36,6 +36,9 @@ EXAMPLES = int(os.environ.get("BATCHITE_FUZZ_EXAMPLES", "40"))
 SEEN: dict[str, int] = {}  # requests sent per operation (reported at the end of the module)
 STATUSES: dict[int, int] = {}  # answers by status
 POOL, JOB, TASK, SCHEDULE, USER = "fuzz-pool", "fuzz-job", "fuzz-task", "fuzz-schedule", "fuzzuser"
+# Quotas that bound what generated requests can start: every node is an agent process, and at
+# Azure's defaults a resize could ask for 450 of them on a 2-core machine.
+QUOTAS = ["--dedicated-core-quota", "8", "--low-priority-core-quota", "8", "--pool-quota", "10"]
 EXPECTED_503 = ("TooManyEnableAutoScaleRequests", "ServerBusy")
 CHANGES_STATE = ("/terminate", "/disable", "/removenodes", "/stopresize", "/deallocate", "/reimage", "/reboot")
 
@@ -73,7 +76,7 @@ class SharedKey(requests.auth.AuthBase):
 
 @pytest.fixture(scope="module")
 def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChildServer]:
-    child = start_child_server(tmp_path_factory.mktemp("batchite-fuzz"))
+    child = start_child_server(tmp_path_factory.mktemp("batchite-fuzz"), QUOTAS)
     yield child
     child.stop()
     if SEEN:
