@@ -48,10 +48,14 @@ class ChildServer:
 
 
 def start_child_server(
-    data_dir: Path | None = None, extra_args: list[str] | None = None, env: dict[str, str] | None = None
+    data_dir: Path | None = None,
+    extra_args: list[str] | None = None,
+    env: dict[str, str] | None = None,
+    port: int | None = None,
 ) -> ChildServer:
-    """env: variables added to (or, with value "", removed from) this process's environment."""
-    port = free_port()
+    """env: variables added to (or, with value "", removed from) this process's environment;
+    port: the port to listen on (a restart on the same one), else a free one."""
+    port = port or free_port()
     data_dir = data_dir or Path(tempfile.mkdtemp(prefix="batchite-"))
     cmd = [sys.executable, "-m", "batchite.cli.main", "serve", "--port", str(port), "--data-dir", str(data_dir)]
     if "--keep-agents" in (extra_args or []):  # the agents outlive this server (restart tests)
