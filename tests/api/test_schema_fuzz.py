@@ -6,6 +6,7 @@ server error, and every documented answer must match its schema (the Batch error
 from __future__ import annotations
 
 import base64
+import json
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -19,6 +20,8 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import FailureGroup
+from schemathesis.core.transport import Response
 from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
@@ -156,6 +159,21 @@ def test_a_node_user_named_in_any_unicode_is_created(fuzz_server: ChildServer, k
         assert response.headers["DataServiceId"].endswith(f"{path}/%C2%A4%7F%C2%88")
     finally:
         raw.close()
+
+
+def test_the_schema_check_is_not_vacuous(api_schema: Any, known: dict[str, str]) -> None:
+    """A real answer passes the response check, and the same answer with a property of the wrong
+    type or a missing required one fails it."""
+    operation = api_schema.find_operation_by_id("Pools_GetPool")
+    case = operation.Case(path_parameters={"poolId": POOL}, query={"api-version": "2025-06-01"})
+    response = case.call(auth=SharedKey(), timeout=30)
+    assert response.status_code == 200
+    case.validate_response(response, checks=[response_schema_conformance])
+    broken = response.json() | {"state": 5, "creationTime": 7}
+    bad = Response(response.status_code, response.headers, json.dumps(broken).encode(), response.request, 0.0, True)
+    with pytest.raises(FailureGroup) as info:
+        case.validate_response(bad, checks=[response_schema_conformance])
+    assert "violates schema" in info.value.exceptions[0].title
 
 
 # schemathesis' own pytest loader (from_fixture) needs a private attribute pytest 9 no longer has:
