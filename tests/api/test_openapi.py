@@ -66,6 +66,7 @@ def test_shared_key_api_version_and_timeout_on_every_operation(document: dict[st
         version = params[("query", "api-version")]
         assert version["required"] is True and version["schema"]["enum"] == list(PUBLISHED), op_id
         assert params[("query", "timeout")]["schema"]["type"] == "integer", op_id
+        assert params[("header", "client-request-id")]["schema"]["format"] == "uuid", op_id
         names = [name for (where, name) in params if where == "path"]
         assert names == [part[1:-1] for part in path.split("/") if part.startswith("{")], op_id
 
@@ -135,3 +136,16 @@ def test_wire_types_durations_times_int64_and_write_only_secrets(document: dict[
     assert read_iops["type"] == "string" and re.match(read_iops["pattern"], str(Int64String(42)))
     account = schemas["UserAccount"]
     assert "password" not in account["required"] and account["properties"]["password"]["writeOnly"] is True
+
+
+def test_the_headers_an_operation_reads(document: dict[str, Any]) -> None:
+    operations = _operations(document)
+
+    def headers(op_id: str) -> set[str]:
+        return {p["name"] for p in operations[op_id][2]["parameters"] if p["in"] == "header"}
+
+    common = {"client-request-id", "return-client-request-id"}
+    conditional = {"If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since"}
+    assert headers("Pools_GetPool") == common | conditional
+    assert headers("Tasks_GetTaskFile") == common | {"If-Modified-Since", "If-Unmodified-Since", "ocp-range"}
+    assert headers("Pools_ListPools") == common

@@ -161,6 +161,21 @@ def test_a_node_user_named_in_any_unicode_is_created(fuzz_server: ChildServer, k
         raw.close()
 
 
+@pytest.mark.parametrize("given", ["bytes=" + "9" * 5000 + "-", "bytes=-" + "9" * 5000, "bytes=1-" + "9" * 30])
+def test_a_byte_range_past_int64_is_an_invalid_header_not_a_500(
+    fuzz_server: ChildServer, known: dict[str, str], given: str
+) -> None:
+    raw = Raw(fuzz_server.endpoint)
+    try:
+        response = raw.request("GET", f"/jobs/{JOB}/tasks/{TASK}/files/stdout.txt", headers={"ocp-range": given})
+        assert response.status_code == 400, response.text
+        assert error_of(response) == ("InvalidHeaderValue", {"HeaderName": "ocp-range", "HeaderValue": given})
+        whole = raw.request("GET", f"/jobs/{JOB}/tasks/{TASK}/files/stdout.txt", headers={"ocp-range": "bytes=0-"})
+        assert whole.status_code == 200 and whole.content == b"fuzz\n"
+    finally:
+        raw.close()
+
+
 def test_the_schema_check_is_not_vacuous(api_schema: Any, known: dict[str, str]) -> None:
     """A real answer passes the response check, and the same answer with a property of the wrong
     type or a missing required one fails it."""

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from batchite import __version__
-from batchite.api.contract import Contract, Query
+from batchite.api.contract import Contract, Header, Query
 from batchite.api.routing import CONTRACTS, OPERATIONS
 from batchite.api.versions import PUBLISHED
 from batchite.wire.models import BatchError
@@ -38,6 +38,16 @@ _QUERY_SCHEMAS: dict[Query, Schema] = {
     Query.FORCE: {"type": "boolean"},
     Query.START_TIME: {"type": "string", "format": "date-time"},
     Query.END_TIME: {"type": "string", "format": "date-time"},
+}
+
+
+_HTTP_DATE = r"^[A-Za-z]{3}, [0-9]{2} [A-Za-z]{3} [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT$"
+_HEADER_SCHEMAS: dict[Header, Schema] = {
+    Header.IF_MATCH: {"type": "string"},
+    Header.IF_NONE_MATCH: {"type": "string"},
+    Header.IF_MODIFIED_SINCE: {"type": "string", "pattern": _HTTP_DATE},
+    Header.IF_UNMODIFIED_SINCE: {"type": "string", "pattern": _HTTP_DATE},
+    Header.OCP_RANGE: {"type": "string", "pattern": r"^bytes=[0-9]*-[0-9]*$"},
 }
 
 
@@ -191,6 +201,9 @@ def _parameters(path: str, contract: Contract) -> list[Parameter]:
     found.append(Parameter("api-version", "query", {"type": "string", "enum": list(PUBLISHED)}, required=True))
     found.append(Parameter("timeout", "query", TIMEOUT, description="Seconds the server may take (above 30: 30)."))
     found.extend(Parameter(option.value, "query", _QUERY_SCHEMAS[option]) for option in contract.query)
+    found.append(Parameter("client-request-id", "header", {"type": "string", "format": "uuid"}))
+    found.append(Parameter("return-client-request-id", "header", {"type": "boolean"}))
+    found.extend(Parameter(header.value, "header", _HEADER_SCHEMAS[header]) for header in contract.headers)
     return found
 
 

@@ -8,7 +8,7 @@ from urllib.parse import quote
 from starlette.responses import Response, StreamingResponse
 
 from batchite.api import conditions
-from batchite.api.contract import FILE, LISTED, Contract, Query
+from batchite.api.contract import FILE, FILE_CONDITIONAL, LISTED, Contract, Header, Query
 from batchite.api.paging import list_options, list_response, slice_items
 from batchite.api.request import RequestContext
 from batchite.api.routing import Router
@@ -19,7 +19,7 @@ from batchite.wire.models import BatchNodeFile, FileProperties
 from batchite.wire.types import Int64String
 
 router = Router()
-_RANGE = re.compile(r"bytes=(\d*)-(\d*)\Z")
+_RANGE = re.compile(r"bytes=([0-9]{0,18})-([0-9]{0,18})\Z")  # offsets within int64
 FILE_CONDITIONS = ("if-modified-since", "if-unmodified-since")
 OCTET = "application/octet-stream"
 
@@ -119,12 +119,22 @@ async def list_task_files(ctx: RequestContext) -> Response:
     return await _list(ctx, loc, url)
 
 
-@router.operation("Tasks_GetTaskFileProperties", "HEAD", "/jobs/{jobId}/tasks/{taskId}/files/{filePath}", Contract())
+@router.operation(
+    "Tasks_GetTaskFileProperties",
+    "HEAD",
+    "/jobs/{jobId}/tasks/{taskId}/files/{filePath}",
+    Contract(headers=FILE_CONDITIONAL),
+)
 async def get_task_file_properties(ctx: RequestContext) -> Response:
     return await _head(ctx, _task_location(ctx, ctx.path("filePath")))
 
 
-@router.operation("Tasks_GetTaskFile", "GET", "/jobs/{jobId}/tasks/{taskId}/files/{filePath}", Contract(content=FILE))
+@router.operation(
+    "Tasks_GetTaskFile",
+    "GET",
+    "/jobs/{jobId}/tasks/{taskId}/files/{filePath}",
+    Contract(headers=(*FILE_CONDITIONAL, Header.OCP_RANGE), content=FILE),
+)
 async def get_task_file(ctx: RequestContext) -> Response:
     return await _get(ctx, _task_location(ctx, ctx.path("filePath")))
 
@@ -151,12 +161,22 @@ async def list_node_files(ctx: RequestContext) -> Response:
     return await _list(ctx, _node_location(ctx), url)
 
 
-@router.operation("Nodes_GetNodeFileProperties", "HEAD", "/pools/{poolId}/nodes/{nodeId}/files/{filePath}", Contract())
+@router.operation(
+    "Nodes_GetNodeFileProperties",
+    "HEAD",
+    "/pools/{poolId}/nodes/{nodeId}/files/{filePath}",
+    Contract(headers=FILE_CONDITIONAL),
+)
 async def get_node_file_properties(ctx: RequestContext) -> Response:
     return await _head(ctx, _node_location(ctx, ctx.path("filePath")))
 
 
-@router.operation("Nodes_GetNodeFile", "GET", "/pools/{poolId}/nodes/{nodeId}/files/{filePath}", Contract(content=FILE))
+@router.operation(
+    "Nodes_GetNodeFile",
+    "GET",
+    "/pools/{poolId}/nodes/{nodeId}/files/{filePath}",
+    Contract(headers=(*FILE_CONDITIONAL, Header.OCP_RANGE), content=FILE),
+)
 async def get_node_file(ctx: RequestContext) -> Response:
     return await _get(ctx, _node_location(ctx, ctx.path("filePath")))
 

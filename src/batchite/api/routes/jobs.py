@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from batchite.api import conditions, render
-from batchite.api.contract import LISTED, LISTED_EXPANDED, SHOWN, Contract
+from batchite.api.contract import CONDITIONAL, LISTED, LISTED_EXPANDED, SHOWN, Contract
 from batchite.api.paging import list_options, list_response
 from batchite.api.request import RequestContext
 from batchite.api.routing import Router
@@ -47,7 +47,7 @@ async def list_jobs(ctx: RequestContext) -> Response:
     return list_response(ctx, "jobs", items, page.next_after)
 
 
-@router.operation("Jobs_GetJob", "GET", "/jobs/{jobId}", Contract(query=SHOWN, returns=BatchJob))
+@router.operation("Jobs_GetJob", "GET", "/jobs/{jobId}", Contract(headers=CONDITIONAL, query=SHOWN, returns=BatchJob))
 async def get_job(ctx: RequestContext) -> Response:
     job = ctx.batch.jobs.get(ctx.account, ctx.path("jobId"))
     conditions.check(ctx.headers, job.etag, job.last_modified, read=True)

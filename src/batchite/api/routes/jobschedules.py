@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from batchite.api import conditions, render
-from batchite.api.contract import LISTED_EXPANDED, SHOWN, Contract, Query
+from batchite.api.contract import CONDITIONAL, LISTED_EXPANDED, SHOWN, Contract, Query
 from batchite.api.paging import list_options, list_response
 from batchite.api.request import RequestContext
 from batchite.api.routing import Router
@@ -50,7 +50,9 @@ async def list_job_schedules(ctx: RequestContext) -> Response:
     return list_response(ctx, "jobschedules", items, page.next_after)
 
 
-@router.operation("JobSchedules_JobScheduleExists", "HEAD", "/jobschedules/{jobScheduleId}", Contract())
+@router.operation(
+    "JobSchedules_JobScheduleExists", "HEAD", "/jobschedules/{jobScheduleId}", Contract(headers=CONDITIONAL)
+)
 async def job_schedule_exists(ctx: RequestContext) -> Response:
     schedule = ctx.batch.job_schedules.get(ctx.account, ctx.path("jobScheduleId"))
     conditions.check(ctx.headers, schedule.etag, schedule.last_modified, read=True)
@@ -61,7 +63,7 @@ async def job_schedule_exists(ctx: RequestContext) -> Response:
     "JobSchedules_GetJobSchedule",
     "GET",
     "/jobschedules/{jobScheduleId}",
-    Contract(query=SHOWN, returns=BatchJobSchedule),
+    Contract(headers=CONDITIONAL, query=SHOWN, returns=BatchJobSchedule),
 )
 async def get_job_schedule(ctx: RequestContext) -> Response:
     schedule = ctx.batch.job_schedules.get(ctx.account, ctx.path("jobScheduleId"))

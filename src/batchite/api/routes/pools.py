@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from batchite.api import conditions, render
-from batchite.api.contract import LISTED, LISTED_EXPANDED, SHOWN, Contract
+from batchite.api.contract import CONDITIONAL, LISTED, LISTED_EXPANDED, SHOWN, Contract
 from batchite.api.paging import list_options, list_response, slice_items
 from batchite.api.request import RequestContext
 from batchite.api.routing import Router
@@ -51,14 +51,16 @@ async def list_pools(ctx: RequestContext) -> Response:
     return list_response(ctx, "pools", items, page.next_after)
 
 
-@router.operation("Pools_PoolExists", "HEAD", "/pools/{poolId}", Contract())
+@router.operation("Pools_PoolExists", "HEAD", "/pools/{poolId}", Contract(headers=CONDITIONAL))
 async def pool_exists(ctx: RequestContext) -> Response:
     pool = ctx.batch.pools.get(ctx.account, ctx.path("poolId"))
     conditions.check(ctx.headers, pool.etag, pool.last_modified, read=True)
     return render.entity_done(ctx, pool, _url(pool.id), 200)
 
 
-@router.operation("Pools_GetPool", "GET", "/pools/{poolId}", Contract(query=SHOWN, returns=BatchPool))
+@router.operation(
+    "Pools_GetPool", "GET", "/pools/{poolId}", Contract(headers=CONDITIONAL, query=SHOWN, returns=BatchPool)
+)
 async def get_pool(ctx: RequestContext) -> Response:
     pool = ctx.batch.pools.get(ctx.account, ctx.path("poolId"))
     conditions.check(ctx.headers, pool.etag, pool.last_modified, read=True)

@@ -6,7 +6,7 @@ import msgspec
 from starlette.responses import Response
 
 from batchite.api import conditions, render
-from batchite.api.contract import LISTED_EXPANDED, SHOWN, Contract, Query
+from batchite.api.contract import CONDITIONAL, LISTED_EXPANDED, SHOWN, Contract, Query
 from batchite.api.paging import list_options, list_response
 from batchite.api.request import RequestContext, body_error
 from batchite.api.routing import Router
@@ -75,7 +75,12 @@ async def list_tasks(ctx: RequestContext) -> Response:
     return list_response(ctx, "tasks", items, page.next_after)
 
 
-@router.operation("Tasks_GetTask", "GET", "/jobs/{jobId}/tasks/{taskId}", Contract(query=SHOWN, returns=BatchTask))
+@router.operation(
+    "Tasks_GetTask",
+    "GET",
+    "/jobs/{jobId}/tasks/{taskId}",
+    Contract(headers=CONDITIONAL, query=SHOWN, returns=BatchTask),
+)
 async def get_task(ctx: RequestContext) -> Response:
     job_id = ctx.path("jobId")
     task = ctx.batch.tasks.get(ctx.account, job_id, ctx.path("taskId"))
