@@ -23,7 +23,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import FailureGroup
 from schemathesis.core.transport import Response
 from schemathesis.generation.modes import GenerationMode
-from schemathesis.specs.openapi.checks import response_schema_conformance
+from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
 import batchite.api.app  # noqa: F401  (registers every route)
 from batchite.api.auth import sign, string_to_sign
@@ -53,6 +53,9 @@ def no_server_error(ctx: Any, response: Any, case: Any) -> bool | None:
         return True
     result: bool | None = not_a_server_error(ctx, response, case)
     return result
+
+
+CHECKS = [no_server_error, response_schema_conformance, content_type_conformance]
 
 
 def _order(operation_id: str) -> tuple[bool, bool, str]:
@@ -212,6 +215,6 @@ def test_no_server_error_and_answers_match_the_document(
         SEEN[operation_id] = SEEN.get(operation_id, 0) + 1
         response = case.call(auth=auth, timeout=30)
         STATUSES[response.status_code] = STATUSES.get(response.status_code, 0) + 1
-        case.validate_response(response, checks=[no_server_error, response_schema_conformance])
+        case.validate_response(response, checks=CHECKS)
 
     run()

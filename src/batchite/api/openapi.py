@@ -218,7 +218,10 @@ def _operation(operation_id: str, method: str, path: str, contract: Contract, sc
     elif schema is not None and method != "HEAD":
         answer = Answer("Done.", {JSON: MediaType(schema)})
     error = Answer("The Batch error.", None if method == "HEAD" else {JSON: MediaType(_ref(BatchError))})
-    return Operation(operation_id, _parameters(path, contract), {str(contract.status): answer, "default": error}, body)
+    answers = {str(contract.status): answer, "default": error}
+    if Header.IF_NONE_MATCH in contract.headers or Header.IF_MODIFIED_SINCE in contract.headers:
+        answers["304"] = Answer("Not modified since the condition's ETag or time: no body.")
+    return Operation(operation_id, _parameters(path, contract), answers, body)
 
 
 def _models(contracts: dict[str, Contract]) -> list[type[msgspec.Struct]]:
