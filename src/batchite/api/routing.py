@@ -168,7 +168,7 @@ def check_timeout(raw: str | None) -> None:
     if raw is None:
         return
     digits = raw[1:] if raw[:1] == "-" else raw
-    if not digits.isascii() or not digits.isdigit() or int(digits) > _INT32_MAX:
+    if not digits.isascii() or not digits.isdigit() or len(digits) > 10 or int(digits) > _INT32_MAX:
         raise invalid_query("timeout", raw, "The value must be an integer number of seconds.")
     if int(raw) < 1:
         raise BatchError(
