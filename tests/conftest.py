@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -12,6 +13,10 @@ import pytest
 
 from batchite.cli.server import ChildServer, start_child_server
 from batchite.service.accounts import DEV_ACCOUNT_KEY, DEV_ACCOUNT_NAME
+
+# The servers the tests start release a deleted pool's nodes after 0.25 s, not the default 10 s
+# (tests that need a longer deletion pass --node-release-time themselves).
+os.environ.setdefault("BATCHITE_NODE_RELEASE_TIME", "0.25")
 
 T = TypeVar("T")
 

@@ -61,6 +61,7 @@ def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = _free_port()
     cmd = [_server_python(), "-m", "batchite.cli.main", "serve", "--port", str(port), "--data-dir", str(data_dir)]
     env = {k: v for k, v in os.environ.items() if k != "BATCHITE_ACCOUNTS"}  # the dev account, nothing else
+    env.setdefault("BATCHITE_NODE_RELEASE_TIME", "0.25")  # deleted pools go in 0.25 s, not the default 10 s
     url = f"http://127.0.0.1:{port}"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT)

@@ -109,8 +109,8 @@ def wait_with_progress(console: Console, client: Any, total: int, job_id: str = 
 
 def delete_job_and_pool(console: Console, client: Any, pool_id: str = POOL_ID, job_id: str = JOB_ID) -> None:
     for cleanup in (
-        lambda: client.begin_delete_job(job_id, polling_interval=0).result(),
-        lambda: client.begin_delete_pool(pool_id, polling_interval=0).result(),
+        lambda: client.begin_delete_job(job_id, polling_interval=0.5).result(),
+        lambda: client.begin_delete_pool(pool_id, polling_interval=0.5).result(),
     ):
         try:
             cleanup()

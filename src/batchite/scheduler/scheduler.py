@@ -42,7 +42,7 @@ from batchite.storage.linked import LinkedStorage
 from batchite.store.base import Store
 from batchite.wire.enums import AllocationState
 
-NODE_RELEASE_TIME = timedelta(seconds=0.25)
+NODE_RELEASE_TIME = timedelta(seconds=10)  # long enough for a client that reads an auto pool's files after its job
 
 
 @dataclass(frozen=True)
