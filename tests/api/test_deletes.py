@@ -173,3 +173,32 @@ def test_a_new_pool_is_resizing_until_its_nodes_are_up_then_steady(client: Any, 
     client.create_pool(pool_options(empty, dedicated=0))
     cleanup("pool", empty)
     assert client.get_pool(empty).allocation_state == "steady"  # nothing to allocate: steady at once
+
+
+def test_a_deleted_job_schedule_is_deleting_until_its_jobs_are_gone(client: Any, uid: Any, cleanup: Cleanup) -> None:
+    pool_id = make_pool(client, uid("jspool"), cleanup, dedicated=1)
+    schedule_id = uid("jsdel")
+    release = m.BatchJobReleaseTask(command_line="sleep 3")  # its job is deleting while this runs
+    prep = m.BatchJobPreparationTask(command_line="/bin/true")
+    spec = m.BatchJobSpecification(
+        pool_info=m.BatchPoolInfo(pool_id=pool_id), job_preparation_task=prep, job_release_task=release
+    )
+    client.create_job_schedule(
+        m.BatchJobScheduleCreateOptions(
+            id=schedule_id, schedule=m.BatchJobScheduleConfiguration(), job_specification=spec
+        )
+    )
+    job_id = wait_for(lambda: client.get_job_schedule(schedule_id).execution_info.recent_job).id
+    client.create_task(job_id, task_options("long", "sleep 60"))
+    wait_task(client, job_id, "long", "running")
+    client.begin_delete_job_schedule(schedule_id, polling_interval=POLL)  # 202; not waited for
+    assert client.get_job_schedule(schedule_id).state == "deleting"
+    assert client.get_job(job_id).state == "deleting"
+    conflict = (409, "JobScheduleBeingDeleted")
+    assert code_of(lambda: client.begin_delete_job_schedule(schedule_id, polling_interval=POLL)) == conflict
+    created = m.BatchJobScheduleCreateOptions(
+        id=schedule_id, schedule=m.BatchJobScheduleConfiguration(), job_specification=spec
+    )
+    assert code_of(lambda: client.create_job_schedule(created)) == conflict
+    wait_for(lambda: gone(lambda: client.get_job(job_id)), timeout=30)
+    wait_for(lambda: gone(lambda: client.get_job_schedule(schedule_id)), timeout=30)

@@ -58,6 +58,7 @@ class JobScheduleService:
         self.timers.register(self.evaluate)
         ctx.scheduler.events.subscribe(JobEnded, self._job_ended)
         self._busy: set[tuple[str, str]] = set()
+        self._finishing: set[tuple[str, str]] = set()  # schedules whose jobs are being deleted now
         self._again: set[tuple[str, str]] = set()
 
     # -- reads --------------------------------------------------------------------------
@@ -77,7 +78,10 @@ class JobScheduleService:
     # -- writes -------------------------------------------------------------------------
     def create(self, account: str, body: BatchJobScheduleCreateOptions) -> JobSchedule:
         schedule_id = check_id(body.id)
-        if self.ctx.store.schedules.get(account, "", schedule_id) is not None:
+        existing = self.ctx.store.schedules.get(account, "", schedule_id)
+        if existing is not None:
+            if existing.wire.state == ScheduleState.DELETING:
+                raise schedule_busy(ScheduleState.DELETING) or exists("jobschedule")
             raise exists("jobschedule")
         self.jobs.check_active_quota(account)
         if self.ctx.store.jobs.get(account, "", schedule_id) is not None:
@@ -196,18 +200,30 @@ class JobScheduleService:
         self._complete(self.get(schedule.account, schedule.id))
 
     def delete(self, account: str, schedule_id: str) -> None:
-        """The schedule and every job it made go away."""
+        """The schedule is `deleting` until every job it made is gone (409 JobScheduleBeingDeleted
+        meanwhile, for deleting it again too), then it goes."""
         schedule = self.get(account, schedule_id)
-        if schedule.wire.state != ScheduleState.DELETING:
-            transition(schedule.wire, ScheduleState.DELETING, self.ctx.clock.now())
-            self._save(schedule)
+        if schedule.wire.state == ScheduleState.DELETING:  # as a pool or a job being deleted
+            raise schedule_busy(ScheduleState.DELETING) or not_found("jobschedule")
+        transition(schedule.wire, ScheduleState.DELETING, self.ctx.clock.now())
+        self._save(schedule)
         self._finish_delete(schedule)
 
     def _finish_delete(self, schedule: JobSchedule) -> None:
-        self.timers.cancel(schedule.account, schedule.id)
-        for job in self.ctx.store.jobs.of_schedule(schedule.account, schedule.key):
-            if job.wire.state != JobState.DELETING:  # one being deleted goes on its own
-                self.jobs.delete(schedule.account, job.id)
+        """Its jobs are deleted; the schedule stays `deleting` until the last of them is gone."""
+        key = (schedule.account, schedule.key)
+        if key in self._finishing:  # a job deleted below went at once and came back here
+            return
+        self._finishing.add(key)
+        try:
+            self.timers.cancel(schedule.account, schedule.id)
+            for job in list(self.ctx.store.jobs.of_schedule(schedule.account, schedule.key)):
+                if job.wire.state != JobState.DELETING:  # one being deleted goes on its own
+                    self.jobs.delete(schedule.account, job.id)
+        finally:
+            self._finishing.discard(key)
+        if any(True for _ in self.ctx.store.jobs.of_schedule(schedule.account, schedule.key)):
+            return  # _job_ended comes back here when a job of it is gone
         self._release_auto_pool(schedule)
         self.ctx.store.schedules.delete(schedule.account, "", schedule.id)
 
@@ -232,9 +248,16 @@ class JobScheduleService:
                 self.evaluate(schedule.account, schedule.id)
 
     def _job_ended(self, event: JobEnded) -> None:
-        """A job that a schedule made completed or went away: the schedule may move on."""
-        if event.job.internal.schedule:
-            self.evaluate(event.job.account, event.job.internal.schedule)
+        """A job that a schedule made completed or went away: the schedule may move on (or, when
+        it is being deleted and this was its last job, go)."""
+        if not event.job.internal.schedule:
+            return
+        schedule = self.ctx.store.schedules.get(event.job.account, "", event.job.internal.schedule.lower())
+        if schedule is not None and schedule.wire.state == ScheduleState.DELETING:
+            if event.deleted:
+                self._finish_delete(schedule)
+            return
+        self.evaluate(event.job.account, event.job.internal.schedule)
 
     def evaluate(self, account: str, schedule_key: str) -> None:
         """Bring a schedule up to now: make a due job, complete it, arm its timer. Re-entrant safe."""
