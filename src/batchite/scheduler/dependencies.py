@@ -45,7 +45,12 @@ class Dependencies:
         return True
 
     def done(self, job: LiveJob, task: Task) -> None:
-        """A task completed: record whether it satisfies dependents and release those now ready."""
+        """A task completed: record whether it satisfies dependents and release those now ready.
+
+        Only a job that uses task dependencies keeps these records (no task of another job can
+        depend on anything): a job of many tasks without them keeps no set of their ids."""
+        if not job.entity.wire.uses_task_dependencies:
+            return
         key = task.key
         if satisfies_dependents(task.wire, task.internal.failure_stage):
             job.satisfied.add(key)

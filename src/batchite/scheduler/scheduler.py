@@ -19,6 +19,7 @@ from batchite.domain.entities import Task
 from batchite.domain.quotas import Quotas
 from batchite.domain.states import JobState, PoolState, TaskState, transition
 from batchite.domain.urls import Urls
+from batchite.scheduler.agent_groups import DEFAULT_NODES_PER_AGENT
 from batchite.scheduler.autoscale import AutoScaler
 from batchite.scheduler.dependencies import Dependencies
 from batchite.scheduler.dispatch import Dispatcher
@@ -50,6 +51,7 @@ class SchedulerSettings:
     quotas: Quotas = field(default_factory=Quotas)
     preemption: PreemptionPolicy = field(default_factory=PreemptionPolicy)
     node_release_time: timedelta = NODE_RELEASE_TIME  # a deleted pool's node, once its work stopped
+    nodes_per_agent: int = DEFAULT_NODES_PER_AGENT  # nodes of one pool an agent process hosts
 
 
 class Scheduler:
@@ -97,6 +99,7 @@ class Scheduler:
             urls,
             settings.quotas,
             settings.node_release_time,
+            settings.nodes_per_agent,
         )
         self.agents = NodeAgents(self.nodes, self.tasks, store, backend, clock, projection, self.events, kick)
         self.node_actions = NodeActions(self.nodes, self.tasks, kick)
@@ -178,9 +181,7 @@ class Scheduler:
                     self.store.tasks.update(task)
                 self.dependencies.admit(live_job, live_task)
             self.jobs.check_complete(live_job)
-        for task in self.store.tasks.every():
-            if task.wire.state == TaskState.COMPLETED:
-                self.tasks.schedule_retention(task)
+        self.tasks.retention.arm_next()  # one timer, for the earliest expiry in the store
         for live in self.projection.pools.values():
             if live.entity.wire.enable_auto_scale and live.entity.wire.state == PoolState.ACTIVE:
                 self.autoscale.arm(live)
@@ -201,6 +202,7 @@ class Scheduler:
         """Stop the timers and let go of the nodes; their agents (and tasks) go on unless
         `stop_agents`, as they do when the service restarts."""
         self.timers.cancel_all()
+        self.tasks.retention.stop()
         self.autoscale.stop()
         self.preemption.stop()
         await self.backend.shutdown(stop_agents)

@@ -22,15 +22,13 @@ from batchite.scheduler.job_tasks import JobPreparation
 from batchite.scheduler.live import KillReason, LiveJob, LiveNode, LiveTask, Projection, Run
 from batchite.scheduler.multi_instance import MultiInstance
 from batchite.scheduler.queue import ReadyQueue
+from batchite.scheduler.retention import Retention
 from batchite.scheduler.run_as import run_as
 from batchite.scheduler.runs import RunTable
 from batchite.scheduler.staging import Staging
 from batchite.store.base import Store
 from batchite.wire.enums import BatchTaskExecutionResult
 from batchite.wire.models import BatchNodeInfo, BatchTaskExecutionInfo
-from batchite.wire.types import Duration
-
-DEFAULT_RETENTION = Duration(days=7)
 
 
 def execution_info(task: Task) -> BatchTaskExecutionInfo:
@@ -65,6 +63,7 @@ class TaskRunner:
         self.queue = queue
         self.events = events
         self.urls = urls
+        self.retention = Retention(store, backend, clock, projection)
 
     def _task(self, job: LiveJob, task: LiveTask) -> Task | None:
         return self.store.tasks.get(job.account, job.key, task.id)
@@ -265,27 +264,8 @@ class TaskRunner:
         transition(entity.wire, TaskState.COMPLETED, self.clock.now())
         self.store.tasks.update(entity)
         job.tasks.pop(task.key, None)
-        self.schedule_retention(entity)
+        self.retention.completed(entity)
         self.events.publish(TaskCompleted(job, entity, job.pool_key))
-
-    def schedule_retention(self, entity: Task) -> None:
-        """After its retention time a completed task's directory is removed from its node."""
-        node_info = entity.wire.node_info
-        if node_info is None:
-            return
-        constraints = entity.wire.constraints
-        retention = (constraints.retention_time if constraints else None) or DEFAULT_RETENTION
-        if retention.unlimited:
-            return
-        info = entity.wire.execution_info
-        end = info.end_time if info is not None else None
-        delay = max(timedelta(0), end + retention - self.clock.now()) if end else retention
-        self.clock.call_later(delay, partial(self._retention_expired, entity.account, node_info))
-
-    def _retention_expired(self, account: str, node_info: BatchNodeInfo) -> None:
-        found = self.projection.node(account, node_info.pool_id or "", node_info.node_id or "")
-        if found is not None and node_info.task_root_directory:
-            self.backend.remove_directory(found[1].spec, node_info.task_root_directory)
 
     # -- stops the API (and the other parts) ask for --------------------------------------
     def stop(self, job: LiveJob, task: LiveTask, reason: KillReason, entity: Task | None = None) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 from batchite.domain.entities import (
@@ -94,6 +95,19 @@ class TaskRepository(Repository[Task], Protocol):
 
     def multi_instance(self, account: str, job_key: str) -> builtins.list[Task]:
         """A job's tasks that have multiInstanceSettings."""
+        ...
+
+    def expired(self, now: datetime, limit: int) -> builtins.list[Task]:
+        """Completed tasks (of every account) whose directory's retention ended by `now`, earliest
+        first, at most `limit` (from an index on the expiry)."""
+        ...
+
+    def next_expiry(self) -> datetime | None:
+        """When the earliest retention of a completed task's directory ends, if any does."""
+        ...
+
+    def retained(self, task: Task) -> None:
+        """The task's directory was removed: it no longer expires (until it is written again)."""
         ...
 
 

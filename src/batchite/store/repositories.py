@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from batchite.clock import format_time, parse_time
 from batchite.domain.entities import Entity, Job, Task
 from batchite.domain.filters import Filter
+from batchite.domain.retention import retention_expiry
 from batchite.store.base import Page, StateCount
 from batchite.store.filter_sql import compile_filter
 from batchite.wire.types import decode, encode
@@ -51,18 +53,18 @@ class SqliteRepository(Generic[E]):
             seq=seq,
         )
 
-    def _columns(self, entity: E) -> tuple[str | None, int]:
-        """The task's result and required slots; other kinds have neither."""
-        return None, 1
+    def _columns(self, entity: E) -> tuple[str | None, int, str | None]:
+        """The task's result, required slots and retention expiry; other kinds have none."""
+        return None, 1, None
 
     def _write(self, entity: E) -> None:
-        result, slots = self._columns(entity)
+        result, slots, expires = self._columns(entity)
         assert entity.last_modified is not None
         with self.db.lock:
             self.db.begin()
             self.db.conn.execute(
                 "INSERT OR REPLACE INTO entities (account, kind, parent, key, id, state, etag, last_modified, "
-                "seq, doc, extra, result, slots) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "seq, doc, extra, result, slots, expires) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     entity.account,
                     self.kind,
@@ -77,6 +79,7 @@ class SqliteRepository(Generic[E]):
                     encode(entity.internal).decode(),
                     result,
                     slots,
+                    expires,
                 ),
             )
 
@@ -208,10 +211,40 @@ class TaskRepository(SqliteRepository[Task]):
     def __init__(self, db: Database) -> None:
         super().__init__(db, Task)
 
-    def _columns(self, entity: Task) -> tuple[str | None, int]:
+    def _columns(self, entity: Task) -> tuple[str | None, int, str | None]:
         info = entity.wire.execution_info
         result = info.result if info is not None else None
-        return (None if result is None else str(result)), entity.required_slots
+        expires = retention_expiry(entity.wire)
+        return (
+            None if result is None else str(result),
+            entity.required_slots,
+            None if expires is None else format_time(expires),
+        )
+
+    def expired(self, now: datetime, limit: int) -> builtins.list[Task]:
+        """Completed tasks (of every account) whose retention ended by `now`, earliest first."""
+        with self.db.lock:
+            rows = self.db.conn.execute(
+                f"SELECT account, {_COLUMNS} FROM entities WHERE expires IS NOT NULL AND expires<=? AND kind=? "
+                "ORDER BY expires LIMIT ?",
+                (format_time(now), self.kind, limit),
+            ).fetchall()
+        return [self._from_row(row[0], row[1:]) for row in rows]
+
+    def next_expiry(self) -> datetime | None:
+        """When the next completed task's retention ends (from the index)."""
+        with self.db.lock:
+            row = self.db.conn.execute("SELECT MIN(expires) FROM entities WHERE expires IS NOT NULL").fetchone()
+        return parse_time(row[0]) if row and row[0] else None
+
+    def retained(self, task: Task) -> None:
+        """Its directory is gone: it expires no more (its ETag stays: nobody sees this change)."""
+        with self.db.lock:
+            self.db.begin()
+            self.db.conn.execute(
+                "UPDATE entities SET expires=NULL WHERE account=? AND kind=? AND parent=? AND key=?",
+                (task.account, self.kind, task.parent, task.key),
+            )
 
     def counts(self, account: str, job_key: str) -> builtins.list[StateCount]:
         """From the covering index: tasks (and slots) by state and result."""

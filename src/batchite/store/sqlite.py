@@ -6,7 +6,8 @@ before it answers, which commits at the end of the current loop tick. So a respo
 after its change is on disk, and a burst of writes shares a commit.
 
 One table holds every kind: the wire part and the internal part as JSON, and beside them the
-columns queries need (state, a task's result and required slots).
+columns queries need (state, a task's result and required slots, and when a completed task's
+directory expires). A data directory of the previous schema (3) is migrated when it opens.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import threading
 import time
 from pathlib import Path
 
-from batchite.clock import Clock, SystemClock
+from batchite.clock import Clock, SystemClock, format_time
 from batchite.domain.entities import (
     Application,
     ApplicationPackage,
@@ -28,10 +29,16 @@ from batchite.domain.entities import (
     Pool,
     PreparationStatus,
     Subtask,
+    Task,
 )
+from batchite.domain.retention import retention_expiry
+from batchite.domain.states import TaskState
 from batchite.store.repositories import JobRepository, SqliteRepository, TaskRepository
+from batchite.wire.models import BatchTask
+from batchite.wire.types import decode
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
+MIGRATES_FROM = 3  # what `_migrate` brings up to SCHEMA_VERSION
 COMMIT_DELAY = 0.01  # seconds: how long the scheduler's own writes may wait to share a commit
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS entities (
@@ -48,10 +55,12 @@ CREATE TABLE IF NOT EXISTS entities (
     extra TEXT NOT NULL DEFAULT '{}',
     result TEXT,
     slots INTEGER NOT NULL DEFAULT 1,
+    expires TEXT,
     UNIQUE (account, kind, parent, key)
 );
 CREATE INDEX IF NOT EXISTS entities_seq ON entities (account, kind, parent, seq);
 CREATE INDEX IF NOT EXISTS entities_state ON entities (account, kind, parent, state, result, slots);
+CREATE INDEX IF NOT EXISTS entities_expires ON entities (expires) WHERE expires IS NOT NULL;
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 
@@ -71,7 +80,9 @@ class Database:
         self.conn.execute("PRAGMA synchronous=NORMAL")
         version = int(self.conn.execute("PRAGMA user_version").fetchone()[0])
         has_table = self.conn.execute("SELECT 1 FROM sqlite_master WHERE name='entities'").fetchone()
-        if has_table and version != SCHEMA_VERSION:
+        if has_table and version == MIGRATES_FROM:
+            self._migrate()
+        elif has_table and version != SCHEMA_VERSION:
             raise SchemaMismatch(
                 f"{self.path} was written by another version of Batchite (schema {version}, "
                 f"this one reads {SCHEMA_VERSION}); use a new --data-dir"
@@ -86,6 +97,19 @@ class Database:
         self.seq = int(self.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM entities").fetchone()[0])
         # ETags: a counter seeded from the clock in 100 ns ticks, so they grow across restarts.
         self._etag_counter = int(time.time() * 10_000_000) + 0x8D000000000000
+
+    def _migrate(self) -> None:
+        """Schema 3 -> 4: the `expires` column (and its index), filled in for the completed tasks."""
+        self.conn.execute("BEGIN")
+        self.conn.execute("ALTER TABLE entities ADD COLUMN expires TEXT")
+        rows = self.conn.execute(
+            "SELECT rowid, doc FROM entities WHERE kind=? AND state=?", (Task.KIND, str(TaskState.COMPLETED))
+        ).fetchall()
+        for rowid, doc in rows:
+            expires = retention_expiry(decode(BatchTask, doc))
+            if expires is not None:
+                self.conn.execute("UPDATE entities SET expires=? WHERE rowid=?", (format_time(expires), rowid))
+        self.conn.execute("COMMIT")
 
     def next_seq(self) -> int:
         self.seq += 1
