@@ -16,6 +16,7 @@ from typing import Any
 
 from batchite.agent.identity import Isolation, default_isolation
 from batchite.domain.quotas import Quotas
+from batchite.scheduler.agent_groups import DEFAULT_NODES_PER_AGENT
 from batchite.scheduler.preemption import PreemptionPolicy
 from batchite.scheduler.scheduler import NODE_RELEASE_TIME, SchedulerSettings
 
@@ -54,6 +55,11 @@ class Settings:
         "How tasks are kept apart: users (own unprivileged uids per pool; the default as root), sandbox "
         "(also a bubblewrap sandbox per task) or none (as the agent's user; the default otherwise).",
     )
+    nodes_per_agent: int = _setting(
+        DEFAULT_NODES_PER_AGENT,
+        "Nodes of one pool a node agent process hosts (1 = a process per node); nodes of different pools "
+        "or accounts never share one.",
+    )
     stop_agents: bool = _setting(
         False, "When the service stops, end the node agents and their tasks too (they are requeued at start)."
     )
@@ -91,6 +97,7 @@ class Settings:
                 self.preemption_rate, timedelta(seconds=self.preemption_recovery), self.preemption_seed
             ),
             node_release_time=timedelta(seconds=max(0.0, self.node_release_time)),
+            nodes_per_agent=max(1, self.nodes_per_agent),
         )
 
 

@@ -3,8 +3,8 @@
 - The service is killed with SIGKILL while tasks run, and restarted on the same data directory:
   the tasks go on under their agents and complete with their real exit codes and output, never
   requeued (one finishes while the service is down, one after it is back).
-- An agent is killed: its node goes `unusable`, its task is requeued and completes on another node,
-  and the task's process went with its agent.
+- An agent is killed: its nodes go `unusable`, its task is requeued and completes on a node of
+  another agent, and the task's process went with its agent.
 """
 
 from __future__ import annotations
@@ -69,7 +69,9 @@ def test_tasks_finish_under_their_agents_across_a_sigkill_of_the_service(tmp_pat
 def test_a_node_whose_agent_dies_goes_unusable_and_its_task_runs_elsewhere(client: Any, uid: Any) -> None:
     cleanup = Cleanup(client)
     try:
-        pool_id = make_pool(client, uid("lost"), cleanup, dedicated=2)
+        # 9 nodes: more than one agent hosts (8 by default), so whichever agent the task's node
+        # shares, another agent's node is left to run it
+        pool_id = make_pool(client, uid("lost"), cleanup, dedicated=9)
         job_id = uid("ljob")
         client.create_job(job_options(job_id, pool_id))
         cleanup("job", job_id)

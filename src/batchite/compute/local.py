@@ -1,10 +1,12 @@
-"""Local backend: every node is hosted by a node agent, a process of its own on this machine.
+"""Local backend: every node is hosted by a node agent, a process on this machine that hosts the
+nodes of one agent key (up to K nodes of one pool, chosen by the scheduler; see
+scheduler/agent_groups.py). At most AGENT_STARTS agent processes start at once.
 
 Node trees live under DATA_DIR/nodes/<account>/<pool>/<node>; the agents' sockets, tokens and
 run records under DATA_DIR/agents (or a short directory in /tmp when that path is too long for a
 Unix socket). An agent is started in its own session with a clean environment, so nothing of the
 service's memory, environment or open files reaches a task, and it outlives the service: a
-restarted service attaches to it again. An agent that dies, or goes silent, loses its node; the
+restarted service attaches to it again. An agent that dies, or goes silent, loses its nodes; the
 processes it left are ended from its run records before the scheduler runs them elsewhere.
 """
 
@@ -44,6 +46,7 @@ log = logging.getLogger("batchite.compute.local")
 SOCKET_PATH_LIMIT = 100  # sun_path holds 108 bytes; leave room
 PASS_THROUGH = 0o711  # the directories above node trees: the pools' users go through, never look
 VAR_LIB = Path("/var/lib/batchite")
+AGENT_STARTS = 2  # agent processes started at once (each is a Python interpreter coming up)
 
 
 def agents_directory(data_dir: Path) -> Path:
@@ -93,6 +96,7 @@ class LocalBackend:
         self.specs: dict[str, NodeSpec] = {}  # node id -> spec
         self._pending: dict[str, asyncio.Task[AgentLink | None]] = {}  # agents being started or reached
         self._tasks: set[asyncio.Task[object]] = set()
+        self._starting = asyncio.Semaphore(AGENT_STARTS)
 
     def connect(self, events: NodeEvents, durable: Durable) -> None:
         self._events, self._durable = events, durable
@@ -103,8 +107,10 @@ class LocalBackend:
         return self._events
 
     @staticmethod
-    def agent_id(node_id: str) -> str:
-        return hashlib.sha256(node_id.encode()).hexdigest()[:16]
+    def agent_id(node: NodeSpec) -> str:
+        """The agent process hosting the node: the one of its agent key (nodes of one pool share
+        it), or of its own id when it has none (nodes stored before agents were shared)."""
+        return hashlib.sha256((node.agent or node.node_id).encode()).hexdigest()[:16]
 
     def node_root(self, node: NodeSpec) -> Path:
         return self.root / node.account / node.pool_id.lower() / node.node_id
@@ -121,7 +127,7 @@ class LocalBackend:
 
     async def _link(self, node: NodeSpec, *, start: bool) -> AgentLink | None:
         """The node's agent, connected: started when `start`, else only found again."""
-        agent_id = self.agent_id(node.node_id)
+        agent_id = self.agent_id(node)
         link = self.links.get(agent_id)
         if link is not None and not link.lost:
             return link
@@ -143,7 +149,8 @@ class LocalBackend:
                 log.info("agent %s cannot be reached: %s", agent_id, exc)
                 return None
             kill_recorded_runs(link.directory)  # a dead agent's leftovers
-            await start_agent_process(link.directory, agent_id, self.token, self.isolation, self.hide)
+            async with self._starting:  # a few at a time: a big pool must not stall the machine
+                await start_agent_process(link.directory, agent_id, self.token, self.isolation, self.hide)
             link = self._new_link(agent_id)
             await link.connect()
         self.links[agent_id] = link
@@ -199,6 +206,8 @@ class LocalBackend:
             self.events.node_lost(node, f"its node agent could not be started: {exc}")
             return
         assert link is not None
+        if self.specs.get(node.node_id) is not node:  # released while its agent was coming up
+            return
         link.nodes.add(node.node_id)
         link.send(
             AddNode(
@@ -221,7 +230,8 @@ class LocalBackend:
         link = await self._link(node, start=False)
         welcome = link.welcome if link is not None else None
         if link is None or welcome is None or node.node_id not in welcome.nodes:
-            kill_recorded_runs(self.agents_dir / self.agent_id(node.node_id))
+            if link is None:  # the agent is gone: end what it left (a live one, shared, keeps its runs)
+                kill_recorded_runs(self.agents_dir / self.agent_id(node))
             self.events.node_lost(node, "its node agent is gone")
             return
         link.nodes.add(node.node_id)
@@ -229,16 +239,20 @@ class LocalBackend:
 
     def release(self, node: NodeSpec) -> None:
         self.specs.pop(node.node_id, None)
-        link = self.links.get(self.agent_id(node.node_id))
+        link = self.links.get(self.agent_id(node))
         if link is not None:
             link.nodes.discard(node.node_id)
             link.send(RemoveNode(node.node_id))
             if not link.nodes:  # the agent ends once its last node left
-                self.links.pop(link.agent_id, None)
-                self._spawn(link.close())
+                self._drop_link(link)
+
+    def _drop_link(self, link: AgentLink) -> None:
+        if self.links.get(link.agent_id) is link:
+            del self.links[link.agent_id]
+        self._spawn(link.close())
 
     def _send(self, node: NodeSpec, message: Message) -> bool:
-        link = self.links.get(self.agent_id(node.node_id))
+        link = self.links.get(self.agent_id(node))
         if link is None or link.lost:
             return False
         link.send(message)
@@ -258,7 +272,7 @@ class LocalBackend:
 
     # -- files --------------------------------------------------------------------------
     def _file_link(self, node: NodeSpec) -> AgentLink:
-        link = self.links.get(self.agent_id(node.node_id))
+        link = self.links.get(self.agent_id(node))
         if link is None or link.lost:
             raise FileRefused("not-found", "the node's agent is not connected")
         return link

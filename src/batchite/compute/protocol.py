@@ -43,6 +43,7 @@ class NodeSpec:
     is_dedicated: bool
     vm_size: str
     users: NodeUsers | None = None  # the pool's users (uids, group), when tasks run as them
+    agent: str = ""  # nodes with the same key share one agent process ("" = one of its own)
 
 
 class NodeEvents(Protocol):

@@ -49,7 +49,7 @@ class NodeAgents:
     def restore(self, live: LivePool, entity: Node) -> LiveNode:
         """After a restart: the node as it was stored; its agent is looked for (`attached` or `lost`)."""
         dedicated = entity.wire.is_dedicated is not False
-        spec = self.nodes.node_spec(live, entity.id, dedicated)
+        spec = self.nodes.node_spec(live, entity.id, dedicated, entity.internal.agent)
         node = LiveNode(entity=entity, spec=spec, slots=live.slots_per_node)
         node.attaching = True
         live.nodes[node.id] = node
@@ -61,7 +61,11 @@ class NodeAgents:
         """After a restart, a node of a pool being deleted: its agent is looked for only to be
         released (it ends with whatever it still runs; those tasks were requeued)."""
         dedicated = entity.wire.is_dedicated is not False
-        node = LiveNode(entity=entity, spec=self.nodes.node_spec(live, entity.id, dedicated), slots=live.slots_per_node)
+        node = LiveNode(
+            entity=entity,
+            spec=self.nodes.node_spec(live, entity.id, dedicated, entity.internal.agent),
+            slots=live.slots_per_node,
+        )
         node.leaving = node.attaching = True
         live.nodes[node.id] = node
         self.backend.attach(node.spec)

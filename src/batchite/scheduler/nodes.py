@@ -17,11 +17,12 @@ from batchite.clock import Clock
 from batchite.compute.protocol import NodeBackend, NodeSpec, NodeUsers
 from batchite.domain import vmsizes
 from batchite.domain.entities import Node, NodeUsage, Pool
-from batchite.domain.entities.records import NodeUsageRecord
+from batchite.domain.entities.records import NodeInternal, NodeUsageRecord
 from batchite.domain.node_actions import NodeAction
 from batchite.domain.quotas import Quotas
 from batchite.domain.states import ALLOCATION, NodeState, can_move, transition
 from batchite.domain.urls import Urls
+from batchite.scheduler.agent_groups import DEFAULT_NODES_PER_AGENT, agent_for_new_node
 from batchite.scheduler.events import EventBus, NodeRebooted, RunEnded, RunStarted
 from batchite.scheduler.kick import Kick
 from batchite.scheduler.live import KillReason, LiveNode, LivePool, Projection, environment_of
@@ -79,7 +80,9 @@ class NodeManager:
         urls: Urls,
         quotas: Quotas,
         release_time: timedelta,
+        nodes_per_agent: int = DEFAULT_NODES_PER_AGENT,
     ) -> None:
+        self.nodes_per_agent = nodes_per_agent
         self.store = store
         self.backend = backend
         self.clock = clock
@@ -213,7 +216,7 @@ class NodeManager:
         named = [(u.name, u.elevation_level == ElevationLevel.ADMIN) for u in pool.wire.user_accounts or []]
         return NodeUsers.of_block(pool.internal.uid_block, named)
 
-    def node_spec(self, live: LivePool, node_id: str, dedicated: bool) -> NodeSpec:
+    def node_spec(self, live: LivePool, node_id: str, dedicated: bool, agent: str) -> NodeSpec:
         return NodeSpec(
             account=live.account,
             account_url=self.urls.account(live.account),
@@ -222,6 +225,7 @@ class NodeManager:
             is_dedicated=dedicated,
             vm_size=live.vm_size,
             users=self._users(live),
+            agent=agent,
         )
 
     def _add_node(self, live: LivePool, dedicated: bool) -> LiveNode:
@@ -247,9 +251,10 @@ class NodeManager:
             node_agent_info=BatchNodeAgentInfo(version=f"batchite/{self.backend.name}", last_update_time=now),
             virtual_machine_info=VirtualMachineInfo(image_reference=config.image_reference if config else None),
         )
+        agent = agent_for_new_node(live, node_id, self.nodes_per_agent)
         node = LiveNode(
-            entity=Node(live.account, live.key, wire),
-            spec=self.node_spec(live, node_id, dedicated),
+            entity=Node(live.account, live.key, wire, NodeInternal(agent=agent)),
+            spec=self.node_spec(live, node_id, dedicated, agent),
             slots=live.slots_per_node,
         )
         wire.ip_address = node.ip

@@ -25,11 +25,16 @@ class Pool(Entity[wire.BatchPool, PoolInternal]):
     __slots__ = ()
 
 
-class Node(Entity[wire.BatchNode, Internal]):
+class NodeInternal(Internal):
+    agent: str = ""  # the key of the agent process hosting it ("" before agents were shared: its own)
+
+
+class Node(Entity[wire.BatchNode, NodeInternal]):
     """parent: the pool's key."""
 
     KIND = "node"
     WIRE = wire.BatchNode
+    INTERNAL = NodeInternal
     __slots__ = ()
 
 
