@@ -8,7 +8,8 @@ from typing import Any
 
 from azure.batch import models as m
 
-from tests.e2e.helpers import make_pool, wait_task
+from tests.conftest import wait_for
+from tests.e2e.helpers import POLL, make_pool, wait_task
 from tests.sdk import job_options, task_options
 
 BUSY = "/bin/sh -c 'i=0; while [ $i -lt 150000 ]; do i=$((i+1)); done'"  # some CPU in the shell itself
@@ -101,3 +102,32 @@ def test_pool_stats_hold_the_dedicated_core_time(client: Any, uid: Any, cleanup:
     assert client.get_pool(pool_id).pool_statistics is None
     [listed] = [p for p in client.list_pools(expand=["stats"]) if p.id == pool_id]
     assert listed.pool_statistics.usage_statistics.dedicated_core_time >= usage.dedicated_core_time
+
+
+def test_job_schedule_stats_add_up_its_jobs(client: Any, uid: Any, cleanup: Any) -> None:
+    pool = make_pool(client, uid("sspool"), cleanup)
+    schedule_id = uid("ssched")
+    spec = m.BatchJobSpecification(pool_info=m.BatchPoolInfo(pool_id=pool))
+    client.create_job_schedule(
+        m.BatchJobScheduleCreateOptions(
+            id=schedule_id, schedule=m.BatchJobScheduleConfiguration(), job_specification=spec
+        )
+    )
+    try:
+        job_id = wait_for(lambda: client.get_job_schedule(schedule_id).execution_info.recent_job).id
+        retry = m.BatchTaskConstraints(max_task_retry_count=1)
+        client.create_task(job_id, task_options("ok", BUSY))
+        client.create_task(job_id, task_options("bad", "/bin/false", constraints=retry))
+        wait_task(client, job_id, "ok", timeout=60)
+        wait_task(client, job_id, "bad", timeout=60)
+        job_stats = client.get_job(job_id, expand=["stats"]).job_statistics
+        schedule = client.get_job_schedule(schedule_id, expand=["stats"])
+        stats = schedule.job_schedule_statistics
+        assert stats is not None
+        assert (stats.succeeded_tasks_count, stats.failed_tasks_count, stats.task_retries_count) == (1, 1, 1)
+        assert stats.start_time == schedule.creation_time
+        assert stats.user_cpu_time == job_stats.user_cpu_time > ZERO
+        assert stats.wall_clock_time == job_stats.wall_clock_time
+        assert client.get_job_schedule(schedule_id).job_schedule_statistics is None
+    finally:
+        client.begin_delete_job_schedule(schedule_id, polling_interval=POLL).result()

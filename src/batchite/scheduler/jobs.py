@@ -13,8 +13,9 @@ from functools import partial
 
 from batchite.clock import Clock
 from batchite.compute.protocol import NodeBackend
-from batchite.domain.entities import Job, Task
+from batchite.domain.entities import Job, JobTotals, Task
 from batchite.domain.exits import task_exit_options
+from batchite.domain.job_totals import share
 from batchite.domain.states import JobState, TaskState, transition
 from batchite.scheduler.dependencies import Dependencies
 from batchite.scheduler.events import EventBus, JobEnded, NodeRebooted, RunEnded, TaskCompleted
@@ -74,6 +75,8 @@ class JobLifecycle:
         return live
 
     def add(self, job: Job) -> LiveJob:
+        if job.internal.totals is None:
+            job.internal.totals = JobTotals()
         self.store.jobs.insert(job)
         live = self.live(job)
         if job.wire.job_manager_task is None:  # with one, the job has a task from the start
@@ -136,14 +139,17 @@ class JobLifecycle:
                 self.check_complete(job)
         self.store.subtasks.delete_all(account, subtask_parent(job_key, task.key))
         self.store.tasks.delete(account, job_key, task.id)
+        self.tasks.count(account, job_key, share(task), None)
 
     def reactivate_task(self, job: LiveJob, task: Task) -> None:
         """A failed task runs again, from the start (its retry count back to 0)."""
+        before = share(task)
         info = execution_info(task)
         task.wire.execution_info = type(info)(retry_count=0, requeue_count=info.requeue_count)
         task.wire.node_info = None
         transition(task.wire, TaskState.ACTIVE, self.clock.now())
         self.store.tasks.update(task)
+        self.tasks.count(job.account, job.key, before, task)
         self.dependencies.forget(job, task.key)
         self.dependencies.admit(job, LiveTask.of(task))
 

@@ -16,6 +16,7 @@ from batchite.agent.process import ProcessOutcome
 from batchite.clock import Clock
 from batchite.compute.protocol import NodeBackend, NodeSpec
 from batchite.domain.entities import Task
+from batchite.domain.job_totals import of_tasks
 from batchite.domain.quotas import Quotas
 from batchite.domain.states import JobState, PoolState, TaskState, transition
 from batchite.domain.urls import Urls
@@ -151,6 +152,9 @@ class Scheduler:
             if live.counts() != targets and pool.wire.allocation_state != AllocationState.STEADY:
                 self.nodes.resize(live, *targets)
         for job in list(self.store.jobs.every()):
+            if job.internal.totals is None:  # stored before jobs kept them: computed once, here
+                job.internal.totals = of_tasks(self.store.tasks.list(job.account, job.key))
+                self.store.jobs.update(job, modified=False)
             state = job.wire.state
             if state == JobState.DELETING:
                 self.jobs.delete(job)

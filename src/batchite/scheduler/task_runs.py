@@ -13,7 +13,8 @@ from batchite.agent.layout import TaskLaunch, task_relative_dir
 from batchite.agent.process import ProcessOutcome
 from batchite.clock import Clock
 from batchite.compute.protocol import NodeBackend
-from batchite.domain.entities import RunUsage, Task
+from batchite.domain.entities import JobTotals, RunUsage, Task
+from batchite.domain.job_totals import add, share
 from batchite.domain.states import TaskState, transition
 from batchite.domain.urls import Urls
 from batchite.scheduler.events import EventBus, RunEnded, RunStarted, TaskCompleted
@@ -234,6 +235,7 @@ class TaskRunner:
             self.events.publish(RunEnded(node, job, task, None))
             self.queue.kick()
             return
+        before = share(entity)
         now = self.clock.now()
         info = execution_info(entity)
         info.end_time = now  # times come from the service clock, as every other
@@ -253,19 +255,34 @@ class TaskRunner:
             info.last_retry_time = now
             transition(entity.wire, TaskState.ACTIVE, now)
             self.store.tasks.update(entity)
+            self.count(job.account, job.key, before, entity)
             self.events.publish(RunEnded(node, job, task, None))
             self.queue.enqueue(job, task, front=True)
             return
-        self._complete(job, task, entity)
+        self._complete(job, task, entity, before)
         self.events.publish(RunEnded(node, job, task, failure is None))
         self.queue.kick()
 
-    def _complete(self, job: LiveJob, task: LiveTask, entity: Task) -> None:
+    def _complete(self, job: LiveJob, task: LiveTask, entity: Task, before: JobTotals) -> None:
         transition(entity.wire, TaskState.COMPLETED, self.clock.now())
         self.store.tasks.update(entity)
+        self.count(job.account, job.key, before, entity)
         job.tasks.pop(task.key, None)
         self.retention.completed(entity)
         self.events.publish(TaskCompleted(job, entity, job.pool_key))
+
+    def count(self, account: str, job_key: str, before: JobTotals | None, after: Task | None) -> None:
+        """A task changed: its job's totals lose its share `before` and gain its share now
+        (`after`; None when it is deleted). Written with the job, its ETag kept."""
+        live = self.projection.jobs.get((account, job_key))
+        job = live.entity if live is not None else self.store.jobs.get(account, "", job_key)
+        if job is None or job.internal.totals is None:
+            return
+        if before is not None:
+            add(job.internal.totals, before, -1)
+        if after is not None:
+            add(job.internal.totals, share(after))
+        self.store.jobs.update(job, modified=False)
 
     # -- stops the API (and the other parts) ask for --------------------------------------
     def stop(self, job: LiveJob, task: LiveTask, reason: KillReason, entity: Task | None = None) -> None:
@@ -288,6 +305,7 @@ class TaskRunner:
         entity = entity or self._task(job, task)
         if entity is None:
             return
+        before = share(entity)
         now = self.clock.now()
         info = execution_info(entity)
         entity.internal.run_id = None
@@ -303,7 +321,7 @@ class TaskRunner:
         info.start_time = info.start_time or now
         info.result = BatchTaskExecutionResult.FAILURE
         info.failure_info = failure_info(*TASK_ENDED)
-        self._complete(job, task, entity)
+        self._complete(job, task, entity, before)
 
     def evict(self, node: LiveNode, reason: KillReason) -> None:
         """Stop every task running on a node (it reboots, leaves, is preempted...)."""

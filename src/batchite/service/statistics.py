@@ -5,6 +5,10 @@ used (CPU time and file system blocks, from wait4 on the node), and the nodes' l
 Azure refreshes statistics about every 30 minutes; Batchite computes them when asked, so
 `lastUpdateTime` is the time of the request (or a task's end). What no node measures here is 0:
 the pools' resourceStats (CPU percentage, memory, disk, network) and network I/O.
+
+A job's come from the totals the scheduler keeps on it (`JobTotals`, updated as its runs end), and
+the time so far of its running tasks (read from the store's state index: no more than the slots
+its pool has); a schedule's are those of its jobs, added. No request reads every task of a job.
 """
 
 from __future__ import annotations
@@ -16,9 +20,10 @@ from typing import Any
 import msgspec
 
 from batchite.domain import vmsizes
-from batchite.domain.entities import Entity, Job, JobSchedule, Pool, RunUsage, Task
+from batchite.domain.entities import Entity, Job, JobSchedule, JobTotals, Pool, RunUsage, Task
+from batchite.domain.states import TaskState
 from batchite.service.context import ServiceContext
-from batchite.wire.enums import BatchTaskExecutionResult, BatchTaskState
+from batchite.wire.enums import BatchTaskState
 from batchite.wire.models import (
     BatchJobScheduleStatistics,
     BatchJobStatistics,
@@ -46,22 +51,16 @@ class _Totals:
     failed: int = 0
     retries: int = 0
 
-    def add(self, task: Task, now: datetime) -> None:
-        usage = task.internal.usage or RunUsage()
-        self.user_cpu += usage.user_cpu_seconds
-        self.kernel_cpu += usage.kernel_cpu_seconds
-        self.wall_clock += task_wall_clock(task, now)
-        self.read_blocks += usage.read_blocks
-        self.write_blocks += usage.write_blocks
-        info = task.wire.execution_info
-        if info is None:
-            return
-        self.retries += info.retry_count
-        if task.wire.state == BatchTaskState.COMPLETED:
-            if info.result == BatchTaskExecutionResult.SUCCESS:
-                self.succeeded += 1
-            elif info.result == BatchTaskExecutionResult.FAILURE:
-                self.failed += 1
+    def add(self, kept: JobTotals, running_seconds: float) -> None:
+        """A job's kept totals, and the time its running tasks have run so far."""
+        self.user_cpu += kept.user_cpu_seconds
+        self.kernel_cpu += kept.kernel_cpu_seconds
+        self.wall_clock += kept.wall_clock_seconds + running_seconds
+        self.read_blocks += kept.read_blocks
+        self.write_blocks += kept.write_blocks
+        self.succeeded += kept.succeeded
+        self.failed += kept.failed
+        self.retries += kept.retries
 
 
 def _duration(seconds: float) -> Duration:
@@ -119,17 +118,20 @@ class StatisticsService:
         )
 
     # -- jobs -----------------------------------------------------------------------------
-    def _totals(self, job: Job, now: datetime) -> _Totals:
-        totals = _Totals()
-        for task in self.ctx.store.tasks.list(job.account, job.key):
-            totals.add(task, now)
-        return totals
+    def _add_job(self, totals: _Totals, job: Job, now: datetime) -> None:
+        running = 0.0
+        for task in self.ctx.store.tasks.list(job.account, job.key, states=[TaskState.RUNNING]):
+            info = task.wire.execution_info
+            if info is not None and info.start_time is not None:
+                running += max(0.0, (now - info.start_time).total_seconds())
+        totals.add(job.internal.totals or JobTotals(), running)
 
     def job(self, job: Job, url: str) -> BatchJobStatistics:
         """A job's: the sums over its tasks. `waitTime` is 0, as Azure documents it: it is reported
         in the account's lifetime statistics only."""
         now = self.ctx.clock.now()
-        totals = self._totals(job, now)
+        totals = _Totals()
+        self._add_job(totals, job, now)
         end = job.wire.execution_info.end_time if job.wire.execution_info is not None else None
         return BatchJobStatistics(
             url=url,
@@ -152,10 +154,8 @@ class StatisticsService:
         """A job schedule's: the sums over the jobs it created that still exist."""
         now = self.ctx.clock.now()
         totals = _Totals()
-        for job in self.ctx.store.jobs.list(schedule.account, ""):
-            if job.internal.schedule == schedule.key:
-                for task in self.ctx.store.tasks.list(job.account, job.key):
-                    totals.add(task, now)
+        for job in self.ctx.store.jobs.of_schedule(schedule.account, schedule.key):
+            self._add_job(totals, job, now)
         return BatchJobScheduleStatistics(
             url=url,
             start_time=schedule.wire.creation_time or now,

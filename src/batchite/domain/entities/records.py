@@ -81,9 +81,24 @@ class NodeUsage(Entity[NodeUsageRecord, Internal]):
         return self.wire.node_id
 
 
+class JobTotals(Internal):
+    """What a job's tasks used and how they ended, kept up to date by the scheduler as runs end,
+    tasks complete, are reactivated or deleted (the job's statistics come from it, not its tasks)."""
+
+    wall_clock_seconds: float = 0.0  # of the ended runs (a running one adds its time so far)
+    user_cpu_seconds: float = 0.0
+    kernel_cpu_seconds: float = 0.0
+    read_blocks: int = 0
+    write_blocks: int = 0
+    succeeded: int = 0  # completed tasks by result
+    failed: int = 0
+    retries: int = 0  # the tasks' retry counts, summed
+
+
 class JobInternal(Internal):
     schedule: str | None = None  # the key of the job schedule that made it
     auto_pool: str | None = None  # the id of the auto pool made for it
+    totals: JobTotals | None = None  # None: stored before jobs kept them (computed at start)
 
 
 class Job(Entity[wire.BatchJob, JobInternal]):
