@@ -5,7 +5,9 @@ then 32 client threads (one BatchClient each, the SDK's retries on) for `--secon
 creates (single, and collections of 50), list pages, gets, task counts and downloads of
 stdout.txt. Reported: requests per second and p50/p99 latency per kind, 5xx answers (must be 0),
 503 ServerBusy, transport errors and timeouts, tasks dropped (created but not listed at the end:
-must be 0), and the service's RSS before, at its peak and after (read from /proc).
+must be 0), and the service's RSS before, at its peak and after (read from /proc). Phase 1
+runs `--rounds` (2) times on the same service: the RSS after the last round must stay within
+15% of the RSS after the first (the first warms SQLite's cache and the allocator).
 
 Phase 2: a service started with `--max-concurrent-requests` set to `--busy-limit` (4) and 32
 clients for `--busy-seconds`, half with the SDK's retries on (it retries a 503 three times,
@@ -13,7 +15,7 @@ honouring `Retry-After`; what is still 503 after that is counted) and half with 
 (they see the 503 ServerBusy themselves and wait as `Retry-After` says). Every 503 must carry
 `Retry-After`, and nothing may time out or answer another 5xx.
 
-    python bench/load.py [--seconds 60] [--clients 32] [--busy-seconds 15] [--busy-limit 4]
+    python bench/load.py [--seconds 60] [--clients 32] [--rounds 2] [--busy-seconds 15] [--busy-limit 4]
 
 Exits 1 if anything that must hold does not.
 """
@@ -31,6 +33,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -195,12 +198,17 @@ def worker(endpoint: str, name: str, seconds: float, retries: bool, seed: int, t
     client.close()
 
 
-def drive(endpoint: str, clients: int, seconds: float, flavour: Callable[[int], tuple[bool, Tally]]) -> float:
-    """`clients` threads for `seconds`; flavour(i): whether client i retries, and where it counts."""
+def drive(
+    endpoint: str, clients: int, seconds: float, flavour: Callable[[int], tuple[bool, Tally]], prefix: str = ""
+) -> float:
+    """`clients` threads for `seconds`; flavour(i): whether client i retries, and where it counts;
+    `prefix` keeps the task ids of one round apart from another's."""
     threads = []
     for i in range(clients):
         retries, tally = flavour(i)
-        threads.append(threading.Thread(target=worker, args=(endpoint, f"c{i}", seconds, retries, 1000 + i, tally)))
+        threads.append(
+            threading.Thread(target=worker, args=(endpoint, f"{prefix}c{i}", seconds, retries, 1000 + i, tally))
+        )
     start = time.monotonic()
     for t in threads:
         t.start()
@@ -224,37 +232,53 @@ def print_table(tally: Tally, elapsed: float) -> None:
     print(f"{'all':<11} {total:>8} {total / elapsed:>8.1f}")
 
 
-def phase_one(clients: int, seconds: float, failures: list[str]) -> None:
+def _retrying(tally: Tally, client_index: int) -> tuple[bool, Tally]:
+    return True, tally
+
+
+def phase_one(clients: int, seconds: float, rounds: int, failures: list[str]) -> None:
+    """`rounds` rounds of load on one service: what a round leaves in memory must not grow with the
+    rounds (the first one warms caches and the allocator; the next ones must not add to it)."""
     server = start_child_server(Path(tempfile.mkdtemp(prefix="batchite-load-")), ["--isolation", "none"])
     try:
         setup(server.endpoint)
         pid = server.process.pid
         before = rss_kib(pid)
-        tally = Tally()
-        with RssWatch(pid) as watch:
-            elapsed = drive(server.endpoint, clients, seconds, lambda i: (True, tally))
-            client = client_for(server.endpoint)
-            listed = {t.id for t in client.list_tasks(JOB, select=["id"])}
-            deadline = time.monotonic() + 120
-            while client.get_job_task_counts(JOB).task_counts.completed < len(listed) and time.monotonic() < deadline:
-                time.sleep(0.2)
-            time.sleep(2.0)  # what the last requests left behind is let go
-            after = rss_kib(pid)
-            client.close()
-        dropped = len(tally.created - listed)
-        print(f"== phase 1: {clients} clients for {elapsed:.0f} s, default limits")
-        print_table(tally, elapsed)
-        print(f"5xx (other than 503): {tally.server_errors}, 503 ServerBusy: {tally.busy}")
-        print(f"errors: {dict(tally.errors) or 0}")
-        print(
-            f"tasks created {len(tally.created)}, listed {len(listed) - SEEDED} (+{SEEDED} seeded), dropped {dropped}"
-        )
-        print(
-            f"service RSS: before {before / 1024:.0f} MiB, peak {watch.peak / 1024:.0f} MiB, "
-            f"after {after / 1024:.0f} MiB"
-        )
-        if tally.server_errors or tally.errors or dropped:
-            failures.append(f"phase 1: {tally.server_errors} 5xx, errors {dict(tally.errors)}, {dropped} dropped")
+        afters: list[int] = []
+        for round_number in range(1, rounds + 1):
+            tally = Tally()
+            with RssWatch(pid) as watch:
+                elapsed = drive(server.endpoint, clients, seconds, partial(_retrying, tally), prefix=f"r{round_number}")
+                client = client_for(server.endpoint)
+                listed = {t.id for t in client.list_tasks(JOB, select=["id"])}
+                deadline = time.monotonic() + 120
+                while (
+                    client.get_job_task_counts(JOB).task_counts.completed < len(listed) and time.monotonic() < deadline
+                ):
+                    time.sleep(0.2)
+                time.sleep(2.0)  # what the last requests left behind is let go
+                afters.append(rss_kib(pid))
+                client.close()
+            dropped = len(tally.created - listed)
+            print(f"== phase 1, round {round_number}/{rounds}: {clients} clients for {elapsed:.0f} s, default limits")
+            print_table(tally, elapsed)
+            print(f"5xx (other than 503): {tally.server_errors}, 503 ServerBusy: {tally.busy}")
+            print(f"errors: {dict(tally.errors) or 0}")
+            print(f"tasks created {len(tally.created)}, listed in all {len(listed) - SEEDED} (+{SEEDED} seeded)")
+            print(
+                f"service RSS: before {before / 1024:.0f} MiB, peak {watch.peak / 1024:.0f} MiB, "
+                f"after this round {afters[-1] / 1024:.0f} MiB"
+            )
+            if tally.server_errors or tally.errors or dropped:
+                failures.append(f"phase 1: {tally.server_errors} 5xx, errors {dict(tally.errors)}, {dropped} dropped")
+        if len(afters) > 1:
+            growth = (afters[-1] - afters[0]) / 1024
+            print(
+                f"RSS after round 1 {afters[0] / 1024:.0f} MiB, after round {rounds} {afters[-1] / 1024:.0f} MiB "
+                f"(growth over the later rounds: {growth:+.1f} MiB)"
+            )
+            if afters[-1] > afters[0] * 1.15:
+                failures.append(f"phase 1: memory grew by {growth:.1f} MiB after the first round")
     finally:
         server.stop()
 
@@ -296,12 +320,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of phase 1 on the same service")
     parser.add_argument("--busy-seconds", type=float, default=15.0)
     parser.add_argument("--busy-limit", type=int, default=4)
     args = parser.parse_args()
     logging.getLogger("azure").setLevel(logging.ERROR)  # the SDK warns of every error body it cannot parse
     failures: list[str] = []
-    phase_one(args.clients, args.seconds, failures)
+    phase_one(args.clients, args.seconds, args.rounds, failures)
     phase_two(args.clients, args.busy_seconds, args.busy_limit, failures)
     for failure in failures:
         print(f"FAIL {failure}")
