@@ -324,3 +324,32 @@ def test_the_string_to_sign_is_shown_as_it_is_signed(raw: Raw) -> None:
     _, _, signed = detail.partition("Server used following string to sign: '")
     assert signed.startswith("GET\n\n\n") and signed.endswith(f"\n/{DEV_ACCOUNT_NAME}/pools\napi-version:{API}'.")
     no_library_words(response)
+
+
+# -- times and durations at the ends of the calendar ------------------------------------------------
+
+
+def test_a_time_that_has_no_utc_date_is_invalid_property_value(raw: Raw) -> None:
+    spec = {"poolInfo": {"poolId": "none"}}
+    body = {"id": "t-year0", "schedule": {"doNotRunUntil": "0001-01-01T00:00:00+01:00"}, "jobSpecification": spec}
+    response = raw.request("POST", "/jobschedules", body=body)
+    assert response.status_code == 400, response.text
+    code, values = error_of(response)
+    assert code == "InvalidPropertyValue"
+    assert values["PropertyName"] == "schedule.doNotRunUntil"
+    no_library_words(response)
+    assert raw.request("GET", "/jobschedules/t-year0").status_code == 404  # nothing half made
+
+
+@pytest.mark.parametrize("duration", ["P3000000D", "P10000000D", "P10675199DT2H48M5.4775807S"])
+def test_durations_past_the_last_date_never_end(raw: Raw, duration: str) -> None:
+    """Azure takes any duration up to TimeSpan.MaxValue; added to now they pass the year 9999."""
+    suffix = duration.lower().replace(".", "")
+    schedule = {"doNotRunUntil": "2000-01-01T00:00:00Z", "recurrenceInterval": duration, "startWindow": duration}
+    body = {"id": f"long-{suffix}", "schedule": schedule, "jobSpecification": {"poolInfo": {"poolId": "none"}}}
+    assert raw.request("POST", "/jobschedules", body=body).status_code == 201
+    job = {"id": f"longjob-{suffix}", "poolInfo": {"poolId": "none"}, "constraints": {"maxWallClockTime": duration}}
+    assert raw.request("POST", "/jobs", body=job).status_code == 201
+    assert raw.request("GET", f"/jobs/longjob-{suffix}").status_code == 200
+    assert raw.request("DELETE", f"/jobschedules/long-{suffix}").status_code == 202
+    assert raw.request("DELETE", f"/jobs/longjob-{suffix}").status_code == 202

@@ -92,8 +92,9 @@ class Duration(timedelta):
 
     @property
     def unlimited(self) -> bool:
-        """At least the service's "no limit" (.NET TimeSpan.MaxValue, about 29,000 years)."""
-        return self >= UNLIMITED
+        """Never ends: the service's "no limit" (.NET TimeSpan.MaxValue, about 29,000 years), or any
+        duration so long that no time of this era plus it is a date (over `ENDLESS`, 7,000 years)."""
+        return self >= ENDLESS
 
     def wire(self) -> str:
         if self >= UNLIMITED:
@@ -118,6 +119,7 @@ class Duration(timedelta):
 
 UNLIMITED_TEXT = "P10675199DT2H48M5.4775807S"
 UNLIMITED = Duration(days=10675199, hours=2, minutes=48, seconds=5, microseconds=477580)
+ENDLESS = timedelta(days=7000 * 365)  # the year 9999 is the last date: durations past this never end
 
 
 class Int64String(int):
@@ -275,20 +277,33 @@ def _may_hold_time(t: msgspec.inspect.Type) -> bool:
     return False
 
 
-def to_utc_times(value: Any) -> None:
-    """Bring every time in a model (and the models it holds) to UTC, in place."""
+def to_utc_times(value: Any, steps: tuple[str | int, ...] = ()) -> None:
+    """Bring every time in a model (and the models it holds) to UTC, in place. A time that has no
+    UTC form (`0001-01-01T00:00:00+01:00` is in year 0) is a WireError naming its property."""
     if isinstance(value, list):
-        for item in value:
-            to_utc_times(item)
+        for index, item in enumerate(value):
+            to_utc_times(item, (*steps, index))
         return
     if not isinstance(value, msgspec.Struct):
         return
     for name in _time_fields(type(value)):
         item = getattr(value, name)
+        wire_name = _wire_name(type(value), name)
         if isinstance(item, datetime):
-            setattr(value, name, item.replace(tzinfo=UTC) if item.tzinfo is None else item.astimezone(UTC))
+            try:
+                setattr(value, name, item.replace(tzinfo=UTC) if item.tzinfo is None else item.astimezone(UTC))
+            except OverflowError:
+                at = (*steps, wire_name)
+                path = ".".join(s for s in at if isinstance(s, str))
+                raise WireError(path, "The time is out of the range of dates once in UTC.", steps=at) from None
         elif item is not None:
-            to_utc_times(item if not isinstance(item, dict) else list(item.values()))
+            to_utc_times(item if not isinstance(item, dict) else list(item.values()), (*steps, wire_name))
+
+
+def _wire_name(cls: type, attribute: str) -> str:
+    """The camelCase wire name of a model's attribute."""
+    info = msgspec.structs.fields(cls)
+    return next((f.encode_name for f in info if f.name == attribute), attribute)
 
 
 def encode(obj: Any) -> bytes:
