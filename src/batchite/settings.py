@@ -50,6 +50,9 @@ class Settings:
     low_priority_core_quota: int = _setting(100, "Low-priority (spot) cores an account may have.")
     pool_quota: int = _setting(100, "Pools an account may have.")
     active_job_quota: int = _setting(300, "Active jobs and job schedules an account may have.")
+    location_account_quota: int = _setting(
+        3, "Batch accounts a subscription may create through management in one location (Azure: 1-3)."
+    )
     isolation: str = _setting(
         "",
         "How tasks are kept apart: users (own unprivileged uids per pool; the default as root), sandbox "
@@ -91,7 +94,11 @@ class Settings:
     def scheduler(self) -> SchedulerSettings:
         return SchedulerSettings(
             quotas=Quotas(
-                self.dedicated_core_quota, self.low_priority_core_quota, self.pool_quota, self.active_job_quota
+                self.dedicated_core_quota,
+                self.low_priority_core_quota,
+                self.pool_quota,
+                self.active_job_quota,
+                self.location_account_quota,
             ),
             preemption=PreemptionPolicy(
                 self.preemption_rate, timedelta(seconds=self.preemption_recovery), self.preemption_seed

@@ -1,4 +1,5 @@
-"""Account quotas, with Azure's defaults (batch-quota-limit): cores, pools, active jobs."""
+"""Account quotas, with Azure's defaults (batch-quota-limit): cores, pools, active jobs; and how
+many Batch accounts a subscription may have in one location (management's account create)."""
 
 from __future__ import annotations
 
@@ -11,3 +12,4 @@ class Quotas:
     low_priority_cores: int = 100
     pools: int = 100
     active_jobs: int = 300  # active jobs and job schedules together
+    accounts_per_location: int = 3  # per subscription; Azure's default is 1-3 (up to 50 on request)

@@ -7,7 +7,7 @@ edits through `edit`, asks for resizes and deletes (PoolDeletion); every state m
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from functools import partial
@@ -93,7 +93,8 @@ class NodeManager:
         self.events = events
         self.kick = kick
         self.urls = urls
-        self.quotas = quotas
+        self.quotas = quotas  # the default; quotas_of answers per account
+        self.quotas_of: Callable[[str], Quotas] = lambda _account: self.quotas
         self.documents = NodeDocuments(store, clock, urls)
         self.deletion = PoolDeletion(self, store, clock, projection, tasks, events, release_time)
         events.subscribe(RunStarted, lambda e: self._run_started(e.node, e.job.id, e.task.id))
@@ -149,7 +150,8 @@ class NodeManager:
             current = [n for n in live.nodes.values() if n.spec.is_dedicated == is_dedicated and not n.leaving]
             wanted = target - len(current)
             if wanted > 0:
-                quota = self.quotas.dedicated_cores if is_dedicated else self.quotas.low_priority_cores
+                quotas = self.quotas_of(live.account)
+                quota = quotas.dedicated_cores if is_dedicated else quotas.low_priority_cores
                 in_use = self._cores_in_use(live.account, is_dedicated)
                 room = max(0, quota - in_use) // max(1, vmsizes.cores(live.vm_size))
                 if room < wanted:

@@ -9,6 +9,7 @@ Commands come down from the service; backend events come up through this object 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -20,6 +21,7 @@ from batchite.domain.job_totals import of_tasks
 from batchite.domain.quotas import Quotas
 from batchite.domain.states import JobState, PoolState, TaskState, transition
 from batchite.domain.urls import Urls
+from batchite.scheduler.account_removal import AccountRemoval
 from batchite.scheduler.agent_groups import DEFAULT_NODES_PER_AGENT
 from batchite.scheduler.autoscale import AutoScaler
 from batchite.scheduler.dependencies import Dependencies
@@ -112,11 +114,24 @@ class Scheduler:
         kick.bind(self.dispatcher.dispatch)
         self.autoscale = AutoScaler(store, clock, projection, self.nodes, self.events)
         self.timers = ScheduleTimers(clock)
+        self.account_removal = AccountRemoval(store, projection, self.tasks, self.nodes, self.timers, self.events)
         backend.connect(self, store.committed)
 
     @property
     def quotas(self) -> Quotas:
+        """The configured quotas (of the configured accounts); `quotas_of` answers per account."""
         return self.settings.quotas
+
+    def quotas_of(self, account: str) -> Quotas:
+        return self.nodes.quotas_of(account)
+
+    def use_quotas(self, source: Callable[[str], Quotas]) -> None:
+        """Where each account's quotas come from (the service's accounts; settings until then)."""
+        self.nodes.quotas_of = source
+
+    def remove_account(self, account: str) -> None:
+        """Stop everything of an account at once (management deleted it); see account_removal."""
+        self.account_removal.remove(account)
 
     # -- NodeEvents (from the backend) ----------------------------------------------------
     def node_ready(self, node: NodeSpec) -> None:

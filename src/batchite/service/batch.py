@@ -13,6 +13,7 @@ from batchite.scheduler import Scheduler, SchedulerSettings
 from batchite.service.accounts import AccountRegistry
 from batchite.service.applications import ApplicationService
 from batchite.service.autoscale import AutoScaleService
+from batchite.service.batch_accounts import BatchAccountService
 from batchite.service.context import ServiceContext
 from batchite.service.files import FileService
 from batchite.service.jobs import JobService
@@ -55,6 +56,7 @@ class BatchService:
         self.packages = PackageService(self.ctx)
         self.autoscale = AutoScaleService(self.ctx, self.pools)
         self.statistics = StatisticsService(self.ctx)
+        self.batch_accounts = BatchAccountService(self.ctx)  # management's accounts; per-account quotas
 
     @classmethod
     def local(

@@ -177,7 +177,7 @@ class JobService:
         store = self.ctx.store
         active = store.jobs.count(account, "", exclude_states=[JobState.COMPLETED])
         active += store.schedules.count(account, "", exclude_states=[ScheduleState.COMPLETED])
-        quota = self.ctx.scheduler.quotas.active_jobs
+        quota = self.ctx.scheduler.quotas_of(account).active_jobs
         if active >= quota:
             raise conflict(
                 "ActiveJobAndScheduleQuotaReached",

@@ -147,7 +147,7 @@ class PoolService:
         existing = self.ctx.store.pools.get(account, "", pool_id)
         if existing is not None:
             raise pool_being_deleted() if existing.wire.state == PoolState.DELETING else exists("pool")
-        quota = self.ctx.scheduler.quotas.pools
+        quota = self.ctx.scheduler.quotas_of(account).pools
         if self.ctx.store.pools.count(account, "") >= quota:
             raise conflict(
                 "PoolQuotaReached", "The specified account has reached its pool quota.", [("PoolQuota", str(quota))]

@@ -27,6 +27,7 @@ from batchite.domain.entities import (
     Subtask,
     Task,
 )
+from batchite.domain.entities.accounts import BatchAccountRecord
 from batchite.domain.filters import Filter
 
 E = TypeVar("E", bound=Entity[Any, Any])
@@ -119,6 +120,24 @@ class JobRepository(Repository[Job], Protocol):
     ) -> Page[Job]: ...
 
 
+class AccountRepository(Protocol):
+    """The Batch accounts created through management, by name (configured ones are not stored)."""
+
+    def get(self, name: str) -> BatchAccountRecord | None: ...
+
+    def list(self, resource_group: str | None = None) -> builtins.list[BatchAccountRecord]: ...
+
+    def put(self, account: BatchAccountRecord) -> None:
+        """Store a new or changed account."""
+        ...
+
+    def delete(self, name: str) -> None:
+        """Remove the account and every entity of it, of every kind."""
+        ...
+
+    def entity_count(self, name: str) -> int: ...
+
+
 class Store(Protocol):
     """Repositories by kind (read-only attributes), and the commit."""
 
@@ -144,6 +163,8 @@ class Store(Protocol):
     def applications(self) -> Repository[Application]: ...
     @property
     def packages(self) -> Repository[ApplicationPackage]: ...
+    @property
+    def accounts(self) -> AccountRepository: ...
 
     def next_number(self, name: str) -> int:
         """The next number of a counter that only grows (0 first), stored with everything else."""

@@ -7,7 +7,8 @@ after its change is on disk, and a burst of writes shares a commit.
 
 One table holds every kind: the wire part and the internal part as JSON, and beside them the
 columns queries need (state, a task's result and required slots, and when a completed task's
-directory expires). A data directory of the previous schema (3) is migrated when it opens.
+directory expires). The Batch accounts created through management have a table of their own
+(store/accounts.py). A data directory of an earlier schema (3 or 4) is migrated when it opens.
 """
 
 from __future__ import annotations
@@ -33,14 +34,16 @@ from batchite.domain.entities import (
 )
 from batchite.domain.retention import retention_expiry
 from batchite.domain.states import TaskState
+from batchite.store.accounts import ACCOUNTS_TABLE, SqliteAccountRepository
 from batchite.store.repositories import JobRepository, SqliteRepository, TaskRepository
 from batchite.wire.models import BatchTask
 from batchite.wire.types import decode
 
-SCHEMA_VERSION = 4
-MIGRATES_FROM = 3  # what `_migrate` brings up to SCHEMA_VERSION
+SCHEMA_VERSION = 5
+MIGRATES_FROM = 3  # the oldest schema `_migrate` brings up to SCHEMA_VERSION
 COMMIT_DELAY = 0.01  # seconds: how long the scheduler's own writes may wait to share a commit
-SCHEMA = """
+SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS entities (
     account TEXT NOT NULL,
     kind TEXT NOT NULL,
@@ -63,6 +66,8 @@ CREATE INDEX IF NOT EXISTS entities_state ON entities (account, kind, parent, st
 CREATE INDEX IF NOT EXISTS entities_expires ON entities (expires) WHERE expires IS NOT NULL;
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
+    + ACCOUNTS_TABLE
+)
 
 
 class SchemaMismatch(RuntimeError):
@@ -80,8 +85,8 @@ class Database:
         self.conn.execute("PRAGMA synchronous=NORMAL")
         version = int(self.conn.execute("PRAGMA user_version").fetchone()[0])
         has_table = self.conn.execute("SELECT 1 FROM sqlite_master WHERE name='entities'").fetchone()
-        if has_table and version == MIGRATES_FROM:
-            self._migrate()
+        if has_table and MIGRATES_FROM <= version < SCHEMA_VERSION:
+            self._migrate(version)
         elif has_table and version != SCHEMA_VERSION:
             raise SchemaMismatch(
                 f"{self.path} was written by another version of Batchite (schema {version}, "
@@ -98,8 +103,11 @@ class Database:
         # ETags: a counter seeded from the clock in 100 ns ticks, so they grow across restarts.
         self._etag_counter = int(time.time() * 10_000_000) + 0x8D000000000000
 
-    def _migrate(self) -> None:
-        """Schema 3 -> 4: the `expires` column (and its index), filled in for the completed tasks."""
+    def _migrate(self, version: int) -> None:
+        """Schema 3 -> 4: the `expires` column (and its index), filled in for the completed tasks.
+        Schema 4 -> 5: the `batch_accounts` table (created with the schema, empty)."""
+        if version >= 4:
+            return
         self.conn.execute("BEGIN")
         self.conn.execute("ALTER TABLE entities ADD COLUMN expires TEXT")
         rows = self.conn.execute(
@@ -185,6 +193,7 @@ class SqliteStore:
         self.prep_statuses = SqliteRepository(db, PreparationStatus)
         self.applications = SqliteRepository(db, Application)
         self.packages = SqliteRepository(db, ApplicationPackage)
+        self.accounts = SqliteAccountRepository(db)
 
     @property
     def path(self) -> str:

@@ -1,0 +1,197 @@
+"""Batch accounts through management: create, get, list, update, keys, delete.
+
+What the management layer (ARM `batchAccounts`) calls. The configured accounts (BATCHITE_ACCOUNTS
+or the development account) are always there and are not managed here: their names are taken, they
+are never listed, updated or deleted. A created account serves the data plane at once (the SharedKey
+check asks the registry per request), with its own quotas; deleting it stops everything of it at
+once (scheduler/account_removal.py) and removes all its rows from the store.
+"""
+
+from __future__ import annotations
+
+import base64
+import builtins
+import re
+import secrets
+from dataclasses import asdict, dataclass
+
+import msgspec
+
+from batchite.domain.entities.accounts import AccountQuotas, BatchAccountRecord
+from batchite.service.context import ServiceContext
+
+ACCOUNT_NAME = re.compile(r"^[a-z0-9]{3,24}$")
+KEY_BYTES = 64
+
+
+class BatchAccountError(Exception):
+    """Refused: the HTTP status, a code and a message for the management layer's error body."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class NameAvailability:
+    available: bool
+    reason: str | None = None  # "AlreadyExists" or "Invalid"
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class QuotaChange:
+    """Quotas to set (None: unchanged)."""
+
+    dedicated_core_quota: int | None = None
+    low_priority_core_quota: int | None = None
+    pool_quota: int | None = None
+    active_job_and_job_schedule_quota: int | None = None
+
+
+def new_key() -> str:
+    return base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode()
+
+
+def not_found(name: str) -> BatchAccountError:
+    return BatchAccountError(404, "ResourceNotFound", f"The Batch account '{name}' was not found.")
+
+
+class BatchAccountService:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+        self.repo = ctx.store.accounts
+        ctx.accounts.use_store(self.repo, ctx.scheduler.quotas)
+        ctx.scheduler.use_quotas(ctx.accounts.quotas_of)
+
+    # -- names ----------------------------------------------------------------------------
+    def check_name_availability(self, name: str) -> NameAvailability:
+        if not ACCOUNT_NAME.match(name):
+            return NameAvailability(
+                False, "Invalid", "Batch account names must be 3 to 24 characters long, lowercase letters and digits."
+            )
+        if self.ctx.accounts.is_configured(name) or self.repo.get(name) is not None:
+            return NameAvailability(False, "AlreadyExists", f"The Batch account name '{name}' is already in use.")
+        return NameAvailability(True)
+
+    # -- create, read, update ---------------------------------------------------------------
+    def create(
+        self,
+        subscription_id: str,
+        resource_group: str,
+        name: str,
+        location: str,
+        tags: dict[str, str] | None = None,
+    ) -> BatchAccountRecord:
+        """A new account with random keys and the default quotas (settings). Creating again the
+        account a resource group already has updates its tags (ARM's PUT is idempotent)."""
+        existing = self.repo.get(name)
+        if existing is not None and self._owned(existing, subscription_id, resource_group):
+            if existing.location.lower() != location.lower():
+                raise BatchAccountError(
+                    409, "LocationCannotBeChanged", f"The Batch account '{name}' is in '{existing.location}'."
+                )
+            return self.update(subscription_id, resource_group, name, tags=tags)
+        availability = self.check_name_availability(name)
+        if not availability.available:
+            status, code = (
+                (400, "AccountNameInvalid") if availability.reason == "Invalid" else (409, "AccountAlreadyExists")
+            )
+            raise BatchAccountError(status, code, availability.message or "")
+        defaults = self.ctx.scheduler.quotas
+        in_location = sum(
+            1
+            for a in self.repo.list()
+            if a.subscription_id.lower() == subscription_id.lower() and a.location.lower() == location.lower()
+        )
+        if in_location >= defaults.accounts_per_location:
+            raise BatchAccountError(
+                409,
+                "SubscriptionQuotaExceeded",
+                f"The subscription has reached its quota of {defaults.accounts_per_location} Batch accounts "
+                f"in location '{location}'.",
+            )
+        record = BatchAccountRecord(
+            name=name,
+            subscription_id=subscription_id,
+            resource_group=resource_group,
+            location=location,
+            primary_key=new_key(),
+            secondary_key=new_key(),
+            quotas=AccountQuotas.of(defaults),
+            creation_time=self.ctx.clock.now(),
+            tags=dict(tags or {}),
+        )
+        self.repo.put(record)
+        return record
+
+    def get(self, subscription_id: str, resource_group: str, name: str) -> BatchAccountRecord:
+        found = self.repo.get(name)
+        if found is None or not self._owned(found, subscription_id, resource_group):
+            raise not_found(name)
+        return found
+
+    def list(self, subscription_id: str, resource_group: str | None = None) -> list[BatchAccountRecord]:
+        """The subscription's stored accounts (of one resource group, if given), by name."""
+        return [a for a in self.repo.list(resource_group) if a.subscription_id.lower() == subscription_id.lower()]
+
+    def update(
+        self,
+        subscription_id: str,
+        resource_group: str,
+        name: str,
+        *,
+        tags: dict[str, str] | None = None,
+        quotas: QuotaChange | None = None,
+    ) -> BatchAccountRecord:
+        """Replace the tags (if given) and set the quotas given; the data plane sees them at once."""
+        record = self.get(subscription_id, resource_group, name)
+        if tags is not None:
+            record.tags = dict(tags)
+        if quotas is not None:
+            changes = {k: v for k, v in asdict(quotas).items() if v is not None}
+            for key, value in changes.items():
+                if value < 0:
+                    raise BatchAccountError(400, "InvalidQuota", f"The quota '{key}' must not be negative.")
+            record.quotas = msgspec.structs.replace(record.quotas, **changes)
+        self.repo.put(record)
+        return record
+
+    # -- keys -----------------------------------------------------------------------------
+    def regenerate_key(self, subscription_id: str, resource_group: str, name: str, key_name: str) -> BatchAccountRecord:
+        """A new primary or secondary key (`key_name`, case-insensitive); the old one fails at once."""
+        record = self.get(subscription_id, resource_group, name)
+        which = key_name.lower()
+        if which == "primary":
+            record.primary_key = new_key()
+        elif which == "secondary":
+            record.secondary_key = new_key()
+        else:
+            raise BatchAccountError(400, "InvalidKeyName", f"The key name '{key_name}' is not Primary or Secondary.")
+        self.repo.put(record)
+        return record
+
+    # -- delete ---------------------------------------------------------------------------
+    def delete(self, subscription_id: str, resource_group: str, name: str) -> None:
+        """Delete the account and everything of it: its pools' nodes (and node agent processes),
+        jobs, job schedules, tasks, applications; nothing of it remains in the store."""
+        self.get(subscription_id, resource_group, name)
+        self.ctx.scheduler.remove_account(name)
+        self.repo.delete(name)
+
+    def delete_resource_group(self, subscription_id: str, resource_group: str) -> builtins.list[str]:
+        """Delete every account of a resource group; the names deleted."""
+        names = [a.name for a in self.list(subscription_id, resource_group)]
+        for name in names:
+            self.delete(subscription_id, resource_group, name)
+        return names
+
+    # -- helpers --------------------------------------------------------------------------
+    @staticmethod
+    def _owned(record: BatchAccountRecord, subscription_id: str, resource_group: str) -> bool:
+        return (
+            record.subscription_id.lower() == subscription_id.lower()
+            and record.resource_group.lower() == resource_group.lower()
+        )
