@@ -22,6 +22,7 @@ from batchite.scheduler.scheduler import NODE_RELEASE_TIME, SchedulerSettings
 
 ENV_PREFIX = "BATCHITE_"
 DEFAULT_PORT = 8091
+DEFAULT_MGMT_PORT = 8443
 
 
 def _setting(default: Any, help: str, *, env: str | None = None) -> Any:
@@ -77,6 +78,17 @@ class Settings:
         "The storage account linked to every Batch account (auto-storage, application packages); "
         "e.g. Azurite's development account.",
     )
+
+    mgmt_port: int = _setting(
+        DEFAULT_MGMT_PORT, "HTTPS port of the management plane (ARM and its token issuer); 0 = do not serve it."
+    )
+    cert: str = _setting("", "The management plane's TLS certificate (PEM; default: made in DATA_DIR/tls).")
+    key: str = _setting("", "The private key of --cert (PEM).")
+
+    @property
+    def mgmt_url(self) -> str:
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host
+        return f"https://{host}:{self.mgmt_port}"
 
     @property
     def url(self) -> str:

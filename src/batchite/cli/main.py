@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import typing
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -13,7 +15,7 @@ from rich.console import Console
 
 from batchite.cli.apps import apps
 from batchite.service.accounts import AccountConfigError, AccountRegistry
-from batchite.settings import DEFAULT_PORT, Settings, settings_table
+from batchite.settings import DEFAULT_MGMT_PORT, DEFAULT_PORT, Settings, settings_table
 from batchite.storage.linked import ENV_VAR as STORAGE_ENV_VAR
 from batchite.storage.linked import LinkedStorage, StorageConfigError
 
@@ -75,15 +77,39 @@ def _serve(settings: Settings) -> None:
     if storage is not None:
         console.print(f"  storage:      {storage.blob_endpoint} (account {storage.account_name})")
     from batchite.api.http_limits import LimitedHttpToolsProtocol
+    from batchite.cli.management import build_management, print_banner, serve_all
+    from batchite.mgmt.tls import TlsConfigError
 
-    uvicorn.run(
-        application,
-        host=settings.host,
-        port=settings.port,
-        log_level="warning",
-        access_log=False,
-        http=LimitedHttpToolsProtocol,
+    data_server = uvicorn.Server(
+        uvicorn.Config(
+            application,
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
+            access_log=False,
+            http=LimitedHttpToolsProtocol,
+        )
     )
+    mgmt_server = None
+    if settings.mgmt_port:
+        try:
+            plane = build_management(settings, data_dir)
+        except TlsConfigError as exc:
+            console.print(f"[red]--cert/--key:[/red] {exc}")
+            raise typer.Exit(2) from exc
+        print_banner(console, settings, plane)
+        mgmt_config = uvicorn.Config(
+            plane.app,
+            host=settings.host,
+            port=settings.mgmt_port,
+            log_level="warning",
+            access_log=False,
+            ssl_certfile=str(plane.tls.cert),
+            ssl_keyfile=str(plane.tls.key),
+            lifespan="off",
+        )
+        mgmt_server = uvicorn.Server(mgmt_config)
+    asyncio.run(serve_all(data_server, mgmt_server))
 
 
 def _serve_command() -> Callable[..., None]:
@@ -115,6 +141,25 @@ def account() -> None:
     """Print the account names and keys this service accepts."""
     for acc in _accounts():
         console.print(f"{acc.name} {acc.keys[0]}")
+
+
+@app.command()
+def token(
+    data_dir: Path = typer.Option(
+        Path(".batchite"), "--data-dir", envvar="BATCHITE_DATA_DIR", help="The server's data dir."
+    ),
+    host: str = typer.Option("127.0.0.1", "--host", envvar="BATCHITE_HOST", help="The server's --host."),
+    mgmt_port: int = typer.Option(
+        DEFAULT_MGMT_PORT, "--mgmt-port", envvar="BATCHITE_MGMT_PORT", help="Its --mgmt-port."
+    ),
+    scope: str = typer.Option("https://management.azure.com/.default", help="The scope (audience + /.default)."),
+) -> None:
+    """Print a bearer token for the management plane (signed with DATA_DIR's token key), for scripts."""
+    from batchite.cli.management import issuer_for
+    from batchite.mgmt.tokens import DEV_CLIENT_ID, audience_of
+
+    settings = Settings(host=host, mgmt_port=mgmt_port, data_dir=data_dir)
+    print(issuer_for(settings, data_dir.resolve()).issue(DEV_CLIENT_ID, audience_of(scope)))
 
 
 @app.command()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -31,11 +32,35 @@ def wait_healthy(endpoint: str, timeout: float = 30.0) -> bool:
     return False
 
 
+def wait_mgmt_healthy(endpoint: str, timeout: float = 30.0) -> bool:
+    """The management plane answers its OpenID configuration over HTTPS (its certificate not checked)."""
+    from batchite.mgmt.tokens import DEV_TENANT_ID
+
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    url = f"{endpoint}/{DEV_TENANT_ID}/v2.0/.well-known/openid-configuration"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1, context=context) as resp:
+                if resp.status == 200:
+                    return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
 @dataclass
 class ChildServer:
     endpoint: str
     process: subprocess.Popen[bytes]
     data_dir: Path
+    mgmt_endpoint: str | None = None  # https://127.0.0.1:PORT when the management plane is served
+
+    @property
+    def ca_path(self) -> Path:
+        return self.data_dir / "tls" / "ca.pem"
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -52,12 +77,17 @@ def start_child_server(
     extra_args: list[str] | None = None,
     env: dict[str, str] | None = None,
     port: int | None = None,
+    mgmt_port: int | None = None,
 ) -> ChildServer:
     """env: variables added to (or, with value "", removed from) this process's environment;
-    port: the port to listen on (a restart on the same one), else a free one."""
+    port: the port to listen on (a restart on the same one), else a free one;
+    mgmt_port: serve the management plane there (0: on a free port); None: not at all."""
     port = port or free_port()
     data_dir = data_dir or Path(tempfile.mkdtemp(prefix="batchite-"))
     cmd = [sys.executable, "-m", "batchite.cli.main", "serve", "--port", str(port), "--data-dir", str(data_dir)]
+    if mgmt_port == 0:
+        mgmt_port = free_port()
+    cmd += ["--mgmt-port", str(mgmt_port or 0)]
     if "--keep-agents" in (extra_args or []):  # the agents outlive this server (restart tests)
         extra_args = [a for a in extra_args or [] if a != "--keep-agents"]
     else:
@@ -79,4 +109,10 @@ def start_child_server(
         proc.wait()
         err = log_path.read_text(errors="replace")
         raise RuntimeError(f"batchite did not start on {endpoint}: {err[-2000:]}")
-    return ChildServer(endpoint, proc, data_dir)
+    mgmt_endpoint = f"https://127.0.0.1:{mgmt_port}" if mgmt_port else None
+    if mgmt_endpoint and not wait_mgmt_healthy(mgmt_endpoint):
+        proc.kill()
+        proc.wait()
+        err = log_path.read_text(errors="replace")
+        raise RuntimeError(f"batchite's management plane did not start on {mgmt_endpoint}: {err[-2000:]}")
+    return ChildServer(endpoint, proc, data_dir, mgmt_endpoint)

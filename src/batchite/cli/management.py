@@ -1,0 +1,67 @@
+"""Putting the management plane together for `batchite serve` and `batchite token`."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from batchite.mgmt.app import create_mgmt_app
+from batchite.mgmt.subscriptions import DEV_SUBSCRIPTION_ID
+from batchite.mgmt.tls import TlsFiles, ensure_tls
+from batchite.mgmt.tokens import (
+    DEV_CLIENT_ID,
+    DEV_CLIENT_SECRET,
+    DEV_TENANT_ID,
+    TokenIssuer,
+    load_or_create_signing_key,
+)
+from batchite.settings import Settings
+from batchite.store.management import ManagementStore
+
+
+@dataclass
+class ManagementPlane:
+    app: Any  # the Starlette app
+    tls: TlsFiles
+    issuer: TokenIssuer
+
+
+def issuer_for(settings: Settings, data_dir: Path) -> TokenIssuer:
+    return TokenIssuer(load_or_create_signing_key(data_dir), settings.mgmt_url)
+
+
+def build_management(settings: Settings, data_dir: Path) -> ManagementPlane:
+    """TLS files (made on first start), the token issuer and the ARM app over DATA_DIR/mgmt."""
+    tls = ensure_tls(data_dir, settings.host, settings.cert, settings.key)
+    issuer = issuer_for(settings, data_dir)
+    app = create_mgmt_app(issuer, ManagementStore(data_dir / "mgmt"))
+    return ManagementPlane(app, tls, issuer)
+
+
+def print_banner(console: Console, settings: Settings, plane: ManagementPlane) -> None:
+    console.print(
+        f"  management:   [bold]{settings.mgmt_url}[/bold] (ARM, tokens at {settings.mgmt_url}/{DEV_TENANT_ID})"
+    )
+    print(f"  tenant id:    {DEV_TENANT_ID}")
+    print(f"  client id:    {DEV_CLIENT_ID}")
+    print(f"  client secret: {DEV_CLIENT_SECRET}")
+    print(f"  subscription: {DEV_SUBSCRIPTION_ID}")
+    console.print(f"  CA to trust:  {plane.tls.ca or '(your own: ' + str(plane.tls.cert) + ')'}")
+
+
+async def serve_all(data_plane: Any, management: Any | None) -> None:
+    """Run the uvicorn servers in one event loop; when one stops (a signal, a failure) the other stops too."""
+    servers = [s for s in (data_plane, management) if s is not None]
+    tasks = [asyncio.create_task(s.serve()) for s in servers]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for server in servers:
+            server.should_exit = True
+    await asyncio.gather(*tasks, return_exceptions=True)
+    for task in done:
+        task.result()
