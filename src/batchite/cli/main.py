@@ -77,7 +77,7 @@ def _serve(settings: Settings) -> None:
     if storage is not None:
         console.print(f"  storage:      {storage.blob_endpoint} (account {storage.account_name})")
     from batchite.api.http_limits import LimitedHttpToolsProtocol
-    from batchite.cli.management import build_management, print_banner, serve_all
+    from batchite.cli.management import TlsServer, build_management, print_banner, serve_all
     from batchite.mgmt.tls import TlsConfigError
 
     data_server = uvicorn.Server(
@@ -107,8 +107,9 @@ def _serve(settings: Settings) -> None:
             ssl_certfile=str(plane.tls.cert),
             ssl_keyfile=str(plane.tls.key),
             lifespan="off",
+            timeout_graceful_shutdown=5,
         )
-        mgmt_server = uvicorn.Server(mgmt_config)
+        mgmt_server = TlsServer(mgmt_config)
     asyncio.run(serve_all(data_server, mgmt_server))
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import uvicorn
 from rich.console import Console
 
 from batchite.mgmt.app import create_mgmt_app
@@ -51,6 +53,19 @@ def print_banner(console: Console, settings: Settings, plane: ManagementPlane) -
     print(f"  client secret: {DEV_CLIENT_SECRET}")
     print(f"  subscription: {DEV_SUBSCRIPTION_ID}")
     console.print(f"  CA to trust:  {plane.tls.ca or '(your own: ' + str(plane.tls.cert) + ')'}")
+
+
+class TlsServer(uvicorn.Server):
+    """uvicorn over TLS, whose shutdown drops idle keep-alive connections at once: closing one
+    gracefully waits for the client's close_notify, which an idle client never sends."""
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for connection in list(self.server_state.connections):
+            cycle = getattr(connection, "cycle", None)
+            transport = getattr(connection, "transport", None)
+            if transport is not None and (cycle is None or cycle.response_complete):
+                transport.abort()
+        await super().shutdown(sockets)
 
 
 async def serve_all(data_plane: Any, management: Any | None) -> None:
