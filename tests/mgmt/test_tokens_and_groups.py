@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from batchite.cli.server import ChildServer, free_port, start_child_server
 from batchite.mgmt.subscriptions import DEV_SUBSCRIPTION_ID
+from batchite.mgmt.tls import TlsConfigError, ensure_tls
 from batchite.mgmt.tokens import (
     DEV_CLIENT_ID,
     DEV_TENANT_ID,
@@ -225,6 +226,7 @@ def test_restart_reuses_the_ca_keys_and_groups(tmp_path: Any, uid: Callable[[str
         tls = tmp_path / "tls"
         for secret in ("ca-key.pem", "server-key.pem", "token-signing-key.pem"):
             assert stat.S_IMODE(os.stat(tls / secret).st_mode) == 0o600
+        assert stat.S_IMODE(os.stat(tls / "ca.pem").st_mode) == 0o644
         files = {f: (tls / f).read_bytes() for f in ("ca.pem", "server.pem", "token-signing-key.pem")}
         resource_client(first).resource_groups.create_or_update(kept, {"location": "eastus"})
         token = credential_for(first).get_token(MANAGEMENT_SCOPE).token
@@ -262,3 +264,44 @@ def test_restart_reuses_the_ca_keys_and_groups(tmp_path: Any, uid: Callable[[str
         assert answer.status_code == 200 and answer.json()["value"][0]["subscriptionId"] == DEV_SUBSCRIPTION_ID
     finally:
         second.stop()
+
+
+def test_own_certificate_and_key(tmp_path: Any, mgmt_server: ChildServer) -> None:
+    """--cert/--key serve a certificate made elsewhere (here: the other server's) and make none."""
+    tls = mgmt_server.data_dir / "tls"
+    own = start_child_server(
+        tmp_path, mgmt_port=0, extra_args=["--cert", str(tls / "server.pem"), "--key", str(tls / "server-key.pem")]
+    )
+    try:
+        url = f"{own.mgmt_endpoint}/{DEV_TENANT_ID}/v2.0/.well-known/openid-configuration"
+        assert httpx.get(url, verify=trusting(mgmt_server)).status_code == 200
+        assert not (tmp_path / "tls" / "ca.pem").exists()
+    finally:
+        own.stop()
+
+
+def test_cert_without_key_is_refused(tmp_path: Any) -> None:
+    with pytest.raises(TlsConfigError):
+        ensure_tls(tmp_path, cert=str(tmp_path / "server.pem"))
+    with pytest.raises(TlsConfigError):
+        ensure_tls(tmp_path, cert=str(tmp_path / "missing.pem"), key=str(tmp_path / "missing-key.pem"))
+    answer = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "batchite.cli.main",
+            "serve",
+            "--data-dir",
+            str(tmp_path),
+            "--port",
+            str(free_port()),
+            "--mgmt-port",
+            str(free_port()),
+            "--key",
+            str(tmp_path / "k.pem"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert answer.returncode == 2 and "--cert and --key go together" in answer.stdout

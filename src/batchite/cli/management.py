@@ -45,9 +45,7 @@ def build_management(settings: Settings, data_dir: Path) -> ManagementPlane:
 
 
 def print_banner(console: Console, settings: Settings, plane: ManagementPlane) -> None:
-    console.print(
-        f"  management:   [bold]{settings.mgmt_url}[/bold] (ARM, tokens at {settings.mgmt_url}/{DEV_TENANT_ID})"
-    )
+    print(f"  management:   {settings.mgmt_url} (Resource Manager and its token issuer, HTTPS)")
     print(f"  tenant id:    {DEV_TENANT_ID}")
     print(f"  client id:    {DEV_CLIENT_ID}")
     print(f"  client secret: {DEV_CLIENT_SECRET}")

@@ -54,8 +54,10 @@ def write_private(path: Path, data: bytes) -> None:
 
 
 def write_public(path: Path, data: bytes) -> None:
+    """Write a certificate atomically, readable by every user (whatever the service's umask)."""
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(data)
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path)
 
 
