@@ -22,6 +22,7 @@ from batchite.mgmt.subscriptions import DEV_SUBSCRIPTION_ID
 from batchite.mgmt.tls import TlsConfigError, ensure_tls
 from batchite.mgmt.tokens import (
     DEV_CLIENT_ID,
+    DEV_CLIENT_SECRET,
     DEV_TENANT_ID,
     MANAGEMENT_SCOPE,
     TokenIssuer,
@@ -209,6 +210,30 @@ def test_arm_protocol_basics(credential: Any, https: httpx.Client) -> None:
         f"/SUBSCRIPTIONS/{DEV_SUBSCRIPTION_ID}", params={"api-version": RESOURCE_API}, headers=bearer(token)
     )
     assert upper.status_code == 200 and upper.json()["subscriptionId"] == DEV_SUBSCRIPTION_ID
+
+
+def test_token_endpoint_errors(mgmt_server: ChildServer, https: httpx.Client) -> None:
+    form = {"grant_type": "client_credentials", "client_id": DEV_CLIENT_ID, "scope": MANAGEMENT_SCOPE}
+    unknown_tenant = https.post("/no-such-tenant/oauth2/v2.0/token", data={**form, "client_secret": "x"})
+    assert unknown_tenant.status_code == 400 and unknown_tenant.json()["error_codes"] == [90002]
+    unknown_client = https.post(
+        f"/{DEV_TENANT_ID}/oauth2/v2.0/token", data={**form, "client_id": "someone-else", "client_secret": "x"}
+    )
+    assert unknown_client.status_code == 400 and unknown_client.json()["error"] == "unauthorized_client"
+    no_default = https.post(
+        f"/{DEV_TENANT_ID}/oauth2/v2.0/token",
+        data={**form, "client_secret": DEV_CLIENT_SECRET, "scope": "https://management.azure.com/user_impersonation"},
+    )
+    assert no_default.status_code == 400 and no_default.json()["error"] == "invalid_scope"
+    password = https.post(f"/{DEV_TENANT_ID}/oauth2/v2.0/token", data={**form, "grant_type": "password"})
+    assert password.status_code == 400 and password.json()["error"] == "unsupported_grant_type"
+    basic = https.post(
+        f"/{DEV_TENANT_ID}/oauth2/v2.0/token",
+        data={k: v for k, v in form.items() if k != "client_id"},
+        auth=(DEV_CLIENT_ID, DEV_CLIENT_SECRET),
+    )
+    assert basic.status_code == 200 and basic.json()["token_type"] == "Bearer"
+    assert https.post("/subscriptions", params={"api-version": RESOURCE_API}).status_code == 405
 
 
 def test_the_certificate_names_localhost_too(mgmt_server: ChildServer) -> None:
