@@ -93,7 +93,7 @@ def _serve(settings: Settings) -> None:
     mgmt_server = None
     if settings.mgmt_port:
         try:
-            plane = build_management(settings, data_dir)
+            plane = build_management(settings, data_dir, batch)
         except TlsConfigError as exc:
             console.print(f"[red]--cert/--key:[/red] {exc}")
             raise typer.Exit(2) from exc

@@ -21,6 +21,7 @@ from batchite.mgmt.tokens import (
     TokenIssuer,
     load_or_create_signing_key,
 )
+from batchite.service.batch import BatchService
 from batchite.settings import Settings
 from batchite.store.management import ManagementStore
 
@@ -36,11 +37,20 @@ def issuer_for(settings: Settings, data_dir: Path) -> TokenIssuer:
     return TokenIssuer(load_or_create_signing_key(data_dir), settings.mgmt_url)
 
 
-def build_management(settings: Settings, data_dir: Path) -> ManagementPlane:
-    """TLS files (made on first start), the token issuer and the ARM app over DATA_DIR/mgmt."""
+def build_management(settings: Settings, data_dir: Path, batch: BatchService) -> ManagementPlane:
+    """TLS files (made on first start), the token issuer and the ARM app over DATA_DIR/mgmt, with
+    Microsoft.Batch/batchAccounts on `batch`'s stored accounts; deleting a resource group deletes its accounts."""
     tls = ensure_tls(data_dir, settings.host, settings.cert, settings.key)
     issuer = issuer_for(settings, data_dir)
-    app = create_mgmt_app(issuer, ManagementStore(data_dir / "mgmt"))
+    accounts = batch.batch_accounts
+
+    async def delete_group_accounts(subscription_id: str, resource_group: str) -> None:
+        accounts.delete_resource_group(subscription_id, resource_group)  # on the loop: it stops the accounts' work
+
+    endpoint = settings.url.split("://", 1)[-1].rstrip("/")
+    app = create_mgmt_app(
+        issuer, ManagementStore(data_dir / "mgmt"), [delete_group_accounts], accounts, account_endpoint=endpoint
+    )
     return ManagementPlane(app, tls, issuer)
 
 

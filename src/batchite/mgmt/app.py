@@ -7,12 +7,14 @@ from typing import Protocol
 from starlette.applications import Starlette
 from starlette.routing import Route
 
+from batchite.mgmt.batch_accounts import BatchAccounts, add_batch_account_routes
 from batchite.mgmt.oidc import add_token_routes
 from batchite.mgmt.providers import ProviderStates, add_provider_routes
 from batchite.mgmt.resource_groups import GroupDeleteHook, GroupRepository, ResourceGroups, add_group_routes
 from batchite.mgmt.routing import ArmRouter
 from batchite.mgmt.subscriptions import add_subscription_routes
 from batchite.mgmt.tokens import TokenIssuer
+from batchite.service.batch_accounts import BatchAccountService
 
 METHODS = ["GET", "HEAD", "PUT", "PATCH", "POST", "DELETE", "OPTIONS"]
 
@@ -22,14 +24,21 @@ class ManagementRepository(GroupRepository, ProviderStates, Protocol):
 
 
 def create_mgmt_app(
-    issuer: TokenIssuer, repository: ManagementRepository, group_delete_hooks: list[GroupDeleteHook] | None = None
+    issuer: TokenIssuer,
+    repository: ManagementRepository,
+    group_delete_hooks: list[GroupDeleteHook] | None = None,
+    batch_accounts: BatchAccountService | None = None,
+    account_endpoint: str = "",
 ) -> Starlette:
-    """group_delete_hooks: called with (subscription id, group name) to delete what a group holds."""
+    """group_delete_hooks: called with (subscription id, group name) to delete what a group holds;
+    batch_accounts: serve Microsoft.Batch/batchAccounts on them (account_endpoint: the data plane's host:port)."""
     router = ArmRouter(issuer)
     add_token_routes(router)
     add_subscription_routes(router)
     add_provider_routes(router, repository)
     add_group_routes(router, ResourceGroups(repository, group_delete_hooks or []))
+    if batch_accounts is not None:
+        add_batch_account_routes(router, BatchAccounts(batch_accounts, repository, account_endpoint))
     app = Starlette(routes=[Route("/{path:path}", router.dispatch, methods=METHODS)])
     app.state.router = router
     return app

@@ -1,0 +1,267 @@
+"""Microsoft.Batch/batchAccounts over ARM (the azure-mgmt-batch 19.0.0 paths), on the stored accounts.
+
+Create (PUT) is synchronous: 200 with `provisioningState: Succeeded`, which ARMPolling takes as done.
+Delete removes the account at once and answers 202 with `Location` (a subscription-scoped operation
+URL that answers 200) and `Retry-After: 1`; the account is 404 from then on. The service's account
+methods touch the scheduler and the store's open transaction, so they are called on the event loop,
+as the data plane calls them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import msgspec
+from starlette.responses import Response
+
+from batchite.domain.entities.accounts import BatchAccountRecord
+from batchite.mgmt.errors import ArmError
+from batchite.mgmt.resource_groups import GroupRepository
+from batchite.mgmt.routing import ArmRequest, ArmRouter, json_response
+from batchite.mgmt.subscriptions import check_subscription, normalize_location
+from batchite.service.batch_accounts import BatchAccountError, BatchAccountService
+
+PROVIDER = "Microsoft.Batch"
+ACCOUNT_TYPE = f"{PROVIDER}/batchAccounts"
+MAX_OPERATIONS = 1000  # finished delete operations remembered for their Location URLs
+
+
+class CreateBody(msgspec.Struct):
+    location: str | None = None
+    tags: dict[str, str] | None = None
+
+
+class UpdateBody(msgspec.Struct):
+    tags: dict[str, str] | None = None
+
+
+class RegenerateKeyBody(msgspec.Struct, rename="camel"):
+    key_name: str | None = None
+
+
+class NameBody(msgspec.Struct):
+    name: str | None = None
+    type: str | None = None
+
+
+def account_id(record: BatchAccountRecord) -> str:
+    return (
+        f"/subscriptions/{record.subscription_id}/resourceGroups/{record.resource_group}"
+        f"/providers/{ACCOUNT_TYPE}/{record.name}"
+    )
+
+
+def account_body(record: BatchAccountRecord, endpoint: str) -> dict[str, Any]:
+    quotas = record.quotas
+    return {
+        "id": account_id(record),
+        "name": record.name,
+        "type": ACCOUNT_TYPE,
+        "location": record.location,
+        "tags": record.tags,
+        "identity": {"type": "None"},
+        "properties": {
+            "accountEndpoint": endpoint,
+            "nodeManagementEndpoint": endpoint,
+            "provisioningState": str(record.provisioning_state),
+            "poolAllocationMode": "BatchService",
+            "dedicatedCoreQuota": quotas.dedicated_core_quota,
+            "dedicatedCoreQuotaPerVMFamilyEnforced": False,
+            "dedicatedCoreQuotaPerVMFamily": [],
+            "lowPriorityCoreQuota": quotas.low_priority_core_quota,
+            "poolQuota": quotas.pool_quota,
+            "activeJobAndJobScheduleQuota": quotas.active_job_and_job_schedule_quota,
+            "publicNetworkAccess": "Enabled",
+            "allowedAuthenticationModes": ["SharedKey", "AAD", "TaskAuthenticationToken"],
+            "encryption": {"keySource": "Microsoft.Batch"},
+            "privateEndpointConnections": [],
+        },
+    }
+
+
+def keys_body(record: BatchAccountRecord) -> Response:
+    return json_response({"accountName": record.name, "primary": record.primary_key, "secondary": record.secondary_key})
+
+
+def arm_error(err: BatchAccountError) -> ArmError:
+    return ArmError(err.status, err.code, err.message)
+
+
+OPERATIONS: tuple[tuple[str, str, str], ...] = (
+    ("batchAccounts/read", "Batch account", "List or get Batch accounts"),
+    ("batchAccounts/write", "Batch account", "Create or update a Batch account"),
+    ("batchAccounts/delete", "Batch account", "Delete a Batch account"),
+    ("batchAccounts/listkeys/action", "Batch account", "List the access keys of a Batch account"),
+    ("batchAccounts/regeneratekeys/action", "Batch account", "Regenerate an access key of a Batch account"),
+    ("locations/quotas/read", "Batch location", "Get the Batch quotas of a location"),
+    ("locations/checkNameAvailability/action", "Batch location", "Check whether a Batch account name is free"),
+    ("operations/read", "Operations", "List the operations of Microsoft.Batch"),
+)
+
+
+class BatchAccounts:
+    def __init__(self, accounts: BatchAccountService, groups: GroupRepository, endpoint: str) -> None:
+        self.accounts = accounts
+        self.groups = groups
+        self.endpoint = endpoint  # host:port of the data plane, as accountEndpoint shows it
+        self.deleted: dict[str, None] = {}  # finished delete operation ids (insertion-ordered)
+
+    async def _where(self, req: ArmRequest) -> tuple[str, str]:
+        subscription = check_subscription(req.params["subscriptionId"])
+        group = await asyncio.to_thread(self.groups.get_group, subscription, req.params["resourceGroupName"])
+        if group is None or group.provisioning_state == "Deleting":
+            name = req.params["resourceGroupName"]
+            raise ArmError(404, "ResourceGroupNotFound", f"Resource group '{name}' could not be found.")
+        return subscription, group.name
+
+    def _body(self, record: BatchAccountRecord) -> Response:
+        return json_response(account_body(record, self.endpoint))
+
+    async def create(self, req: ArmRequest) -> Response:
+        subscription, group = await self._where(req)
+        body = await req.body(CreateBody)
+        if not body.location:
+            raise ArmError(400, "LocationRequired", "The location property is required for this definition.")
+        location = normalize_location(body.location)
+        if location is None:
+            raise ArmError(
+                400,
+                "LocationNotAvailableForResourceType",
+                f"The provided location '{body.location}' is not available for resource type '{ACCOUNT_TYPE}'.",
+                target="location",
+            )
+        try:
+            record = self.accounts.create(subscription, group, req.params["accountName"], location, body.tags)
+        except BatchAccountError as err:
+            raise arm_error(err) from err
+        return self._body(record)
+
+    async def get(self, req: ArmRequest) -> Response:
+        subscription, group = await self._where(req)
+        try:
+            return self._body(self.accounts.get(subscription, group, req.params["accountName"]))
+        except BatchAccountError as err:
+            raise arm_error(err) from err
+
+    async def update(self, req: ArmRequest) -> Response:
+        subscription, group = await self._where(req)
+        body = await req.body(UpdateBody)
+        try:
+            record = self.accounts.update(subscription, group, req.params["accountName"], tags=body.tags)
+        except BatchAccountError as err:
+            raise arm_error(err) from err
+        return self._body(record)
+
+    async def delete(self, req: ArmRequest) -> Response:
+        subscription, group = await self._where(req)
+        try:
+            record = self.accounts.get(subscription, group, req.params["accountName"])
+            self.accounts.delete(subscription, group, record.name)
+        except BatchAccountError as err:
+            raise arm_error(err) from err
+        operation = str(uuid.uuid4())
+        self.deleted[operation] = None
+        while len(self.deleted) > MAX_OPERATIONS:
+            del self.deleted[next(iter(self.deleted))]
+        location = (
+            f"{req.base_url}/subscriptions/{subscription}/providers/{PROVIDER}/locations/{record.location}"
+            f"/accountOperationResults/{operation}?api-version={req.api_version}"
+        )
+        return Response(status_code=202, headers={"Location": location, "Retry-After": "1"})
+
+    async def operation_result(self, req: ArmRequest) -> Response:
+        check_subscription(req.params["subscriptionId"])
+        if req.params["operationId"].lower() not in self.deleted:
+            raise ArmError(404, "OperationNotFound", f"The operation '{req.params['operationId']}' was not found.")
+        return Response(status_code=200)
+
+    async def list(self, req: ArmRequest) -> Response:
+        subscription = check_subscription(req.params["subscriptionId"])
+        records = self.accounts.list(subscription)
+        return json_response({"value": [account_body(r, self.endpoint) for r in records]})
+
+    async def list_by_group(self, req: ArmRequest) -> Response:
+        subscription, group = await self._where(req)
+        records = self.accounts.list(subscription, group)
+        return json_response({"value": [account_body(r, self.endpoint) for r in records]})
+
+    async def list_keys(self, req: ArmRequest) -> Response:
+        subscription, group = await self._where(req)
+        try:
+            record = self.accounts.get(subscription, group, req.params["accountName"])
+        except BatchAccountError as err:
+            raise arm_error(err) from err
+        return keys_body(record)
+
+    async def regenerate_key(self, req: ArmRequest) -> Response:
+        subscription, group = await self._where(req)
+        body = await req.body(RegenerateKeyBody)
+        if not body.key_name:
+            raise ArmError(400, "InvalidRequestContent", "The request content was invalid: keyName is required.")
+        try:
+            record = self.accounts.regenerate_key(subscription, group, req.params["accountName"], body.key_name)
+        except BatchAccountError as err:
+            raise arm_error(err) from err
+        return keys_body(record)
+
+    async def quotas(self, req: ArmRequest) -> Response:
+        check_subscription(req.params["subscriptionId"])
+        self._location(req)
+        return json_response({"accountQuota": self.accounts.ctx.scheduler.quotas.accounts_per_location})
+
+    async def check_name(self, req: ArmRequest) -> Response:
+        check_subscription(req.params["subscriptionId"])
+        self._location(req)
+        body = await req.body(NameBody)
+        if not body.name:
+            raise ArmError(400, "InvalidRequestContent", "The request content was invalid: name is required.")
+        if (body.type or ACCOUNT_TYPE).lower() != ACCOUNT_TYPE.lower():
+            raise ArmError(
+                400, "InvalidResourceType", f"The resource type '{body.type}' is not '{ACCOUNT_TYPE}'.", target="type"
+            )
+        found = self.accounts.check_name_availability(body.name)
+        answer: dict[str, Any] = {"nameAvailable": found.available}
+        if not found.available:
+            answer["reason"] = found.reason
+            answer["message"] = found.message
+        return json_response(answer)
+
+    @staticmethod
+    def _location(req: ArmRequest) -> str:
+        location = normalize_location(req.params["locationName"])
+        if location is None:
+            name = req.params["locationName"]
+            raise ArmError(404, "LocationNotFound", f"The location '{name}' is not available for {ACCOUNT_TYPE}.")
+        return location
+
+    async def operations(self, req: ArmRequest) -> Response:
+        value = [
+            {
+                "name": f"{PROVIDER}/{name}",
+                "isDataAction": False,
+                "display": {"provider": PROVIDER, "resource": resource, "operation": text, "description": text},
+                "origin": "user,system",
+            }
+            for name, resource, text in OPERATIONS
+        ]
+        return json_response({"value": value})
+
+
+def add_batch_account_routes(router: ArmRouter, accounts: BatchAccounts) -> None:
+    group = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Batch/batchAccounts"
+    one = group + "/{accountName}"
+    location = "/subscriptions/{subscriptionId}/providers/Microsoft.Batch/locations/{locationName}"
+    router.add("PUT", one, accounts.create)
+    router.add("GET", one, accounts.get)
+    router.add("PATCH", one, accounts.update)
+    router.add("DELETE", one, accounts.delete)
+    router.add("GET", group, accounts.list_by_group)
+    router.add("GET", "/subscriptions/{subscriptionId}/providers/Microsoft.Batch/batchAccounts", accounts.list)
+    router.add("POST", one + "/listKeys", accounts.list_keys)
+    router.add("POST", one + "/regenerateKeys", accounts.regenerate_key)
+    router.add("GET", location + "/quotas", accounts.quotas)
+    router.add("POST", location + "/checkNameAvailability", accounts.check_name)
+    router.add("GET", location + "/accountOperationResults/{operationId}", accounts.operation_result)
+    router.add("GET", "/providers/Microsoft.Batch/operations", accounts.operations)
