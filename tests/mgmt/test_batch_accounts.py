@@ -6,34 +6,40 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
-from batchite.cli.server import ChildServer
+from batchite.cli.server import ChildServer, free_port, start_child_server
 from batchite.mgmt.subscriptions import DEV_SUBSCRIPTION_ID
 from batchite.mgmt.tokens import MANAGEMENT_SCOPE
 from batchite.service.accounts import DEV_ACCOUNT_NAME
 from tests.conftest import make_client
+from tests.mgmt.conftest import credential_for, resource_client
 from tests.sdk import pool_options
 
 BATCH_API = "2025-06-01"
 
 
-@pytest.fixture(scope="module")
-def batch_mgmt(mgmt_server: ChildServer, credential: Any) -> Iterator[Any]:
+def batch_client_for(server: ChildServer, credential: Any) -> Any:
     from azure.mgmt.batch import BatchManagementClient
 
-    client = BatchManagementClient(
+    return BatchManagementClient(
         credential,
         DEV_SUBSCRIPTION_ID,
-        base_url=mgmt_server.mgmt_endpoint,
+        base_url=server.mgmt_endpoint,
         credential_scopes=[MANAGEMENT_SCOPE],
-        connection_verify=str(mgmt_server.ca_path),
+        connection_verify=str(server.ca_path),
         retry_total=0,
     )
+
+
+@pytest.fixture(scope="module")
+def batch_mgmt(mgmt_server: ChildServer, credential: Any) -> Iterator[Any]:
+    client = batch_client_for(mgmt_server, credential)
     yield client
     client.close()
 
@@ -198,3 +204,27 @@ def test_the_operations_list(batch_mgmt: Any) -> None:
     names = [op.name for op in batch_mgmt.operations.list()]
     assert "Microsoft.Batch/batchAccounts/read" in names and "Microsoft.Batch/batchAccounts/write" in names
     assert all(n.startswith("Microsoft.Batch/") for n in names)
+
+
+def test_accounts_and_their_keys_survive_a_restart(tmp_path: Path) -> None:
+    mgmt_port, port = free_port(), free_port()
+    account = name("kept")
+    first = start_child_server(tmp_path, port=port, mgmt_port=mgmt_port)
+    try:
+        group = new_group(resource_client(first), "japaneast")
+        batch_mgmt = batch_client_for(first, credential_for(first))
+        create_account(batch_mgmt, group, account, "japaneast", tags={"kept": "yes"})
+        keys = batch_mgmt.batch_account.get_keys(group, account)
+        make_client(first.endpoint, account, keys.primary).create_pool(pool_options("kept-pool", dedicated=0))
+    finally:
+        first.stop()
+    second = start_child_server(tmp_path, port=port, mgmt_port=mgmt_port)
+    try:
+        batch_mgmt = batch_client_for(second, credential_for(second))
+        kept = batch_mgmt.batch_account.get(group, account)
+        assert kept.tags == {"kept": "yes"} and kept.properties.provisioning_state == "Succeeded"
+        assert batch_mgmt.batch_account.get_keys(group, account).primary == keys.primary
+        pools = make_client(second.endpoint, account, keys.primary).list_pools()
+        assert [p.id for p in pools] == ["kept-pool"]
+    finally:
+        second.stop()
