@@ -1,5 +1,5 @@
 """Pools and their nodes in the scheduler: allocation and resizes, nodes from allocation to
-leaving, the start task. The one writer of pools and nodes: the service hands new pools to `add`,
+leaving (the start task: StartTasks). The one writer of pools and nodes: the service hands new pools to `add`,
 edits through `edit`, asks for resizes and deletes (PoolDeletion); every state move goes through
 `transition`. What changes with every task is written by NodeDocuments, grouped.
 """
@@ -12,7 +12,6 @@ from contextlib import contextmanager
 from datetime import timedelta
 from functools import partial
 
-from batchite.agent.layout import TaskLaunch
 from batchite.clock import Clock
 from batchite.compute.protocol import NodeBackend, NodeSpec, NodeUsers
 from batchite.domain import vmsizes
@@ -25,18 +24,17 @@ from batchite.domain.urls import Urls
 from batchite.scheduler.agent_groups import DEFAULT_NODES_PER_AGENT, agent_for_new_node
 from batchite.scheduler.events import EventBus, NodeRebooted, RunEnded, RunStarted
 from batchite.scheduler.kick import Kick
-from batchite.scheduler.live import KillReason, LiveNode, LivePool, Projection, environment_of
+from batchite.scheduler.live import KillReason, LiveNode, LivePool, Projection
 from batchite.scheduler.node_documents import NodeDocuments
 from batchite.scheduler.pool_deletion import PoolDeletion
-from batchite.scheduler.run_as import run_as
-from batchite.scheduler.side_tasks import SideRun, SideRunInfo, SideTasks
+from batchite.scheduler.side_tasks import SideTasks
 from batchite.scheduler.staging import Staging
+from batchite.scheduler.start_tasks import StartTasks
 from batchite.scheduler.task_runs import TaskRunner
 from batchite.store.base import Store
 from batchite.wire.enums import (
     AllocationState,
     BatchNodeDeallocationOption,
-    BatchStartTaskState,
     ElevationLevel,
     SchedulingState,
 )
@@ -44,13 +42,11 @@ from batchite.wire.models import (
     BatchNode,
     BatchNodeAgentInfo,
     BatchNodeEndpointConfiguration,
-    BatchStartTaskInfo,
     NameValuePair,
     ResizeError,
     VirtualMachineInfo,
 )
 
-START_DIR = "startup"
 WAITING_OPTIONS = (BatchNodeDeallocationOption.TASK_COMPLETION, BatchNodeDeallocationOption.RETAINED_DATA)
 N = NodeState
 BOOTING = frozenset({N.CREATING, N.STARTING, N.WAITING_FOR_START_TASK, N.REBOOTING, N.REIMAGING})
@@ -97,6 +93,7 @@ class NodeManager:
         self.quotas_of: Callable[[str], Quotas] = lambda _account: self.quotas
         self.documents = NodeDocuments(store, clock, urls)
         self.deletion = PoolDeletion(self, store, clock, projection, tasks, events, release_time)
+        self.start_tasks = StartTasks(store, clock, projection, side_tasks, staging, kick, self.set_state)
         events.subscribe(RunStarted, lambda e: self._run_started(e.node, e.job.id, e.task.id))
         events.subscribe(RunEnded, lambda e: self._run_ended(e.node, e.job.id, e.task.id, e.succeeded))
 
@@ -286,54 +283,8 @@ class NodeManager:
         self.kick()
 
     def booted(self, live: LivePool, node: LiveNode) -> None:
-        """A node finished allocating or rebooting: run the start task, then it is idle."""
-        start = live.entity.wire.start_task
-        if start is None:
-            self.set_state(node, NodeState.IDLE)
-            self.kick()
-            return
-        wait = start.wait_for_success is not False
-        self.set_state(node, NodeState.WAITING_FOR_START_TASK if wait else NodeState.IDLE)
-        launch = TaskLaunch(
-            run_id="",
-            command_line=start.command_line,
-            job_id="",
-            task_id="starttask",
-            relative_dir=START_DIR,
-            user_environment=environment_of(start.environment_settings),
-            staging=self.staging.build(live.account, pool_refs=live.package_refs, resource_files=start.resource_files),
-            run_as=run_as(start.user_identity),
-        )
-        self.side_tasks.run(
-            SideRun(
-                node,
-                launch,
-                max_retries=start.max_task_retry_count or 0,
-                wall_clock=None,
-                on_update=partial(self._start_task_info, node),
-                on_done=partial(self._start_task_done, node, wait),
-            )
-        )
-        self.kick()
-
-    def _start_task_info(self, node: LiveNode, info: SideRunInfo) -> None:
-        node.entity.wire.start_task_info = BatchStartTaskInfo(
-            state=BatchStartTaskState.RUNNING if info.running else BatchStartTaskState.COMPLETED,
-            start_time=info.start_time or self.clock.now(),
-            end_time=info.end_time,
-            exit_code=info.exit_code,
-            failure_info=info.failure_info,
-            retry_count=info.retry_count,
-            last_retry_time=info.last_retry_time,
-            result=info.result,
-        )
-        self.store.nodes.update(node.entity)
-
-    def _start_task_done(self, node: LiveNode, wait: bool, ok: bool) -> None:
-        if self.projection.pool_of(node) is None or not wait or node.state != NodeState.WAITING_FOR_START_TASK:
-            return
-        self.set_state(node, NodeState.IDLE if ok else NodeState.START_TASK_FAILED)
-        self.kick()
+        """A node finished allocating or rebooting: its start task runs, then it is idle."""
+        self.start_tasks.booted(live, node)
 
     def set_state(self, node: LiveNode, new: NodeState) -> None:
         if transition(node.entity.wire, new, self.clock.now(), keep_previous=False):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -133,22 +133,7 @@ class StatisticsService:
         totals = _Totals()
         self._add_job(totals, job, now)
         end = job.wire.execution_info.end_time if job.wire.execution_info is not None else None
-        return BatchJobStatistics(
-            url=url,
-            start_time=job.wire.creation_time or now,
-            last_update_time=end or now,
-            user_cpu_time=_duration(totals.user_cpu),
-            kernel_cpu_time=_duration(totals.kernel_cpu),
-            wall_clock_time=_duration(totals.wall_clock),
-            read_iops=Int64String(totals.read_blocks),
-            write_iops=Int64String(totals.write_blocks),
-            read_io_gib=totals.read_blocks * BLOCK / GIB,
-            write_io_gib=totals.write_blocks * BLOCK / GIB,
-            succeeded_tasks_count=Int64String(totals.succeeded),
-            failed_tasks_count=Int64String(totals.failed),
-            task_retries_count=Int64String(totals.retries),
-            wait_time=_duration(0),
-        )
+        return _summed(BatchJobStatistics, url, job.wire.creation_time or now, end or now, totals)
 
     def job_schedule(self, schedule: JobSchedule, url: str) -> BatchJobScheduleStatistics:
         """A job schedule's: the sums over the jobs it created that still exist."""
@@ -156,22 +141,7 @@ class StatisticsService:
         totals = _Totals()
         for job in self.ctx.store.jobs.of_schedule(schedule.account, schedule.key):
             self._add_job(totals, job, now)
-        return BatchJobScheduleStatistics(
-            url=url,
-            start_time=schedule.wire.creation_time or now,
-            last_update_time=now,
-            user_cpu_time=_duration(totals.user_cpu),
-            kernel_cpu_time=_duration(totals.kernel_cpu),
-            wall_clock_time=_duration(totals.wall_clock),
-            read_iops=Int64String(totals.read_blocks),
-            write_iops=Int64String(totals.write_blocks),
-            read_io_gib=totals.read_blocks * BLOCK / GIB,
-            write_io_gib=totals.write_blocks * BLOCK / GIB,
-            succeeded_tasks_count=Int64String(totals.succeeded),
-            failed_tasks_count=Int64String(totals.failed),
-            task_retries_count=Int64String(totals.retries),
-            wait_time=_duration(0),
-        )
+        return _summed(BatchJobScheduleStatistics, url, schedule.wire.creation_time or now, now, totals)
 
     # -- pools ----------------------------------------------------------------------------
     def pool(self, pool: Pool, url: str) -> BatchPoolStatistics:
@@ -212,3 +182,27 @@ class StatisticsService:
                 network_write_gib=0.0,
             ),
         )
+
+
+_Summed = TypeVar("_Summed", BatchJobStatistics, BatchJobScheduleStatistics)
+
+
+def _summed(cls: type[_Summed], url: str, start: datetime, last_update: datetime, totals: _Totals) -> _Summed:
+    """A job's or a job schedule's statistics (the same fields) from the sums over its tasks;
+    `waitTime` is 0, as Azure reports it in the account's lifetime statistics only."""
+    return cls(
+        url=url,
+        start_time=start,
+        last_update_time=last_update,
+        user_cpu_time=_duration(totals.user_cpu),
+        kernel_cpu_time=_duration(totals.kernel_cpu),
+        wall_clock_time=_duration(totals.wall_clock),
+        read_iops=Int64String(totals.read_blocks),
+        write_iops=Int64String(totals.write_blocks),
+        read_io_gib=totals.read_blocks * BLOCK / GIB,
+        write_io_gib=totals.write_blocks * BLOCK / GIB,
+        succeeded_tasks_count=Int64String(totals.succeeded),
+        failed_tasks_count=Int64String(totals.failed),
+        task_retries_count=Int64String(totals.retries),
+        wait_time=_duration(0),
+    )
