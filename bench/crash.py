@@ -40,6 +40,7 @@ from azure.batch import BatchClient
 from azure.batch import models as m
 from azure.core.credentials import AzureNamedKeyCredential
 from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
+from bench_pool import ubuntu_pool
 from crash_checks import JOB, Report, print_report, verify
 
 from batchite.cli.server import ChildServer, free_port, start_child_server, wait_healthy
@@ -243,20 +244,7 @@ def run(
 
     try:
         client = client_for(service.endpoint)
-        client.create_pool(
-            m.BatchPoolCreateOptions(
-                id=POOL,
-                vm_size="standard_d2s_v3",
-                target_dedicated_nodes=2,
-                task_slots_per_node=4,
-                virtual_machine_configuration=m.VirtualMachineConfiguration(
-                    image_reference=m.BatchVmImageReference(
-                        publisher="canonical", offer="0001-com-ubuntu-server-jammy", sku="22_04-lts"
-                    ),
-                    node_agent_sku_id="batch.node.ubuntu 22.04",
-                ),
-            )
-        )
+        client.create_pool(ubuntu_pool(POOL, dedicated=2, slots=4))
         client.create_job(
             m.BatchJobCreateOptions(id=JOB, pool_info=m.BatchPoolInfo(pool_id=POOL), uses_task_dependencies=True)
         )

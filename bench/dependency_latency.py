@@ -16,6 +16,7 @@ import uuid
 from azure.batch import BatchClient
 from azure.batch import models as m
 from azure.core.credentials import AzureNamedKeyCredential
+from bench_pool import ubuntu_pool
 
 from batchite.cli.server import start_child_server
 from batchite.service.accounts import DEV_ACCOUNT_KEY, DEV_ACCOUNT_NAME
@@ -25,20 +26,7 @@ def run(endpoint: str, n: int) -> list[float]:
     client = BatchClient(endpoint=endpoint, credential=AzureNamedKeyCredential(DEV_ACCOUNT_NAME, DEV_ACCOUNT_KEY))
     suffix = uuid.uuid4().hex[:6]
     pool_id, job_id = f"deps-pool-{suffix}", f"deps-job-{suffix}"
-    client.create_pool(
-        m.BatchPoolCreateOptions(
-            id=pool_id,
-            vm_size="standard_d2s_v3",
-            target_dedicated_nodes=1,
-            task_slots_per_node=2,
-            virtual_machine_configuration=m.VirtualMachineConfiguration(
-                image_reference=m.BatchVmImageReference(
-                    publisher="canonical", offer="0001-com-ubuntu-server-jammy", sku="22_04-lts"
-                ),
-                node_agent_sku_id="batch.node.ubuntu 22.04",
-            ),
-        )
-    )
+    client.create_pool(ubuntu_pool(pool_id, dedicated=1, slots=2))
     client.create_job(
         m.BatchJobCreateOptions(id=job_id, pool_info=m.BatchPoolInfo(pool_id=pool_id), uses_task_dependencies=True)
     )

@@ -41,6 +41,7 @@ from azure.batch import BatchClient
 from azure.batch import models as m
 from azure.core.credentials import AzureNamedKeyCredential
 from azure.core.exceptions import AzureError, HttpResponseError
+from bench_pool import ubuntu_pool
 
 from batchite.cli.server import start_child_server
 from batchite.service.accounts import DEV_ACCOUNT_KEY, DEV_ACCOUNT_NAME
@@ -114,20 +115,7 @@ class RssWatch:
 
 def setup(endpoint: str) -> None:
     client = client_for(endpoint)
-    client.create_pool(
-        m.BatchPoolCreateOptions(
-            id=POOL,
-            vm_size="standard_d2s_v3",
-            target_dedicated_nodes=2,
-            task_slots_per_node=4,
-            virtual_machine_configuration=m.VirtualMachineConfiguration(
-                image_reference=m.BatchVmImageReference(
-                    publisher="canonical", offer="0001-com-ubuntu-server-jammy", sku="22_04-lts"
-                ),
-                node_agent_sku_id="batch.node.ubuntu 22.04",
-            ),
-        )
-    )
+    client.create_pool(ubuntu_pool(POOL, dedicated=2, slots=4))
     client.create_job(m.BatchJobCreateOptions(id=JOB, pool_info=m.BatchPoolInfo(pool_id=POOL)))
     seeded = [m.BatchTaskCreateOptions(id=f"seed-{i}", command_line=f"/bin/echo seed {i}") for i in range(SEEDED)]
     client.create_task_collection(JOB, m.BatchTaskGroup(task_values=seeded))
