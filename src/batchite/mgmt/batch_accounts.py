@@ -20,7 +20,7 @@ from batchite.domain.entities.accounts import BatchAccountRecord
 from batchite.mgmt.errors import ArmError
 from batchite.mgmt.resource_groups import GroupRepository
 from batchite.mgmt.routing import ArmRequest, ArmRouter, json_response
-from batchite.mgmt.subscriptions import check_subscription, normalize_location
+from batchite.mgmt.subscriptions import check_subscription, normalize_location, required_location
 from batchite.service.batch_accounts import BatchAccountError, BatchAccountService
 
 PROVIDER = "Microsoft.Batch"
@@ -122,16 +122,9 @@ class BatchAccounts:
     async def create(self, req: ArmRequest) -> Response:
         subscription, group = await self._where(req)
         body = await req.body(CreateBody)
-        if not body.location:
-            raise ArmError(400, "LocationRequired", "The location property is required for this definition.")
-        location = normalize_location(body.location)
-        if location is None:
-            raise ArmError(
-                400,
-                "LocationNotAvailableForResourceType",
-                f"The provided location '{body.location}' is not available for resource type '{ACCOUNT_TYPE}'.",
-                target="location",
-            )
+        location = required_location(
+            body.location, "LocationNotAvailableForResourceType", f"resource type '{ACCOUNT_TYPE}'"
+        )
         try:
             record = self.accounts.create(subscription, group, req.params["accountName"], location, body.tags)
         except BatchAccountError as err:

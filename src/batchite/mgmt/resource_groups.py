@@ -20,7 +20,7 @@ from starlette.responses import Response
 from batchite.domain.resource_groups import ResourceGroup
 from batchite.mgmt.errors import ArmError
 from batchite.mgmt.routing import ArmRequest, ArmRouter, json_response
-from batchite.mgmt.subscriptions import check_subscription, normalize_location
+from batchite.mgmt.subscriptions import check_subscription, required_location
 
 log = logging.getLogger("batchite.mgmt")
 
@@ -92,16 +92,7 @@ class ResourceGroups:
         name = req.params["resourceGroupName"]
         check_name(name)
         body = await req.body(ResourceGroupBody)
-        if not body.location:
-            raise ArmError(400, "LocationRequired", "The location property is required for this definition.")
-        location = normalize_location(body.location)
-        if location is None:
-            raise ArmError(
-                400,
-                "LocationNotAvailableForResourceGroup",
-                f"The provided location '{body.location}' is not available for resource group.",
-                target="location",
-            )
+        location = required_location(body.location, "LocationNotAvailableForResourceGroup", "resource group")
         current = await self._get(subscription, name)
         if current is not None and current.provisioning_state == "Deleting":
             raise ArmError(

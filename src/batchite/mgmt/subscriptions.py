@@ -36,6 +36,17 @@ def normalize_location(location: str) -> str | None:
     return next((name for name, _ in LOCATIONS if name == wanted), None)
 
 
+def required_location(location: str | None, code: str, where: str) -> str:
+    """A body's `location`, normalized: 400 LocationRequired when absent, `code` when unknown."""
+    if not location:
+        raise ArmError(400, "LocationRequired", "The location property is required for this definition.")
+    found = normalize_location(location)
+    if found is None:
+        message = f"The provided location '{location}' is not available for {where}."
+        raise ArmError(400, code, message, target="location")
+    return found
+
+
 def check_subscription(subscription_id: str) -> str:
     if subscription_id.lower() != DEV_SUBSCRIPTION_ID:
         raise ArmError(404, "SubscriptionNotFound", f"The subscription '{subscription_id}' could not be found.")
