@@ -13,13 +13,12 @@ its pool has); a schedule's are those of its jobs, added. No request reads every
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
 import msgspec
 
-from batchite.domain import vmsizes
+from batchite.domain import job_totals, vmsizes
 from batchite.domain.entities import Entity, Job, JobSchedule, JobTotals, Pool, RunUsage, Task
 from batchite.domain.states import TaskState
 from batchite.service.context import ServiceContext
@@ -36,31 +35,6 @@ from batchite.wire.types import Duration, Int64String
 
 BLOCK = 512  # bytes of a file system block operation (getrusage's ru_inblock / ru_oublock)
 GIB = float(1 << 30)
-
-
-@dataclass
-class _Totals:
-    """What a set of tasks used, summed."""
-
-    user_cpu: float = 0.0
-    kernel_cpu: float = 0.0
-    wall_clock: float = 0.0
-    read_blocks: int = 0
-    write_blocks: int = 0
-    succeeded: int = 0
-    failed: int = 0
-    retries: int = 0
-
-    def add(self, kept: JobTotals, running_seconds: float) -> None:
-        """A job's kept totals, and the time its running tasks have run so far."""
-        self.user_cpu += kept.user_cpu_seconds
-        self.kernel_cpu += kept.kernel_cpu_seconds
-        self.wall_clock += kept.wall_clock_seconds + running_seconds
-        self.read_blocks += kept.read_blocks
-        self.write_blocks += kept.write_blocks
-        self.succeeded += kept.succeeded
-        self.failed += kept.failed
-        self.retries += kept.retries
 
 
 def _duration(seconds: float) -> Duration:
@@ -118,19 +92,19 @@ class StatisticsService:
         )
 
     # -- jobs -----------------------------------------------------------------------------
-    def _add_job(self, totals: _Totals, job: Job, now: datetime) -> None:
-        running = 0.0
+    def _add_job(self, totals: JobTotals, job: Job, now: datetime) -> None:
+        """A job's kept totals, and the time its running tasks have run so far."""
+        job_totals.add(totals, job.internal.totals or JobTotals())
         for task in self.ctx.store.tasks.list(job.account, job.key, states=[TaskState.RUNNING]):
             info = task.wire.execution_info
             if info is not None and info.start_time is not None:
-                running += max(0.0, (now - info.start_time).total_seconds())
-        totals.add(job.internal.totals or JobTotals(), running)
+                totals.wall_clock_seconds += max(0.0, (now - info.start_time).total_seconds())
 
     def job(self, job: Job, url: str) -> BatchJobStatistics:
         """A job's: the sums over its tasks. `waitTime` is 0, as Azure documents it: it is reported
         in the account's lifetime statistics only."""
         now = self.ctx.clock.now()
-        totals = _Totals()
+        totals = JobTotals()
         self._add_job(totals, job, now)
         end = job.wire.execution_info.end_time if job.wire.execution_info is not None else None
         return _summed(BatchJobStatistics, url, job.wire.creation_time or now, end or now, totals)
@@ -138,7 +112,7 @@ class StatisticsService:
     def job_schedule(self, schedule: JobSchedule, url: str) -> BatchJobScheduleStatistics:
         """A job schedule's: the sums over the jobs it created that still exist."""
         now = self.ctx.clock.now()
-        totals = _Totals()
+        totals = JobTotals()
         for job in self.ctx.store.jobs.of_schedule(schedule.account, schedule.key):
             self._add_job(totals, job, now)
         return _summed(BatchJobScheduleStatistics, url, schedule.wire.creation_time or now, now, totals)
@@ -187,16 +161,16 @@ class StatisticsService:
 _Summed = TypeVar("_Summed", BatchJobStatistics, BatchJobScheduleStatistics)
 
 
-def _summed(cls: type[_Summed], url: str, start: datetime, last_update: datetime, totals: _Totals) -> _Summed:
+def _summed(cls: type[_Summed], url: str, start: datetime, last_update: datetime, totals: JobTotals) -> _Summed:
     """A job's or a job schedule's statistics (the same fields) from the sums over its tasks;
     `waitTime` is 0, as Azure reports it in the account's lifetime statistics only."""
     return cls(
         url=url,
         start_time=start,
         last_update_time=last_update,
-        user_cpu_time=_duration(totals.user_cpu),
-        kernel_cpu_time=_duration(totals.kernel_cpu),
-        wall_clock_time=_duration(totals.wall_clock),
+        user_cpu_time=_duration(totals.user_cpu_seconds),
+        kernel_cpu_time=_duration(totals.kernel_cpu_seconds),
+        wall_clock_time=_duration(totals.wall_clock_seconds),
         read_iops=Int64String(totals.read_blocks),
         write_iops=Int64String(totals.write_blocks),
         read_io_gib=totals.read_blocks * BLOCK / GIB,
