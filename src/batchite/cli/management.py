@@ -49,7 +49,7 @@ def build_management(settings: Settings, data_dir: Path, batch: BatchService) ->
 
     endpoint = settings.url.split("://", 1)[-1].rstrip("/")
     app = create_mgmt_app(
-        issuer, ManagementStore(data_dir / "mgmt"), [delete_group_accounts], accounts, account_endpoint=endpoint
+        issuer, ManagementStore(data_dir / "mgmt"), [delete_group_accounts], batch, account_endpoint=endpoint
     )
     return ManagementPlane(app, tls, issuer)
 

@@ -14,7 +14,7 @@ from batchite.mgmt.resource_groups import GroupDeleteHook, GroupRepository, Reso
 from batchite.mgmt.routing import ArmRouter
 from batchite.mgmt.subscriptions import add_subscription_routes
 from batchite.mgmt.tokens import TokenIssuer
-from batchite.service.batch_accounts import BatchAccountService
+from batchite.service.batch import BatchService
 
 METHODS = ["GET", "HEAD", "PUT", "PATCH", "POST", "DELETE", "OPTIONS"]
 
@@ -27,18 +27,20 @@ def create_mgmt_app(
     issuer: TokenIssuer,
     repository: ManagementRepository,
     group_delete_hooks: list[GroupDeleteHook] | None = None,
-    batch_accounts: BatchAccountService | None = None,
+    batch: BatchService | None = None,
     account_endpoint: str = "",
 ) -> Starlette:
     """group_delete_hooks: called with (subscription id, group name) to delete what a group holds;
-    batch_accounts: serve Microsoft.Batch/batchAccounts on them (account_endpoint: the data plane's host:port)."""
+    batch: serve Microsoft.Batch (accounts, their applications, pools, ...) on it
+    (account_endpoint: the data plane's host:port, as accounts show it)."""
     router = ArmRouter(issuer)
     add_token_routes(router)
     add_subscription_routes(router)
     add_provider_routes(router, repository)
     add_group_routes(router, ResourceGroups(repository, group_delete_hooks or []))
-    if batch_accounts is not None:
-        add_batch_account_routes(router, BatchAccounts(batch_accounts, repository, account_endpoint))
+    if batch is not None:
+        accounts = BatchAccounts(batch.batch_accounts, repository, account_endpoint)
+        add_batch_account_routes(router, accounts)
     app = Starlette(routes=[Route("/{path:path}", router.dispatch, methods=METHODS)])
     app.state.router = router
     return app

@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from batchite.domain.entities.accounts import BatchAccountRecord
 from batchite.mgmt.errors import ArmError
+from batchite.mgmt.paging import paged
 from batchite.mgmt.resource_groups import GroupRepository
 from batchite.mgmt.routing import ArmRequest, ArmRouter, json_response
 from batchite.mgmt.subscriptions import check_subscription, normalize_location, required_location
@@ -116,6 +117,15 @@ class BatchAccounts:
             raise ArmError(404, "ResourceGroupNotFound", f"Resource group '{name}' could not be found.")
         return subscription, group.name
 
+    async def account_of(self, req: ArmRequest) -> BatchAccountRecord:
+        """The account a `{RG}/...` path names (subscriptionId, resourceGroupName, accountName), or the
+        ARM 404 (ResourceGroupNotFound, ResourceNotFound). For what lives under an account."""
+        subscription, group = await self._where(req)
+        try:
+            return self.accounts.get(subscription, group, req.params["accountName"])
+        except BatchAccountError as err:
+            raise arm_error(err) from err
+
     def _body(self, record: BatchAccountRecord) -> Response:
         return json_response(account_body(record, self.endpoint))
 
@@ -173,12 +183,12 @@ class BatchAccounts:
     async def list(self, req: ArmRequest) -> Response:
         subscription = check_subscription(req.params["subscriptionId"])
         records = self.accounts.list(subscription)
-        return json_response({"value": [account_body(r, self.endpoint) for r in records]})
+        return json_response(paged(req, records, lambda r: account_body(r, self.endpoint)))
 
     async def list_by_group(self, req: ArmRequest) -> Response:
         subscription, group = await self._where(req)
         records = self.accounts.list(subscription, group)
-        return json_response({"value": [account_body(r, self.endpoint) for r in records]})
+        return json_response(paged(req, records, lambda r: account_body(r, self.endpoint)))
 
     async def list_keys(self, req: ArmRequest) -> Response:
         subscription, group = await self._where(req)
