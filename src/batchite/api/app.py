@@ -20,7 +20,6 @@ from batchite.api.openapi import openapi_json
 from batchite.api.routes import (
     account,
     admin,
-    admin_apps,
     certificates,
     files,
     jobs,
@@ -72,7 +71,7 @@ def create_app(batch: BatchService, settings: ApiSettings | None = None) -> Star
         Route("/_batchite/health", health, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),
     ]
-    for module in (account, admin, admin_apps, certificates, pools, nodes, files, jobs, jobschedules, tasks):
+    for module in (account, admin, certificates, pools, nodes, files, jobs, jobschedules, tasks):
         routes.extend(module.router.routes)
     settings = settings or ApiSettings()
     admission = Middleware(Admission, limit=settings.max_concurrent_requests)

@@ -34,6 +34,8 @@ class PackageView(WireStruct, kw_only=True):
     storage_url: str | None = None
     storage_url_expiry: datetime | None = None
     last_activation_time: datetime | None = None
+    etag: str = ""
+    tags: dict[str, str] | None = None
 
 
 class ApplicationView(WireStruct, kw_only=True):
@@ -42,6 +44,8 @@ class ApplicationView(WireStruct, kw_only=True):
     allow_updates: bool
     default_version: str | None = None
     versions: list[PackageView]
+    etag: str = ""
+    tags: dict[str, str] | None = None
 
 
 def _package_not_found() -> BatchError:
@@ -88,6 +92,8 @@ class PackageService:
             storage_url=w.storage_url,
             storage_url_expiry=w.storage_url_expiry,
             last_activation_time=w.last_activation_time,
+            etag=package.etag,
+            tags=package.internal.tags,
         )
 
     def view(self, account: str, app: Application) -> ApplicationView:
@@ -97,6 +103,8 @@ class PackageService:
             allow_updates=app.internal.allow_updates,
             default_version=app.internal.default_version,
             versions=[self.package_view(app, v) for v in self._versions(account, app)],
+            etag=app.etag,
+            tags=app.internal.tags,
         )
 
     # -- applications -------------------------------------------------------------------
@@ -107,11 +115,16 @@ class PackageService:
         display_name: str | None = None,
         allow_updates: bool | None = None,
         default_version: str | None = None,
+        tags: dict[str, str] | None = None,
+        must_exist: bool = False,
     ) -> ApplicationView:
-        """Create the application, or update the properties given."""
+        """Create the application, or update the properties given (must_exist: only update, 404
+        ApplicationNotFound when missing)."""
         if not apps.APP_ID.match(app_id or ""):
             raise invalid_property("applicationName", app_id, "Use 1-64 letters, digits, hyphens and underscores.")
         app = self.ctx.store.applications.get(account, "", app_id)
+        if app is None and must_exist:
+            raise not_found("application")
         if app is None:
             wire = BatchApplication(id=app_id, display_name=app_id, versions=[])
             internal = ApplicationInternal(container=apps.container_name(app_id))
@@ -124,6 +137,8 @@ class PackageService:
             if default_version and self.ctx.store.packages.get(account, app.key, default_version) is None:
                 raise _package_not_found()
             app.internal.default_version = default_version or None
+        if tags is not None:
+            app.internal.tags = tags
         self.ctx.store.applications.update(app)
         return self.view(account, app)
 
@@ -142,12 +157,14 @@ class PackageService:
         self.ctx.store.applications.delete(account, "", app.id)
 
     # -- versions -------------------------------------------------------------------------
-    async def create_version(self, account: str, app_id: str, version: str) -> PackageView:
+    async def create_version(
+        self, account: str, app_id: str, version: str, tags: dict[str, str] | None = None
+    ) -> PackageView:
         """A pending package with a storageUrl (a SAS URL valid for a day) to upload the zip to."""
         if not apps.VERSION.match(version or ""):
             raise invalid_property("versionName", version, "Use 1-64 letters, digits, periods, hyphens, underscores.")
-        storage = self.storage
         app = self._app(account, app_id)
+        storage = self.storage
         existing = self.ctx.store.packages.get(account, app.key, version)
         if existing is not None and existing.wire.state == PackageState.ACTIVE and not app.internal.allow_updates:
             raise conflict(
@@ -167,6 +184,8 @@ class PackageService:
             package = existing
             package.wire.storage_url, package.wire.storage_url_expiry = url, expiry
         package.internal.container, package.internal.upload_blob = container, blob
+        if tags is not None:
+            package.internal.tags = tags
         self.ctx.store.packages.update(package)
         self._refresh_active(account, app)
         return self.package_view(app, package)
@@ -180,11 +199,11 @@ class PackageService:
         return [self.package_view(app, v) for v in self._versions(account, app)]
 
     async def activate(self, account: str, app_id: str, version: str, fmt: str) -> PackageView:
+        app = self._app(account, app_id)
+        package = self._version(account, app, version)
         if (fmt or "").lower() != "zip":
             raise invalid_property("format", fmt, "The only supported package format is zip.")
         storage = self.storage
-        app = self._app(account, app_id)
-        package = self._version(account, app, version)
         container, blob = package.internal.container, package.internal.upload_blob
         size = await asyncio.to_thread(storage.blob_size, container, blob)
         if not size:

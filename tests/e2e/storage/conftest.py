@@ -40,6 +40,7 @@ def linked(azurite: AzuriteServer) -> LinkedStorage:
 def storage_server(tmp_path_factory: pytest.TempPathFactory, azurite: AzuriteServer) -> Iterator[ChildServer]:
     child = start_child_server(
         tmp_path_factory.mktemp("batchite-storage"),
+        mgmt_port=0,  # the application packages are made through the management plane
         extra_args=["--storage-connection-string", azurite.connection_string],
     )
     yield child

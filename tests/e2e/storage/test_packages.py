@@ -1,5 +1,6 @@
-"""Application packages: created, uploaded and activated through the admin endpoints (`batchite app`),
-deployed to applications/ on the node, used by a task through AZ_BATCH_APP_PACKAGE_*, shown by
+"""Application packages of the development account: created, uploaded and activated through the
+management plane (`batchite app`'s client, in the configured accounts' resource group), deployed
+to applications/ on the node, used by a task through AZ_BATCH_APP_PACKAGE_*, shown by
 the data plane; and the references that cannot be satisfied."""
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from azure.batch import models as m
 from azure.core.exceptions import HttpResponseError
 from typer.testing import CliRunner
 
-from batchite.cli.apps import AdminClient, AdminError
+from batchite.cli.apps import AppError, ManagementClient
 from batchite.cli.main import app as cli
 from batchite.cli.server import ChildServer
 from tests.e2e.helpers import POLL, wait_nodes
@@ -38,27 +39,27 @@ def package_zip(version: str) -> bytes:
 
 
 @pytest.fixture
-def admin(storage_server: ChildServer) -> Iterator[AdminClient]:
-    client = AdminClient(storage_server.endpoint, "", "")
+def admin(storage_server: ChildServer) -> Iterator[ManagementClient]:
+    client = ManagementClient(storage_server.mgmt_endpoint or "", storage_server.ca_path)
     yield client
     client.close()
 
 
 @pytest.fixture
-def app_id(admin: AdminClient) -> Iterator[str]:
+def app_id(admin: ManagementClient) -> Iterator[str]:
     ident = f"hello-{uuid.uuid4().hex[:6]}"
     yield ident
-    with contextlib.suppress(AdminError):
+    with contextlib.suppress(AppError):
         admin.call("DELETE", admin.app_path(ident))
 
 
 def test_a_package_is_deployed_and_used_by_a_task(
-    sclient: Any, admin: AdminClient, app_id: str, uid: Callable[[str], str]
+    sclient: Any, admin: ManagementClient, app_id: str, uid: Callable[[str], str]
 ) -> None:
     admin.create(app_id, "Hello")
     for version in ("1.0", "2.0"):
-        assert admin.upload(app_id, version, package_zip(version))["state"] == "active"
-    admin.create(app_id, defaultVersion="2.0")
+        assert admin.upload(app_id, version, package_zip(version))["state"] == "Active"
+    admin.update(app_id, defaultVersion="2.0")
 
     listed = {a.id: a for a in sclient.list_applications()}
     assert listed[app_id].versions == ["1.0", "2.0"]
@@ -94,7 +95,7 @@ def test_a_package_is_deployed_and_used_by_a_task(
 
 
 def test_references_that_cannot_be_satisfied(
-    sclient: Any, sjob: str, admin: AdminClient, app_id: str, uid: Callable[[str], str]
+    sclient: Any, sjob: str, admin: ManagementClient, app_id: str, uid: Callable[[str], str]
 ) -> None:
     admin.create(app_id)
     admin.upload(app_id, "0.1", package_zip("0.1"), activate=False)  # pending: not usable, not listed
@@ -128,7 +129,7 @@ def test_the_batchite_app_command(storage_server: ChildServer, app_id: str, tmp_
     (source / "bin").mkdir(parents=True)
     (source / "bin" / "tool").write_text("#!/bin/sh\necho tool\n")
     runner = CliRunner()
-    where = ["--endpoint", storage_server.endpoint]
+    where = ["--mgmt-endpoint", storage_server.mgmt_endpoint or "", "--ca", str(storage_server.ca_path)]
 
     def call(*args: str) -> str:
         result = runner.invoke(cli, ["app", *args, *where])

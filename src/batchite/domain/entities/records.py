@@ -188,6 +188,7 @@ class ApplicationInternal(Internal):
     allow_updates: bool = True
     container: str = ""  # the linked-storage container of its packages
     default_version: str | None = None
+    tags: dict[str, str] | None = None  # its ARM resource tags
 
 
 class Application(Entity[wire.BatchApplication, ApplicationInternal]):
@@ -217,6 +218,7 @@ class PackageInternal(Internal):
     container: str = ""
     blob: str = ""  # the active zip
     upload_blob: str = ""  # where the last storageUrl points
+    tags: dict[str, str] | None = None  # its ARM resource tags
 
 
 class ApplicationPackage(Entity[PackageRecord, PackageInternal]):
