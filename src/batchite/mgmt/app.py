@@ -7,6 +7,7 @@ from typing import Protocol
 from starlette.applications import Starlette
 from starlette.routing import Route
 
+from batchite.mgmt.account_extras import add_account_extra_routes
 from batchite.mgmt.applications import add_application_routes
 from batchite.mgmt.batch_accounts import BatchAccounts, add_batch_account_routes
 from batchite.mgmt.oidc import add_token_routes
@@ -42,6 +43,7 @@ def create_mgmt_app(
     if batch is not None:
         accounts = BatchAccounts(batch.batch_accounts, repository, account_endpoint)
         add_batch_account_routes(router, accounts)
+        add_account_extra_routes(router, accounts, batch)
         add_application_routes(router, accounts, batch)
     app = Starlette(routes=[Route("/{path:path}", router.dispatch, methods=METHODS)])
     app.state.router = router

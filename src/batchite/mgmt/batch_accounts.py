@@ -90,18 +90,6 @@ def arm_error(err: BatchAccountError) -> ArmError:
     return ArmError(err.status, err.code, err.message)
 
 
-OPERATIONS: tuple[tuple[str, str, str], ...] = (
-    ("batchAccounts/read", "Batch account", "List or get Batch accounts"),
-    ("batchAccounts/write", "Batch account", "Create or update a Batch account"),
-    ("batchAccounts/delete", "Batch account", "Delete a Batch account"),
-    ("batchAccounts/listkeys/action", "Batch account", "List the access keys of a Batch account"),
-    ("batchAccounts/regeneratekeys/action", "Batch account", "Regenerate an access key of a Batch account"),
-    ("locations/quotas/read", "Batch location", "Get the Batch quotas of a location"),
-    ("locations/checkNameAvailability/action", "Batch location", "Check whether a Batch account name is free"),
-    ("operations/read", "Operations", "List the operations of Microsoft.Batch"),
-)
-
-
 class BatchAccounts:
     def __init__(self, accounts: BatchAccountService, groups: GroupRepository, endpoint: str) -> None:
         self.accounts = accounts
@@ -239,18 +227,6 @@ class BatchAccounts:
             raise ArmError(404, "LocationNotFound", f"The location '{name}' is not available for {ACCOUNT_TYPE}.")
         return location
 
-    async def operations(self, req: ArmRequest) -> Response:
-        value = [
-            {
-                "name": f"{PROVIDER}/{name}",
-                "isDataAction": False,
-                "display": {"provider": PROVIDER, "resource": resource, "operation": text, "description": text},
-                "origin": "user,system",
-            }
-            for name, resource, text in OPERATIONS
-        ]
-        return json_response({"value": value})
-
 
 def add_batch_account_routes(router: ArmRouter, accounts: BatchAccounts) -> None:
     group = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Batch/batchAccounts"
@@ -267,4 +243,3 @@ def add_batch_account_routes(router: ArmRouter, accounts: BatchAccounts) -> None
     router.add("GET", location + "/quotas", accounts.quotas)
     router.add("POST", location + "/checkNameAvailability", accounts.check_name)
     router.add("GET", location + "/accountOperationResults/{operationId}", accounts.operation_result)
-    router.add("GET", "/providers/Microsoft.Batch/operations", accounts.operations)
