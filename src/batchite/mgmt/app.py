@@ -11,6 +11,7 @@ from batchite.mgmt.account_extras import add_account_extra_routes
 from batchite.mgmt.applications import add_application_routes
 from batchite.mgmt.batch_accounts import BatchAccounts, add_batch_account_routes
 from batchite.mgmt.oidc import add_token_routes
+from batchite.mgmt.pools import add_pool_routes
 from batchite.mgmt.providers import ProviderStates, add_provider_routes
 from batchite.mgmt.resource_groups import GroupDeleteHook, GroupRepository, ResourceGroups, add_group_routes
 from batchite.mgmt.routing import ArmRouter
@@ -45,6 +46,7 @@ def create_mgmt_app(
         add_batch_account_routes(router, accounts)
         add_account_extra_routes(router, accounts, batch)
         add_application_routes(router, accounts, batch)
+        add_pool_routes(router, batch, accounts)
     app = Starlette(routes=[Route("/{path:path}", router.dispatch, methods=METHODS)])
     app.state.router = router
     return app
