@@ -91,6 +91,12 @@ def acct(mgmt_server: ChildServer, credential: Any, resources: Any) -> Iterator[
     mgmt.close()
 
 
+def arm_error(err: HttpResponseError) -> tuple[int | None, str | None, str | None]:
+    """The status, ARM error code and target of a refused call."""
+    assert err.error is not None
+    return err.status_code, err.error.code, err.error.target
+
+
 def steady(account: Account, pool: str, dedicated: int) -> Any:
     def probe() -> Any:
         p = account.data.get_pool(pool)
@@ -197,10 +203,10 @@ def test_etags_and_conditions(acct: Account) -> None:
         acct.update(
             "tagged", {"properties": {"metadata": []}}, etag=first.etag, match_condition=MatchConditions.IfNotModified
         )
-    assert (stale.value.status_code, stale.value.error.code) == (412, "PreconditionFailed")
+    assert arm_error(stale.value)[:2] == (412, "PreconditionFailed")
     with pytest.raises(ResourceExistsError) as exists:
         acct.create("tagged", arm_pool(0), match_condition=MatchConditions.IfMissing)
-    assert (exists.value.status_code, exists.value.error.code) == (412, "PreconditionFailed")
+    assert arm_error(exists.value)[:2] == (412, "PreconditionFailed")
     with pytest.raises(ResourceNotFoundError) as absent:
         acct.create("never-made", arm_pool(0), match_condition=MatchConditions.IfPresent)
     assert absent.value.status_code == 412
@@ -246,10 +252,10 @@ def test_list_paging_filter_and_select(
 
     with pytest.raises(HttpResponseError) as bad_filter:
         list(mgmt.pool.list_by_batch_account(account.group, account.name, filter="properties/foo eq 'x'"))
-    assert (bad_filter.value.status_code, bad_filter.value.error.code) == (400, "InvalidFilter")
+    assert arm_error(bad_filter.value)[:2] == (400, "InvalidFilter")
     with pytest.raises(HttpResponseError) as bad_select:
         list(mgmt.pool.list_by_batch_account(account.group, account.name, select="vmSize"))
-    assert (bad_select.value.status_code, bad_select.value.error.code) == (400, "InvalidSelect")
+    assert arm_error(bad_select.value)[:2] == (400, "InvalidSelect")
     account.data.close()
     resources.resource_groups.begin_delete(account.group).result()
     mgmt.close()
@@ -268,7 +274,7 @@ def test_delete_is_a_long_running_operation(acct: Account) -> None:
     assert poller.status() == "Succeeded"
     with pytest.raises(ResourceNotFoundError) as gone:
         acct.get("doomed")
-    assert gone.value.error.code == "PoolNotFound"
+    assert arm_error(gone.value)[1] == "PoolNotFound"
     with pytest.raises(HttpResponseError) as data_gone:
         acct.data.get_pool("doomed")
     assert data_gone.value.status_code == 404
@@ -279,15 +285,15 @@ def test_delete_is_a_long_running_operation(acct: Account) -> None:
 def test_errors(acct: Account, https: httpx.Client, credential: Any) -> None:
     with pytest.raises(ResourceNotFoundError) as unknown:
         acct.get("no-such-pool")
-    assert (unknown.value.status_code, unknown.value.error.code) == (404, "PoolNotFound")
+    assert arm_error(unknown.value)[:2] == (404, "PoolNotFound")
     with pytest.raises(ResourceNotFoundError) as no_account:
         acct.mgmt.pool.get(acct.group, "nosuchaccount", "p")
-    assert no_account.value.error.code == "ResourceNotFound"
+    assert arm_error(no_account.value)[1] == "ResourceNotFound"
 
-    def refused(pool: str, body: dict[str, Any]) -> tuple[int, str, str | None]:
+    def refused(pool: str, body: dict[str, Any]) -> tuple[int | None, str | None, str | None]:
         with pytest.raises(HttpResponseError) as err:
             acct.create(pool, body)
-        return err.value.status_code, err.value.error.code, err.value.error.target
+        return arm_error(err.value)
 
     assert refused("bad name!", arm_pool(0))[:2] == (400, "InvalidPropertyValue")
     assert refused("no-size", {"properties": {"deploymentConfiguration": IMAGE}}) == (
@@ -312,8 +318,8 @@ def test_errors(acct: Account, https: httpx.Client, credential: Any) -> None:
     acct.create("fixed-size", arm_pool(1))
     with pytest.raises(HttpResponseError) as immutable:
         acct.update("fixed-size", {"properties": {"vmSize": "standard_d4s_v3"}})
-    assert (immutable.value.status_code, immutable.value.error.code) == (400, "PropertyCannotBeUpdated")
-    assert immutable.value.error.target == "properties.vmSize"
+    assert arm_error(immutable.value)[:2] == (400, "PropertyCannotBeUpdated")
+    assert arm_error(immutable.value)[2] == "properties.vmSize"
     acct.create("empty-size", arm_pool(0))
     assert acct.update("empty-size", {"properties": {"vmSize": "standard_d4s_v3"}}).properties.vm_size == (
         "standard_d4s_v3"
@@ -327,3 +333,42 @@ def test_errors(acct: Account, https: httpx.Client, credential: Any) -> None:
         acct.get("raw-pool")
     missing_patch = https.patch(url, json={"properties": {}}, headers={"Authorization": f"Bearer {token}"})
     assert missing_patch.status_code == 404 and missing_patch.json()["error"]["code"] == "PoolNotFound"
+
+
+def test_start_task_users_and_policies_in_arm_spelling(acct: Account, https: httpx.Client, credential: Any) -> None:
+    start_task = {
+        "commandLine": "/bin/true",
+        "userIdentity": {"autoUser": {"scope": "Pool", "elevationLevel": "Admin"}},
+        "maxTaskRetryCount": 1,
+        "waitForSuccess": True,
+    }
+    users = [{"name": "worker", "password": "S3cret-pass", "elevationLevel": "NonAdmin"}]
+    acct.create(
+        "spelled",
+        arm_pool(
+            0,
+            startTask=start_task,
+            userAccounts=users,
+            interNodeCommunication="Enabled",
+            taskSchedulingPolicy={"nodeFillType": "Pack"},
+        ),
+    )
+    seen = acct.data.get_pool("spelled")
+    assert seen.start_task.user_identity.auto_user.scope == "pool"
+    assert seen.start_task.user_identity.auto_user.elevation_level == "admin"
+    assert seen.enable_inter_node_communication is True and seen.task_scheduling_policy.node_fill_type == "pack"
+    assert [u.name for u in seen.user_accounts] == ["worker"]
+
+    token = credential.get_token(MANAGEMENT_SCOPE).token
+    raw = https.get(f"{acct.path('spelled')}?api-version={BATCH_API}", headers={"Authorization": f"Bearer {token}"})
+    assert raw.status_code == 200 and raw.headers["ETag"] == raw.json()["etag"]
+    props = raw.json()["properties"]
+    assert props["startTask"]["userIdentity"] == {"autoUser": {"scope": "Pool", "elevationLevel": "Admin"}}
+    assert props["startTask"]["waitForSuccess"] is True and props["startTask"]["maxTaskRetryCount"] == 1
+    assert props["userAccounts"] == [{"name": "worker", "elevationLevel": "NonAdmin"}]  # no password shown
+    assert props["interNodeCommunication"] == "Enabled" and props["taskSchedulingPolicy"] == {"nodeFillType": "Pack"}
+    assert props["allocationState"] == "Steady" and props["provisioningState"] == "Succeeded"
+
+    # PUT on an existing pool replaces what it leaves out: the start task goes.
+    replaced = acct.create("spelled", arm_pool(0))
+    assert replaced.properties.start_task is None and acct.data.get_pool("spelled").start_task is None
