@@ -7,6 +7,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -33,11 +34,13 @@ def endpoint(server: ChildServer) -> str:
     return server.endpoint
 
 
-def make_client(endpoint: str, name: str = DEV_ACCOUNT_NAME, key: str = DEV_ACCOUNT_KEY) -> Any:
+def make_client(endpoint: str, name: str = DEV_ACCOUNT_NAME, key: str = DEV_ACCOUNT_KEY, ca: Path | None = None) -> Any:
+    """An azure-batch client; over HTTPS trusting `ca` (the server's DATA_DIR/tls/ca.pem)."""
     from azure.batch import BatchClient
     from azure.core.credentials import AzureNamedKeyCredential
 
-    return BatchClient(endpoint=endpoint, credential=AzureNamedKeyCredential(name, key), retry_total=0)
+    verify: dict[str, Any] = {"connection_verify": str(ca)} if ca is not None else {}
+    return BatchClient(endpoint=endpoint, credential=AzureNamedKeyCredential(name, key), retry_total=0, **verify)
 
 
 @pytest.fixture(scope="session")

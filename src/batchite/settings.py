@@ -23,6 +23,7 @@ from batchite.scheduler.scheduler import NODE_RELEASE_TIME, SchedulerSettings
 ENV_PREFIX = "BATCHITE_"
 DEFAULT_PORT = 8091
 DEFAULT_MGMT_PORT = 8443
+DEFAULT_HTTPS_PORT = 8444
 
 
 def _setting(default: Any, help: str, *, env: str | None = None) -> Any:
@@ -82,7 +83,19 @@ class Settings:
     mgmt_port: int = _setting(
         DEFAULT_MGMT_PORT, "HTTPS port of the management plane (ARM and its token issuer); 0 = do not serve it."
     )
-    cert: str = _setting("", "The management plane's TLS certificate (PEM; default: made in DATA_DIR/tls).")
+    mgmt_clients: str = _setting(
+        "",
+        "More service principals the token issuer knows, as client-id:secret;client-id2:secret2 (the "
+        "development client is always there).",
+    )
+    https_port: int = _setting(
+        DEFAULT_HTTPS_PORT,
+        "HTTPS port of the data plane too (the same API as --port, with the management plane's certificate); "
+        "accounts' accountEndpoint names it; 0 = plain HTTP only.",
+    )
+    cert: str = _setting(
+        "", "The TLS certificate of the management plane and HTTPS (PEM; default: made in DATA_DIR/tls)."
+    )
     key: str = _setting("", "The private key of --cert (PEM).")
 
     @property
@@ -93,6 +106,15 @@ class Settings:
     @property
     def url(self) -> str:
         return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"
+
+    @property
+    def account_endpoint(self) -> str:
+        """host:port of the data plane as accounts show it (clients put https:// before it): the
+        HTTPS port when served, else --public-url's or the HTTP port's."""
+        if self.https_port and not self.public_url:
+            host = "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host
+            return f"{host}:{self.https_port}"
+        return self.url.split("://", 1)[-1].rstrip("/")
 
     @property
     def isolation_level(self) -> Isolation:

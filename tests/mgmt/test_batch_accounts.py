@@ -75,7 +75,8 @@ def test_the_account_management_flow(mgmt_server: ChildServer, resources: Any, b
     assert created.location == "eastus" and created.tags == {"purpose": "test"}
     props = created.properties
     assert props.provisioning_state == "Succeeded" and props.pool_allocation_mode == "BatchService"
-    assert props.account_endpoint == mgmt_server.endpoint.split("://", 1)[1]
+    assert mgmt_server.https_endpoint is not None
+    assert props.account_endpoint == mgmt_server.https_endpoint.split("://", 1)[1]
     assert props.public_network_access == "Enabled"
     assert props.dedicated_core_quota > 0 and props.pool_quota > 0 and props.active_job_and_job_schedule_quota > 0
 
@@ -91,7 +92,7 @@ def test_the_account_management_flow(mgmt_server: ChildServer, resources: Any, b
     assert keys.account_name == account and keys.primary and keys.secondary and keys.primary != keys.secondary
 
     # The account is real on the data plane, with its own key.
-    data = make_client(f"http://{props.account_endpoint}", account, keys.primary)
+    data = make_client(f"https://{props.account_endpoint}", account, keys.primary, mgmt_server.ca_path)
     data.create_pool(pool_options("mgmt-pool", dedicated=0))
     assert [p.id for p in data.list_pools()] == ["mgmt-pool"]
 
@@ -100,7 +101,7 @@ def test_the_account_management_flow(mgmt_server: ChildServer, resources: Any, b
     with pytest.raises(HttpResponseError) as refused:
         data.get_pool("mgmt-pool")
     assert refused.value.status_code == 403
-    fresh = make_client(f"http://{props.account_endpoint}", account, regenerated.primary)
+    fresh = make_client(f"https://{props.account_endpoint}", account, regenerated.primary, mgmt_server.ca_path)
     assert fresh.get_pool("mgmt-pool").id == "mgmt-pool"
 
     updated = batch_mgmt.batch_account.update(group, account, {"tags": {"purpose": "updated", "owner": "me"}})
@@ -181,14 +182,18 @@ def test_unknown_account_and_bad_bodies(resources: Any, batch_mgmt: Any, https: 
     resources.resource_groups.begin_delete(group).result()
 
 
-def test_deleting_a_resource_group_deletes_its_accounts(resources: Any, batch_mgmt: Any) -> None:
+def test_deleting_a_resource_group_deletes_its_accounts(
+    mgmt_server: ChildServer, resources: Any, batch_mgmt: Any
+) -> None:
     group = new_group(resources, "westus2")
     accounts = [name("grp"), name("grp")]
     for account in accounts:
         create_account(batch_mgmt, group, account, "westus2")
     key = batch_mgmt.batch_account.get_keys(group, accounts[0]).primary
     endpoint = batch_mgmt.batch_account.get(group, accounts[0]).properties.account_endpoint
-    make_client(f"http://{endpoint}", accounts[0], key).create_pool(pool_options("grp-pool", dedicated=0))
+    make_client(f"https://{endpoint}", accounts[0], key, mgmt_server.ca_path).create_pool(
+        pool_options("grp-pool", dedicated=0)
+    )
 
     resources.resource_groups.begin_delete(group).result()
     listed = [a.name for a in batch_mgmt.batch_account.list()]
@@ -196,7 +201,7 @@ def test_deleting_a_resource_group_deletes_its_accounts(resources: Any, batch_mg
     for account in accounts:
         assert batch_mgmt.location.check_name_availability("westus2", {"name": account}).name_available is True
     with pytest.raises(HttpResponseError) as refused:
-        make_client(f"http://{endpoint}", accounts[0], key).list_pools().next()
+        make_client(f"https://{endpoint}", accounts[0], key, mgmt_server.ca_path).list_pools().next()
     assert refused.value.status_code in (401, 403)
 
 

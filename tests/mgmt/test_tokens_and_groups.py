@@ -331,4 +331,4 @@ def test_cert_without_key_is_refused(tmp_path: Any) -> None:
         text=True,
         timeout=60,
     )
-    assert answer.returncode == 2 and "--cert and --key go together" in answer.stdout
+    assert answer.returncode == 2 and "--cert and --key go together" in answer.stderr

@@ -4,6 +4,7 @@ accounts kept across a restart (schema 4 data directories migrated)."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import sqlite3
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from batchite.clock import ManualClock
+from batchite.domain.entities.accounts import CONFIGURED_RESOURCE_GROUP, DEV_SUBSCRIPTION_ID, ProvisioningState
 from batchite.domain.errors import BatchError
 from batchite.domain.quotas import Quotas
 from batchite.scheduler import SchedulerSettings
@@ -126,7 +128,7 @@ def test_get_list_and_404(env: Env) -> None:
             accounts.get(SUB, rg, name)
         assert (err.value.status, err.value.code) == (404, "ResourceNotFound")
     with pytest.raises(BatchAccountError):
-        accounts.delete(SUB, RG, DEV_ACCOUNT_NAME)  # configured accounts are not managed
+        asyncio.run(accounts.delete(SUB, RG, DEV_ACCOUNT_NAME))  # not there: the configured ones live elsewhere
     assert env.batch.accounts.get(DEV_ACCOUNT_NAME) is not None
 
 
@@ -140,7 +142,7 @@ def test_the_location_quota_bounds_accounts_per_subscription_and_location(tmp_pa
     assert (err.value.status, err.value.code) == (409, "SubscriptionQuotaExceeded")
     accounts.create(SUB, RG, "three3", "eastus")  # another location
     accounts.create("other-sub", RG, "four4", "westus")  # another subscription
-    accounts.delete(SUB, RG, "one1")
+    asyncio.run(accounts.delete(SUB, RG, "one1"))
     accounts.create(SUB, RG, "five5", "westus")
     env.batch.store.close()
 
@@ -204,7 +206,7 @@ def test_delete_removes_everything_of_the_account_and_releases_its_nodes(env: En
     nodes = [n.id for n in env.batch.store.nodes.list("gone1", "p1")]
     assert len(nodes) == 2
     assert env.batch.store.accounts.entity_count("gone1") > 0
-    accounts.delete(SUB, RG, "gone1")
+    asyncio.run(accounts.delete(SUB, RG, "gone1"))
     env.clock.settle()
     assert env.batch.accounts.get("gone1") is None
     assert set(nodes) <= set(env.backend.released)
@@ -248,3 +250,54 @@ def test_a_schema_4_data_directory_opens_and_keeps_its_data(tmp_path: Path) -> N
         assert int(store.db.conn.execute("PRAGMA user_version").fetchone()[0]) == 5
     finally:
         store.close()
+
+
+def test_the_configured_accounts_are_read_only_in_their_own_resource_group(env: Env) -> None:
+    accounts = env.batch.batch_accounts
+    accounts.create(DEV_SUBSCRIPTION_ID, "mine", "made1", "westus")
+    dev = accounts.get(DEV_SUBSCRIPTION_ID, "Batchite", DEV_ACCOUNT_NAME)
+    assert dev.configured and dev.primary_key == DEV_ACCOUNT_KEY and dev.resource_group == CONFIGURED_RESOURCE_GROUP
+    assert dev.quotas.pool_quota == env.quotas.pools
+    assert [a.name for a in accounts.list(DEV_SUBSCRIPTION_ID)] == [DEV_ACCOUNT_NAME, "made1"]
+    assert [a.name for a in accounts.list(DEV_SUBSCRIPTION_ID, CONFIGURED_RESOURCE_GROUP)] == [DEV_ACCOUNT_NAME]
+    assert accounts.list(SUB) == []  # only the development subscription has them
+    assert accounts.group_is_locked(DEV_SUBSCRIPTION_ID, "BATCHITE")
+    assert not accounts.group_is_locked(DEV_SUBSCRIPTION_ID, "mine")
+    # Creating it again is the idempotent PUT; changing, re-keying or deleting it is refused.
+    assert accounts.create(DEV_SUBSCRIPTION_ID, CONFIGURED_RESOURCE_GROUP, DEV_ACCOUNT_NAME, "westus").configured
+    refusals = [
+        lambda: accounts.update(DEV_SUBSCRIPTION_ID, CONFIGURED_RESOURCE_GROUP, DEV_ACCOUNT_NAME, tags={"a": "b"}),
+        lambda: accounts.regenerate_key(DEV_SUBSCRIPTION_ID, CONFIGURED_RESOURCE_GROUP, DEV_ACCOUNT_NAME, "primary"),
+        lambda: asyncio.run(accounts.delete(DEV_SUBSCRIPTION_ID, CONFIGURED_RESOURCE_GROUP, DEV_ACCOUNT_NAME)),
+    ]
+    for refused in refusals:
+        with pytest.raises(BatchAccountError) as err:
+            refused()
+        assert (err.value.status, err.value.code) == (409, "ScopeLocked")
+    assert asyncio.run(accounts.delete_resource_group(DEV_SUBSCRIPTION_ID, CONFIGURED_RESOURCE_GROUP)) == []
+    assert env.batch.accounts.get(DEV_ACCOUNT_NAME) is not None
+
+
+def test_a_delete_cut_short_is_finished_at_the_next_start(env: Env) -> None:
+    accounts = env.batch.batch_accounts
+    accounts.create(SUB, RG, "half1", "westus")
+    env.pool("half1", "p1", dedicated=1)
+    # What a crash right after the delete was stored (before anything stopped) leaves behind:
+    record = env.batch.store.accounts.get("half1")
+    assert record is not None
+    record.provisioning_state = ProvisioningState.DELETING
+    env.batch.store.accounts.put(record)
+    env.batch.store.flush()
+    assert env.batch.accounts.get("half1") is None  # the data plane refuses it at once
+    with pytest.raises(BatchAccountError) as err:
+        accounts.get(SUB, RG, "half1")
+    assert err.value.status == 404
+    assert [a.name for a in accounts.list(SUB)] == []
+    with pytest.raises(BatchAccountError) as busy:
+        accounts.create(SUB, RG, "half1", "westus")
+    assert (busy.value.status, busy.value.code) == (409, "AccountBeingDeleted")
+    env.restart()
+    env.clock.settle()
+    assert env.batch.store.accounts.get("half1") is None
+    assert env.batch.store.accounts.entity_count("half1") == 0
+    assert env.batch.batch_accounts.check_name_availability("half1").available

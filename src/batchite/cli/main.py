@@ -22,13 +22,14 @@ from batchite.storage.linked import LinkedStorage, StorageConfigError
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Batchite: a local Azure Batch service.")
 app.add_typer(apps, name="app")
 console = Console()
+errors = Console(stderr=True)  # why the service cannot start: on stderr, where a supervisor's log has it
 
 
 def _storage(connection_string: str) -> LinkedStorage | None:
     try:
         return LinkedStorage.parse(connection_string) if connection_string.strip() else None
     except StorageConfigError as exc:
-        console.print(f"[red]The storage connection string is malformed:[/red] {exc}")
+        errors.print(f"[red]The storage connection string is malformed:[/red] {exc}")
         raise typer.Exit(2) from exc
 
 
@@ -36,7 +37,7 @@ def _accounts() -> AccountRegistry:
     try:
         return AccountRegistry.from_environment()
     except AccountConfigError as exc:
-        console.print(f"[red]BATCHITE_ACCOUNTS is malformed:[/red] {exc}")
+        errors.print(f"[red]BATCHITE_ACCOUNTS is malformed:[/red] {exc}")
         raise typer.Exit(2) from exc
 
 
@@ -46,6 +47,7 @@ def _serve(settings: Settings) -> None:
 
     from batchite.api.app import ApiSettings, create_app
     from batchite.clock import SystemClock
+    from batchite.mgmt.tokens import ClientConfigError, parse_clients
     from batchite.service import BatchService
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -56,9 +58,14 @@ def _serve(settings: Settings) -> None:
     data_dir = settings.data_dir.resolve()
     clock = SystemClock(settings.time_scale)
     try:
+        parse_clients(settings.mgmt_clients)
+    except ClientConfigError as exc:
+        errors.print(f"[red]--mgmt-clients:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    try:
         isolation = settings.isolation_level
     except ValueError as exc:
-        console.print(f"[red]--isolation:[/red] {exc}")
+        errors.print(f"[red]--isolation:[/red] {exc}")
         raise typer.Exit(2) from exc
     batch = BatchService.local(data_dir, accounts, settings.url, clock, storage, settings.scheduler, isolation)
     api = ApiSettings(
@@ -77,8 +84,8 @@ def _serve(settings: Settings) -> None:
     if storage is not None:
         console.print(f"  storage:      {storage.blob_endpoint} (account {storage.account_name})")
     from batchite.api.http_limits import LimitedHttpToolsProtocol
-    from batchite.cli.management import TlsServer, build_management, print_banner, serve_all
-    from batchite.mgmt.tls import TlsConfigError
+    from batchite.cli.management import TlsServer, build_management, print_banner, serve_all, tls_config
+    from batchite.mgmt.tls import TlsConfigError, ensure_tls
 
     data_server = uvicorn.Server(
         uvicorn.Config(
@@ -90,27 +97,25 @@ def _serve(settings: Settings) -> None:
             http=LimitedHttpToolsProtocol,
         )
     )
-    mgmt_server = None
-    if settings.mgmt_port:
+    tls = None
+    if settings.mgmt_port or settings.https_port:
         try:
-            plane = build_management(settings, data_dir, batch)
+            tls = ensure_tls(data_dir, settings.host, settings.cert, settings.key)
         except TlsConfigError as exc:
-            console.print(f"[red]--cert/--key:[/red] {exc}")
+            errors.print(f"[red]--cert/--key:[/red] {exc}")
             raise typer.Exit(2) from exc
-        print_banner(console, settings, plane)
-        mgmt_config = uvicorn.Config(
-            plane.app,
-            host=settings.host,
-            port=settings.mgmt_port,
-            log_level="warning",
-            access_log=False,
-            ssl_certfile=str(plane.tls.cert),
-            ssl_keyfile=str(plane.tls.key),
-            lifespan="off",
-            timeout_graceful_shutdown=5,
+    https_server = None
+    if tls is not None and settings.https_port:
+        https_server = TlsServer(
+            tls_config(application, settings, settings.https_port, tls, http=LimitedHttpToolsProtocol)
         )
-        mgmt_server = TlsServer(mgmt_config)
-    asyncio.run(serve_all(data_server, mgmt_server))
+        console.print(f"  over HTTPS:   https://{settings.account_endpoint} (accounts' accountEndpoint)")
+    mgmt_server = None
+    if tls is not None and settings.mgmt_port:
+        plane = build_management(settings, data_dir, batch, tls)
+        print_banner(console, settings, plane)
+        mgmt_server = TlsServer(tls_config(plane.app, settings, settings.mgmt_port, tls))
+    asyncio.run(serve_all(data_server, https_server, mgmt_server))
 
 
 def _serve_command() -> Callable[..., None]:

@@ -13,13 +13,14 @@ from rich.console import Console
 
 from batchite.mgmt.app import create_mgmt_app
 from batchite.mgmt.subscriptions import DEV_SUBSCRIPTION_ID
-from batchite.mgmt.tls import TlsFiles, ensure_tls
+from batchite.mgmt.tls import TlsFiles
 from batchite.mgmt.tokens import (
     DEV_CLIENT_ID,
     DEV_CLIENT_SECRET,
     DEV_TENANT_ID,
     TokenIssuer,
     load_or_create_signing_key,
+    parse_clients,
 )
 from batchite.service.batch import BatchService
 from batchite.settings import Settings
@@ -34,23 +35,16 @@ class ManagementPlane:
 
 
 def issuer_for(settings: Settings, data_dir: Path) -> TokenIssuer:
-    return TokenIssuer(load_or_create_signing_key(data_dir), settings.mgmt_url)
+    """The token issuer (its key made on first start); ClientConfigError for a bad --mgmt-clients."""
+    clients = parse_clients(settings.mgmt_clients)
+    return TokenIssuer(load_or_create_signing_key(data_dir), settings.mgmt_url, clients=clients)
 
 
-def build_management(settings: Settings, data_dir: Path, batch: BatchService) -> ManagementPlane:
-    """TLS files (made on first start), the token issuer and the ARM app over DATA_DIR/mgmt, with
-    Microsoft.Batch/batchAccounts on `batch`'s stored accounts; deleting a resource group deletes its accounts."""
-    tls = ensure_tls(data_dir, settings.host, settings.cert, settings.key)
+def build_management(settings: Settings, data_dir: Path, batch: BatchService, tls: TlsFiles) -> ManagementPlane:
+    """The token issuer and the ARM app over DATA_DIR/mgmt, with Microsoft.Batch on `batch`."""
     issuer = issuer_for(settings, data_dir)
-    accounts = batch.batch_accounts
-
-    async def delete_group_accounts(subscription_id: str, resource_group: str) -> None:
-        accounts.delete_resource_group(subscription_id, resource_group)  # on the loop: it stops the accounts' work
-
-    endpoint = settings.url.split("://", 1)[-1].rstrip("/")
-    app = create_mgmt_app(
-        issuer, ManagementStore(data_dir / "mgmt"), [delete_group_accounts], batch, account_endpoint=endpoint
-    )
+    store = ManagementStore(data_dir / "mgmt")
+    app = create_mgmt_app(issuer, store, batch, account_endpoint=settings.account_endpoint)
     return ManagementPlane(app, tls, issuer)
 
 
@@ -60,7 +54,24 @@ def print_banner(console: Console, settings: Settings, plane: ManagementPlane) -
     print(f"  client id:    {DEV_CLIENT_ID}")
     print(f"  client secret: {DEV_CLIENT_SECRET}")
     print(f"  subscription: {DEV_SUBSCRIPTION_ID}")
+    for client in plane.issuer.clients[1:]:
+        print(f"  client id:    {client.client_id} (configured)")
     console.print(f"  CA to trust:  {plane.tls.ca or '(your own: ' + str(plane.tls.cert) + ')'}")
+
+
+def tls_config(app: Any, settings: Settings, port: int, tls: TlsFiles, **extra: Any) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        ssl_certfile=str(tls.cert),
+        ssl_keyfile=str(tls.key),
+        lifespan="off",
+        timeout_graceful_shutdown=5,
+        **extra,
+    )
 
 
 class TlsServer(uvicorn.Server):
@@ -76,9 +87,9 @@ class TlsServer(uvicorn.Server):
         await super().shutdown(sockets)
 
 
-async def serve_all(data_plane: Any, management: Any | None) -> None:
-    """Run the uvicorn servers in one event loop; when one stops (a signal, a failure) the other stops too."""
-    servers = [s for s in (data_plane, management) if s is not None]
+async def serve_all(*servers_or_none: Any) -> None:
+    """Run the uvicorn servers in one event loop; when one stops (a signal, a failure) the others stop too."""
+    servers = [s for s in servers_or_none if s is not None]
     tasks = [asyncio.create_task(s.serve()) for s in servers]
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)

@@ -20,11 +20,21 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_healthy(endpoint: str, timeout: float = 30.0) -> bool:
+def unverified_tls() -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def wait_healthy(endpoint: str, timeout: float = 30.0, process: subprocess.Popen[bytes] | None = None) -> bool:
+    """The data plane answers its health probe (over HTTPS: its certificate not checked); False
+    after `timeout`, or at once when `process` (the server) has ended."""
+    context = unverified_tls() if endpoint.startswith("https:") else None
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and (process is None or process.poll() is None):
         try:
-            with urllib.request.urlopen(f"{endpoint}/_batchite/health", timeout=1) as resp:
+            with urllib.request.urlopen(f"{endpoint}/_batchite/health", timeout=1, context=context) as resp:
                 if resp.status == 200:
                     return True
         except OSError:
@@ -36,9 +46,7 @@ def wait_mgmt_healthy(endpoint: str, timeout: float = 30.0) -> bool:
     """The management plane answers its OpenID configuration over HTTPS (its certificate not checked)."""
     from batchite.mgmt.tokens import DEV_TENANT_ID
 
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
+    context = unverified_tls()
     url = f"{endpoint}/{DEV_TENANT_ID}/v2.0/.well-known/openid-configuration"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -57,6 +65,7 @@ class ChildServer:
     process: subprocess.Popen[bytes]
     data_dir: Path
     mgmt_endpoint: str | None = None  # https://127.0.0.1:PORT when the management plane is served
+    https_endpoint: str | None = None  # https://127.0.0.1:PORT when the data plane is served over HTTPS too
 
     @property
     def ca_path(self) -> Path:
@@ -78,16 +87,22 @@ def start_child_server(
     env: dict[str, str] | None = None,
     port: int | None = None,
     mgmt_port: int | None = None,
+    https_port: int | None = None,
 ) -> ChildServer:
     """env: variables added to (or, with value "", removed from) this process's environment;
     port: the port to listen on (a restart on the same one), else a free one;
-    mgmt_port: serve the management plane there (0: on a free port); None: not at all."""
+    mgmt_port: serve the management plane there (0: on a free port); None: not at all;
+    https_port: serve the data plane over HTTPS there too (0: on a free port); None: only with the
+    management plane (on a free port)."""
     port = port or free_port()
     data_dir = data_dir or Path(tempfile.mkdtemp(prefix="batchite-"))
     cmd = [sys.executable, "-m", "batchite.cli.main", "serve", "--port", str(port), "--data-dir", str(data_dir)]
     if mgmt_port == 0:
         mgmt_port = free_port()
     cmd += ["--mgmt-port", str(mgmt_port or 0)]
+    if https_port == 0 or (https_port is None and mgmt_port):
+        https_port = free_port()
+    cmd += ["--https-port", str(https_port or 0)]
     if "--keep-agents" in (extra_args or []):  # the agents outlive this server (restart tests)
         extra_args = [a for a in extra_args or [] if a != "--keep-agents"]
     else:
@@ -104,7 +119,7 @@ def start_child_server(
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(cmd + (extra_args or []), stdout=subprocess.DEVNULL, stderr=log, env=child_env)
     endpoint = f"http://127.0.0.1:{port}"
-    if not wait_healthy(endpoint):
+    if not wait_healthy(endpoint, process=proc):
         proc.kill()
         proc.wait()
         err = log_path.read_text(errors="replace")
@@ -115,4 +130,11 @@ def start_child_server(
         proc.wait()
         err = log_path.read_text(errors="replace")
         raise RuntimeError(f"batchite's management plane did not start on {mgmt_endpoint}: {err[-2000:]}")
-    return ChildServer(endpoint, proc, data_dir, mgmt_endpoint)
+    https_endpoint = f"https://127.0.0.1:{https_port}" if https_port else None
+    if https_endpoint and not wait_healthy(https_endpoint):
+        proc.kill()
+        proc.wait()
+        raise RuntimeError(
+            f"batchite did not start on {https_endpoint}: {log_path.read_text(errors='replace')[-2000:]}"
+        )
+    return ChildServer(endpoint, proc, data_dir, mgmt_endpoint, https_endpoint)

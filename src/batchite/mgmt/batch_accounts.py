@@ -10,8 +10,9 @@ as the data plane calls them.
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 from starlette.responses import Response
@@ -19,6 +20,7 @@ from starlette.responses import Response
 from batchite.domain.entities.accounts import BatchAccountRecord
 from batchite.mgmt.errors import ArmError
 from batchite.mgmt.paging import paged
+from batchite.mgmt.providers import ProviderStates, require_registered
 from batchite.mgmt.resource_groups import GroupRepository
 from batchite.mgmt.routing import ArmRequest, ArmRouter, json_response
 from batchite.mgmt.subscriptions import check_subscription, normalize_location, required_location
@@ -29,13 +31,56 @@ ACCOUNT_TYPE = f"{PROVIDER}/batchAccounts"
 MAX_OPERATIONS = 1000  # finished delete operations remembered for their Location URLs
 
 
+class AutoStorageBody(msgspec.Struct, rename="camel"):
+    storage_account_id: str | None = None
+
+
+class AccountProperties(msgspec.Struct, rename="camel"):
+    auto_storage: AutoStorageBody | None = None
+    pool_allocation_mode: str | None = None
+
+
 class CreateBody(msgspec.Struct):
     location: str | None = None
     tags: dict[str, str] | None = None
+    properties: AccountProperties | None = None
 
 
 class UpdateBody(msgspec.Struct):
     tags: dict[str, str] | None = None
+    properties: AccountProperties | None = None
+
+
+def auto_storage_of(properties: AccountProperties | None) -> str | None:
+    """The autoStorage.storageAccountId asked for ("" to unlink); None: not given. BatchService
+    allocation only (Batchite's nodes are its own; UserSubscription would need the user's VMs)."""
+    if properties is None:
+        return None
+    mode = properties.pool_allocation_mode
+    if mode is not None and mode.lower() != "batchservice":
+        raise ArmError(
+            400,
+            "InvalidPoolAllocationMode",
+            f"The pool allocation mode '{mode}' is not supported: Batchite allocates its nodes itself (BatchService).",
+            target="properties.poolAllocationMode",
+        )
+    if properties.auto_storage is None:
+        return None
+    storage = properties.auto_storage.storage_account_id or ""
+    if storage and not _STORAGE_ID.match(storage):
+        raise ArmError(
+            400,
+            "InvalidStorageAccountId",
+            f"The storage account id '{storage}' is not the ARM id of a Microsoft.Storage/storageAccounts resource.",
+            target="properties.autoStorage.storageAccountId",
+        )
+    return storage
+
+
+_STORAGE_ID = re.compile(
+    r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Storage/storageAccounts/[a-z0-9]{3,24}$",
+    re.IGNORECASE,
+)
 
 
 class RegenerateKeyBody(msgspec.Struct, rename="camel"):
@@ -78,8 +123,20 @@ def account_body(record: BatchAccountRecord, endpoint: str) -> dict[str, Any]:
             "allowedAuthenticationModes": ["SharedKey", "AAD", "TaskAuthenticationToken"],
             "encryption": {"keySource": "Microsoft.Batch"},
             "privateEndpointConnections": [],
+            **auto_storage_body(record),
         },
     }
+
+
+def auto_storage_body(record: BatchAccountRecord) -> dict[str, Any]:
+    if not record.auto_storage_account_id:
+        return {}
+    auto = {
+        "storageAccountId": record.auto_storage_account_id,
+        "authenticationMode": "StorageKeys",
+        "lastKeySync": record.creation_time.isoformat().replace("+00:00", "Z"),
+    }
+    return {"autoStorage": auto}
 
 
 def keys_body(record: BatchAccountRecord) -> Response:
@@ -90,15 +147,24 @@ def arm_error(err: BatchAccountError) -> ArmError:
     return ArmError(err.status, err.code, err.message)
 
 
+class AccountPlaces(GroupRepository, ProviderStates, Protocol):
+    """Where accounts go: the resource groups, and whether the subscription registered Microsoft.Batch."""
+
+
 class BatchAccounts:
-    def __init__(self, accounts: BatchAccountService, groups: GroupRepository, endpoint: str) -> None:
+    def __init__(self, accounts: BatchAccountService, groups: AccountPlaces, endpoint: str) -> None:
         self.accounts = accounts
         self.groups = groups
         self.endpoint = endpoint  # host:port of the data plane, as accountEndpoint shows it
         self.deleted: dict[str, None] = {}  # finished delete operation ids (insertion-ordered)
 
-    async def _where(self, req: ArmRequest) -> tuple[str, str]:
+    def _subscription(self, req: ArmRequest) -> str:
         subscription = check_subscription(req.params["subscriptionId"])
+        require_registered(self.groups, subscription)
+        return subscription
+
+    async def _where(self, req: ArmRequest) -> tuple[str, str]:
+        subscription = self._subscription(req)
         group = await asyncio.to_thread(self.groups.get_group, subscription, req.params["resourceGroupName"])
         if group is None or group.provisioning_state == "Deleting":
             name = req.params["resourceGroupName"]
@@ -124,7 +190,9 @@ class BatchAccounts:
             body.location, "LocationNotAvailableForResourceType", f"resource type '{ACCOUNT_TYPE}'"
         )
         try:
-            record = self.accounts.create(subscription, group, req.params["accountName"], location, body.tags)
+            record = self.accounts.create(
+                subscription, group, req.params["accountName"], location, body.tags, auto_storage_of(body.properties)
+            )
         except BatchAccountError as err:
             raise arm_error(err) from err
         return self._body(record)
@@ -140,7 +208,13 @@ class BatchAccounts:
         subscription, group = await self._where(req)
         body = await req.body(UpdateBody)
         try:
-            record = self.accounts.update(subscription, group, req.params["accountName"], tags=body.tags)
+            record = self.accounts.update(
+                subscription,
+                group,
+                req.params["accountName"],
+                tags=body.tags,
+                auto_storage_account_id=auto_storage_of(body.properties),
+            )
         except BatchAccountError as err:
             raise arm_error(err) from err
         return self._body(record)
@@ -149,7 +223,7 @@ class BatchAccounts:
         subscription, group = await self._where(req)
         try:
             record = self.accounts.get(subscription, group, req.params["accountName"])
-            self.accounts.delete(subscription, group, record.name)
+            await self.accounts.delete(subscription, group, record.name)
         except BatchAccountError as err:
             raise arm_error(err) from err
         operation = str(uuid.uuid4())
@@ -169,7 +243,7 @@ class BatchAccounts:
         return Response(status_code=200)
 
     async def list(self, req: ArmRequest) -> Response:
-        subscription = check_subscription(req.params["subscriptionId"])
+        subscription = self._subscription(req)
         records = self.accounts.list(subscription)
         return json_response(paged(req, records, lambda r: account_body(r, self.endpoint)))
 
@@ -198,12 +272,12 @@ class BatchAccounts:
         return keys_body(record)
 
     async def quotas(self, req: ArmRequest) -> Response:
-        check_subscription(req.params["subscriptionId"])
+        self._subscription(req)
         self._location(req)
         return json_response({"accountQuota": self.accounts.ctx.scheduler.quotas.accounts_per_location})
 
     async def check_name(self, req: ArmRequest) -> Response:
-        check_subscription(req.params["subscriptionId"])
+        self._subscription(req)
         self._location(req)
         body = await req.body(NameBody)
         if not body.name:

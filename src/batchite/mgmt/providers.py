@@ -59,6 +59,18 @@ def provider_body(subscription_id: str | None, state: str) -> dict[str, Any]:
     return body
 
 
+def require_registered(states: ProviderStates, subscription_id: str) -> None:
+    """409 MissingSubscriptionRegistration unless the subscription has Microsoft.Batch registered
+    (azure-mgmt-core's pipeline then registers it and retries). The state is held in memory."""
+    if (states.provider_state(subscription_id, BATCH_NAMESPACE) or REGISTERED) != REGISTERED:
+        raise ArmError(
+            409,
+            "MissingSubscriptionRegistration",
+            f"The subscription is not registered to use namespace '{BATCH_NAMESPACE}'.",
+            target=BATCH_NAMESPACE,
+        )
+
+
 def add_provider_routes(router: ArmRouter, states: ProviderStates) -> None:
     async def state_of(subscription_id: str) -> str:
         return await asyncio.to_thread(states.provider_state, subscription_id, BATCH_NAMESPACE) or REGISTERED
@@ -102,4 +114,4 @@ def add_provider_routes(router: ArmRouter, states: ProviderStates) -> None:
     router.add("GET", "/providers/{namespace}", tenant_provider)
 
 
-__all__ = ["BATCH_NAMESPACE", "DEV_SUBSCRIPTION_ID", "add_provider_routes"]
+__all__ = ["BATCH_NAMESPACE", "DEV_SUBSCRIPTION_ID", "add_provider_routes", "require_registered"]

@@ -27,7 +27,8 @@ log = logging.getLogger("batchite.mgmt")
 # Letters (any script), digits, underscores, hyphens, periods and parentheses; 1-90; no final period.
 _NAME = re.compile(r"^[-\w.()]{1,90}$")
 
-GroupDeleteHook = Callable[[str, str], Awaitable[None]]  # (subscription id, group name): delete what it holds
+GroupDeleteHook = Callable[[str, str], Awaitable[object]]  # (subscription id, group name): delete what it holds
+GroupLock = Callable[[str, str], bool]  # (subscription id, group name): whether it cannot be deleted
 
 
 class GroupRepository(Protocol):
@@ -79,9 +80,12 @@ def not_found(name: str) -> ArmError:
 
 
 class ResourceGroups:
-    def __init__(self, repository: GroupRepository, hooks: list[GroupDeleteHook]) -> None:
+    def __init__(
+        self, repository: GroupRepository, hooks: list[GroupDeleteHook], locked: GroupLock | None = None
+    ) -> None:
         self.repository = repository
         self.hooks = hooks
+        self.locked = locked
         self.operations: dict[str, asyncio.Task[None]] = {}  # delete operation id -> its work
 
     async def _get(self, subscription: str, name: str) -> ResourceGroup | None:
@@ -150,6 +154,12 @@ class ResourceGroups:
         current = await self._get(subscription, req.params["resourceGroupName"])
         if current is None:
             raise not_found(req.params["resourceGroupName"])
+        if self.locked is not None and self.locked(subscription, current.name):
+            raise ArmError(
+                409,
+                "ScopeLocked",
+                f"The resource group '{current.name}' holds Batchite's configured accounts and cannot be deleted.",
+            )
         operation = f"RESOURCEGROUPDELETIONJOB-{uuid.uuid4().hex.upper()}"
         if current.provisioning_state != "Deleting":
             deleting = msgspec.structs.replace(current, provisioning_state="Deleting")

@@ -66,8 +66,10 @@ def compile_path(path: str) -> re.Pattern[str]:
 
 
 class ArmRouter:
-    def __init__(self, issuer: TokenIssuer) -> None:
+    def __init__(self, issuer: TokenIssuer, committed: Callable[[], Awaitable[None]] | None = None) -> None:
+        """committed: awaited after every handler that succeeded, so its changes are on disk before the answer."""
         self.issuer = issuer
+        self.committed = committed
         self.routes: list[Route] = []
 
     def add(
@@ -139,7 +141,10 @@ class ArmRouter:
             raise missing_api_version()
         base_url = f"{request.url.scheme}://{request.url.netloc}"
         arm = ArmRequest(request, match.groupdict(), base_url, api_version, claims)
-        return await found.handler(arm)
+        response = await found.handler(arm)
+        if self.committed is not None:
+            await self.committed()
+        return response
 
     def _has(self, path: str, method: str) -> bool:
         return any(r.method == method and r.pattern.match(path) for r in self.routes)

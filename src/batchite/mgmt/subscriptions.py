@@ -6,10 +6,10 @@ from typing import Any
 
 from starlette.responses import Response
 
+from batchite.domain.entities.accounts import DEV_SUBSCRIPTION_ID as DEV_SUBSCRIPTION_ID
 from batchite.mgmt.errors import ArmError
 from batchite.mgmt.routing import ArmRequest, ArmRouter, json_response
 
-DEV_SUBSCRIPTION_ID = "ba7c1e00-0000-4000-8000-000000000003"
 DEV_SUBSCRIPTION_NAME = "Batchite development subscription"
 
 # (name, display name, region group): where resources may be placed. Batchite runs everything

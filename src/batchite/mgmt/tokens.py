@@ -83,6 +83,21 @@ class Client:
     secret: str
 
 
+class ClientConfigError(ValueError):
+    pass
+
+
+def parse_clients(spec: str) -> tuple[Client, ...]:
+    """The development client and those of "client-id:secret;client-id2:secret2" (as BATCHITE_ACCOUNTS)."""
+    clients = {DEV_CLIENT_ID: Client(DEV_CLIENT_ID, DEV_CLIENT_SECRET)}
+    for part in filter(None, (p.strip() for p in spec.split(";"))):
+        client_id, sep, secret = part.partition(":")
+        if not sep or not client_id.strip() or not secret:
+            raise ClientConfigError(f"expected client-id:secret, got {client_id.strip() or part[:8]!r}...")
+        clients[client_id.strip()] = Client(client_id.strip(), secret)
+    return tuple(clients.values())
+
+
 @dataclass
 class TokenIssuer:
     """Issues and verifies tokens for one authority (`https://HOST:PORT`)."""

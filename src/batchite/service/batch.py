@@ -90,6 +90,7 @@ class BatchService:
         """Recover from the store; call on the running event loop."""
         self.scheduler.recover()
         self.job_schedules.recover()
+        self.batch_accounts.recover()  # deletes a stop cut short
 
     async def committed(self) -> None:
         """Wait until every change made so far is on disk."""

@@ -1,10 +1,13 @@
 """Batch accounts through management: create, get, list, update, keys, delete.
 
 What the management layer (ARM `batchAccounts`) calls. The configured accounts (BATCHITE_ACCOUNTS
-or the development account) are always there and are not managed here: their names are taken, they
-are never listed, updated or deleted. A created account serves the data plane at once (the SharedKey
-check asks the registry per request), with its own quotas; deleting it stops everything of it at
-once (scheduler/account_removal.py) and removes all its rows from the store.
+or the development account) are always there, in the development subscription's resource group
+`batchite` (CONFIGURED_RESOURCE_GROUP): they can be read, listed and hold applications and pools,
+but not changed, re-keyed or deleted (409 ScopeLocked: change the configuration instead). A created
+account serves the data plane at once (the SharedKey check asks the registry per request), with its
+own quotas. Deleting one is durable before anything stops: the account is stored `Deleting` (the
+data plane refuses it from then on), then everything of it stops (scheduler/account_removal.py) and
+its rows are removed; a delete cut short by a crash is finished at the next start (`recover`).
 """
 
 from __future__ import annotations
@@ -17,7 +20,14 @@ from dataclasses import asdict, dataclass
 
 import msgspec
 
-from batchite.domain.entities.accounts import AccountQuotas, BatchAccountRecord
+from batchite.domain.entities.accounts import (
+    CONFIGURED_LOCATION,
+    CONFIGURED_RESOURCE_GROUP,
+    DEV_SUBSCRIPTION_ID,
+    AccountQuotas,
+    BatchAccountRecord,
+    ProvisioningState,
+)
 from batchite.service.context import ServiceContext
 
 ACCOUNT_NAME = re.compile(r"^[a-z0-9]{3,24}$")
@@ -59,12 +69,53 @@ def not_found(name: str) -> BatchAccountError:
     return BatchAccountError(404, "ResourceNotFound", f"The Batch account '{name}' was not found.")
 
 
+def locked(name: str) -> BatchAccountError:
+    return BatchAccountError(
+        409,
+        "ScopeLocked",
+        f"The Batch account '{name}' is configured by Batchite's settings (BATCHITE_ACCOUNTS or the development "
+        "account): it cannot be changed, re-keyed or deleted through management; change the configuration instead.",
+    )
+
+
 class BatchAccountService:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
         self.repo = ctx.store.accounts
         ctx.accounts.use_store(self.repo, ctx.scheduler.quotas)
         ctx.scheduler.use_quotas(ctx.accounts.quotas_of)
+        self.started = ctx.clock.now()
+
+    def recover(self) -> None:
+        """Finish the deletes a stop cut short (accounts stored `Deleting`); after the scheduler's recovery."""
+        for record in self.repo.list():
+            if record.provisioning_state == ProvisioningState.DELETING:
+                self._remove(record.name)
+
+    # -- the configured accounts ------------------------------------------------------------
+    def configured(self, name: str) -> BatchAccountRecord | None:
+        """A configured account as management shows it: its configured keys and the settings' quotas."""
+        account = next((a for a in self.ctx.accounts if a.name == name), None)
+        if account is None:
+            return None
+        return BatchAccountRecord(
+            name=account.name,
+            subscription_id=DEV_SUBSCRIPTION_ID,
+            resource_group=CONFIGURED_RESOURCE_GROUP,
+            location=CONFIGURED_LOCATION,
+            primary_key=account.keys[0],
+            secondary_key=account.keys[1] if len(account.keys) > 1 else account.keys[0],
+            quotas=AccountQuotas.of(self.ctx.scheduler.quotas),
+            creation_time=self.started,
+            configured=True,
+        )
+
+    def _configured_in(self, subscription_id: str, resource_group: str | None) -> builtins.list[BatchAccountRecord]:
+        if subscription_id.lower() != DEV_SUBSCRIPTION_ID:
+            return []
+        if resource_group is not None and resource_group.lower() != CONFIGURED_RESOURCE_GROUP:
+            return []
+        return [r for name in self.ctx.accounts.names() if (r := self.configured(name)) is not None]
 
     # -- names ----------------------------------------------------------------------------
     def check_name_availability(self, name: str) -> NameAvailability:
@@ -84,16 +135,25 @@ class BatchAccountService:
         name: str,
         location: str,
         tags: dict[str, str] | None = None,
+        auto_storage_account_id: str | None = None,
     ) -> BatchAccountRecord:
         """A new account with random keys and the default quotas (settings). Creating again the
         account a resource group already has updates its tags (ARM's PUT is idempotent)."""
-        existing = self.repo.get(name)
+        existing = self.repo.get(name) or self.configured(name)
+        if existing is not None and existing.provisioning_state == ProvisioningState.DELETING:
+            raise BatchAccountError(
+                409, "AccountBeingDeleted", f"The Batch account '{name}' is being deleted; create it again afterwards."
+            )
+        if existing is not None and existing.configured and self._owned(existing, subscription_id, resource_group):
+            return existing
         if existing is not None and self._owned(existing, subscription_id, resource_group):
             if existing.location.lower() != location.lower():
                 raise BatchAccountError(
                     409, "LocationCannotBeChanged", f"The Batch account '{name}' is in '{existing.location}'."
                 )
-            return self.update(subscription_id, resource_group, name, tags=tags)
+            return self.update(
+                subscription_id, resource_group, name, tags=tags, auto_storage_account_id=auto_storage_account_id
+            )
         availability = self.check_name_availability(name)
         if not availability.available:
             status, code = (
@@ -123,19 +183,39 @@ class BatchAccountService:
             quotas=AccountQuotas.of(defaults),
             creation_time=self.ctx.clock.now(),
             tags=dict(tags or {}),
+            auto_storage_account_id=auto_storage_account_id or None,
         )
         self.repo.put(record)
         return record
 
     def get(self, subscription_id: str, resource_group: str, name: str) -> BatchAccountRecord:
-        found = self.repo.get(name)
-        if found is None or not self._owned(found, subscription_id, resource_group):
+        """The account (a configured one too), unless it is being deleted."""
+        found = self.repo.get(name) or self.configured(name)
+        if (
+            found is None
+            or found.provisioning_state == ProvisioningState.DELETING
+            or not self._owned(found, subscription_id, resource_group)
+        ):
             raise not_found(name)
         return found
 
-    def list(self, subscription_id: str, resource_group: str | None = None) -> list[BatchAccountRecord]:
-        """The subscription's stored accounts (of one resource group, if given), by name."""
-        return [a for a in self.repo.list(resource_group) if a.subscription_id.lower() == subscription_id.lower()]
+    def get_writable(self, subscription_id: str, resource_group: str, name: str) -> BatchAccountRecord:
+        """The account, which must not be a configured one (409 ScopeLocked)."""
+        record = self.get(subscription_id, resource_group, name)
+        if record.configured:
+            raise locked(name)
+        return record
+
+    def list(self, subscription_id: str, resource_group: str | None = None) -> builtins.list[BatchAccountRecord]:
+        """The subscription's accounts (of one resource group, if given): the configured ones first,
+        then the stored ones by name; not those being deleted."""
+        stored = [
+            a
+            for a in self.repo.list(resource_group)
+            if a.subscription_id.lower() == subscription_id.lower()
+            and a.provisioning_state != ProvisioningState.DELETING
+        ]
+        return self._configured_in(subscription_id, resource_group) + stored
 
     def update(
         self,
@@ -145,11 +225,15 @@ class BatchAccountService:
         *,
         tags: dict[str, str] | None = None,
         quotas: QuotaChange | None = None,
+        auto_storage_account_id: str | None = None,
     ) -> BatchAccountRecord:
-        """Replace the tags (if given) and set the quotas given; the data plane sees them at once."""
-        record = self.get(subscription_id, resource_group, name)
+        """Replace the tags and the auto-storage account (if given) and set the quotas given; the
+        data plane sees them at once."""
+        record = self.get_writable(subscription_id, resource_group, name)
         if tags is not None:
             record.tags = dict(tags)
+        if auto_storage_account_id is not None:
+            record.auto_storage_account_id = auto_storage_account_id or None
         if quotas is not None:
             changes = {k: v for k, v in asdict(quotas).items() if v is not None}
             for key, value in changes.items():
@@ -162,7 +246,7 @@ class BatchAccountService:
     # -- keys -----------------------------------------------------------------------------
     def regenerate_key(self, subscription_id: str, resource_group: str, name: str, key_name: str) -> BatchAccountRecord:
         """A new primary or secondary key (`key_name`, case-insensitive); the old one fails at once."""
-        record = self.get(subscription_id, resource_group, name)
+        record = self.get_writable(subscription_id, resource_group, name)
         which = key_name.lower()
         if which == "primary":
             record.primary_key = new_key()
@@ -174,18 +258,29 @@ class BatchAccountService:
         return record
 
     # -- delete ---------------------------------------------------------------------------
-    def delete(self, subscription_id: str, resource_group: str, name: str) -> None:
+    async def delete(self, subscription_id: str, resource_group: str, name: str) -> None:
         """Delete the account and everything of it: its pools' nodes (and node agent processes),
-        jobs, job schedules, tasks, applications; nothing of it remains in the store."""
-        self.get(subscription_id, resource_group, name)
+        jobs, job schedules, tasks, applications; nothing of it remains in the store. `Deleting` is
+        on disk before anything stops, so a crash midway is finished at the next start."""
+        record = self.get_writable(subscription_id, resource_group, name)
+        record.provisioning_state = ProvisioningState.DELETING
+        self.repo.put(record)
+        await self.ctx.store.committed()
+        self._remove(name)
+
+    def _remove(self, name: str) -> None:
         self.ctx.scheduler.remove_account(name)
         self.repo.delete(name)
 
-    def delete_resource_group(self, subscription_id: str, resource_group: str) -> builtins.list[str]:
-        """Delete every account of a resource group; the names deleted."""
-        names = [a.name for a in self.list(subscription_id, resource_group)]
+    def group_is_locked(self, subscription_id: str, resource_group: str) -> bool:
+        """Whether the group holds configured accounts (and cannot be deleted)."""
+        return bool(self._configured_in(subscription_id, resource_group))
+
+    async def delete_resource_group(self, subscription_id: str, resource_group: str) -> builtins.list[str]:
+        """Delete every account of a resource group (none may be configured); the names deleted."""
+        names = [a.name for a in self.list(subscription_id, resource_group) if not a.configured]
         for name in names:
-            self.delete(subscription_id, resource_group, name)
+            await self.delete(subscription_id, resource_group, name)
         return names
 
     # -- helpers --------------------------------------------------------------------------

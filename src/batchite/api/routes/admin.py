@@ -107,7 +107,7 @@ async def regenerate_key(ctx: RequestContext) -> Response:
 @router.operation("Batchite_DeleteAccount", "DELETE", ACCOUNT, batch_api=False)
 async def delete_account(ctx: RequestContext) -> Response:
     try:
-        _accounts(ctx).delete(*_where(ctx), ctx.path("accountName"))
+        await _accounts(ctx).delete(*_where(ctx), ctx.path("accountName"))
     except BatchAccountError as err:
         raise _refused(err) from None
     await ctx.batch.committed()

@@ -11,6 +11,12 @@ import msgspec
 from batchite.domain.quotas import Quotas
 from batchite.wire.types import WireEnum
 
+# Where management shows the configured accounts (the development account, BATCHITE_ACCOUNTS): the
+# development subscription's resource group `batchite`, which cannot be deleted.
+DEV_SUBSCRIPTION_ID = "ba7c1e00-0000-4000-8000-000000000003"
+CONFIGURED_RESOURCE_GROUP = "batchite"
+CONFIGURED_LOCATION = "westus"
+
 
 class ProvisioningState(WireEnum):
     SUCCEEDED = "Succeeded"
@@ -54,6 +60,8 @@ class BatchAccountRecord(msgspec.Struct, kw_only=True, rename="camel"):
     creation_time: datetime
     provisioning_state: ProvisioningState = ProvisioningState.SUCCEEDED
     tags: dict[str, str] = msgspec.field(default_factory=dict)
+    auto_storage_account_id: str | None = None  # autoStorage.storageAccountId, as the client gave it
+    configured: bool = False  # one of the configured accounts (never stored; read-only through management)
 
     @property
     def keys(self) -> list[str]:
