@@ -245,6 +245,13 @@ def test_list_paging_filter_and_select(
         account.group, account.name, filter="properties/provisioningState eq 'Deleting'"
     )
     assert list(none) == []
+    grouped = mgmt.pool.list_by_batch_account(
+        account.group,
+        account.name,
+        filter="not (name eq 'lst-0' or name eq 'lst-1') and properties/creationTime gt 2000-01-01T00:00:00Z"
+        " and properties/scaleSettings/autoScale eq null",
+    )
+    assert [p.name for p in grouped] == ["lst-2", "lst-3", "lst-4", "other"]
 
     selected = list(mgmt.pool.list_by_batch_account(account.group, account.name, select="properties/vmSize"))
     assert len(selected) == 6 and all(p.properties.vm_size == VM for p in selected)
@@ -280,6 +287,24 @@ def test_delete_is_a_long_running_operation(acct: Account) -> None:
     assert data_gone.value.status_code == 404
     assert "doomed" not in [p.name for p in acct.pools.list_by_batch_account(acct.group, acct.name)]
     acct.pools.begin_delete(acct.group, acct.name, "doomed").result()  # deleting what is gone: 204
+
+
+def test_the_delete_operation_protocol(acct: Account, https: httpx.Client, credential: Any) -> None:
+    acct.create("raw-doomed", arm_pool(1))
+    steady(acct, "raw-doomed", 1)
+    auth = {"Authorization": f"Bearer {credential.get_token(MANAGEMENT_SCOPE).token}"}
+    started = https.delete(f"{acct.path('raw-doomed')}?api-version={BATCH_API}", headers=auth)
+    assert started.status_code == 202 and started.content == b""
+    assert int(started.headers["Retry-After"]) >= 1
+    location = started.headers["Location"]
+    assert location.startswith("https://") and "/poolOperationResults/" in location
+    again = https.delete(f"{acct.path('raw-doomed')}?api-version={BATCH_API}", headers=auth)
+    assert again.status_code in (202, 204)
+    assert wait_for(lambda: https.get(location, headers=auth).status_code == 200, timeout=60)
+    gone = https.get(f"{acct.path('raw-doomed')}?api-version={BATCH_API}", headers=auth)
+    assert gone.status_code == 404 and gone.json()["error"]["code"] == "PoolNotFound"
+    unknown = https.get(location.replace("/poolOperationResults/", "/poolOperationResults/x"), headers=auth)
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "OperationNotFound"
 
 
 def test_errors(acct: Account, https: httpx.Client, credential: Any) -> None:
