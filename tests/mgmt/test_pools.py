@@ -21,7 +21,7 @@ from tests.mgmt.test_batch_accounts import BATCH_API, batch_client_for, create_a
 from tests.sdk import job_options, pool_options, task_options
 
 VM = "standard_d2s_v3"
-IMAGE = {
+IMAGE: dict[str, Any] = {
     "virtualMachineConfiguration": {
         "imageReference": {
             "publisher": "canonical",
@@ -131,6 +131,20 @@ def test_a_pool_created_through_arm_is_the_data_planes(acct: Account) -> None:
     acct.data.create_task("arm-job", task_options("t1", "/bin/sh -c 'echo hello'"))
     done = wait_for(lambda: (t := acct.data.get_task("arm-job", "t1")).state == "completed" and t, timeout=60)
     assert done.execution_info.exit_code == 0
+
+    # The same PUT again on the pool with its node is an update that changes nothing (the image's
+    # version left out is the "latest" it defaulted to).
+    unversioned = {"virtualMachineConfiguration": {**IMAGE["virtualMachineConfiguration"]}}
+    unversioned["virtualMachineConfiguration"]["imageReference"] = {
+        k: v for k, v in IMAGE["virtualMachineConfiguration"]["imageReference"].items() if k != "version"
+    }
+    again = acct.create(
+        "arm-made",
+        arm_pool(
+            1, metadata=[{"name": "team", "value": "blue"}], taskSlotsPerNode=2, deploymentConfiguration=unversioned
+        ),
+    )
+    assert again.properties.scale_settings.fixed_scale.target_dedicated_nodes == 1
 
     got = acct.get("arm-made")
     assert got.properties.current_dedicated_nodes == 1 and got.properties.allocation_state == "Steady"

@@ -249,6 +249,8 @@ class Pools:
         if props.vm_size is not None and props.vm_size.lower() != wire.vm_size.lower():
             changes.append("vmSize")
         config = vm_configuration(props.deployment_configuration)
+        if config is not None and config.image_reference.version is None:
+            config.image_reference.version = "latest"  # as the data plane defaults it
         if config is not None and encode(config) != encode(wire.virtual_machine_configuration):
             changes.append("deploymentConfiguration")
         empty = (
