@@ -23,12 +23,12 @@ def mgmt_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChildServe
     child.stop()
 
 
-def credential_for(server: ChildServer, secret: str = DEV_CLIENT_SECRET) -> Any:
+def credential_for(server: ChildServer, secret: str = DEV_CLIENT_SECRET, client_id: str = DEV_CLIENT_ID) -> Any:
     from azure.identity import ClientSecretCredential
 
     return ClientSecretCredential(
         DEV_TENANT_ID,
-        DEV_CLIENT_ID,
+        client_id,
         secret,
         authority=server.mgmt_endpoint,
         disable_instance_discovery=True,
@@ -41,6 +41,20 @@ def resource_client(server: ChildServer) -> Any:
 
     return ResourceManagementClient(
         credential_for(server),
+        DEV_SUBSCRIPTION_ID,
+        base_url=server.mgmt_endpoint,
+        credential_scopes=[MANAGEMENT_SCOPE],
+        connection_verify=str(server.ca_path),
+        retry_total=0,
+    )
+
+
+def batch_client_for(server: ChildServer, credential: Any | None = None) -> Any:
+    """azure-mgmt-batch's client for the server (with the development credential by default)."""
+    from azure.mgmt.batch import BatchManagementClient
+
+    return BatchManagementClient(
+        credential or credential_for(server),
         DEV_SUBSCRIPTION_ID,
         base_url=server.mgmt_endpoint,
         credential_scopes=[MANAGEMENT_SCOPE],

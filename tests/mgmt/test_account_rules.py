@@ -15,11 +15,10 @@ from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, 
 from batchite.cli.server import ChildServer, start_child_server
 from batchite.domain.entities.accounts import CONFIGURED_RESOURCE_GROUP
 from batchite.mgmt.subscriptions import DEV_SUBSCRIPTION_ID
-from batchite.mgmt.tokens import DEV_CLIENT_ID, DEV_TENANT_ID, MANAGEMENT_SCOPE
+from batchite.mgmt.tokens import MANAGEMENT_SCOPE
 from batchite.service.accounts import DEV_ACCOUNT_KEY, DEV_ACCOUNT_NAME
 from tests.conftest import make_client, wait_for
-from tests.mgmt.conftest import credential_for, resource_client
-from tests.mgmt.test_batch_accounts import batch_client_for
+from tests.mgmt.conftest import batch_client_for, credential_for, resource_client
 from tests.sdk import job_options, pool_options
 
 EXTRA_CLIENT = "9f0c1e00-0000-4000-8000-00000000abcd"
@@ -44,7 +43,7 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChildServer]:
 
 @pytest.fixture(scope="module")
 def mgmt(small: ChildServer) -> Iterator[Any]:
-    client = batch_client_for(small, credential_for(small))
+    client = batch_client_for(small)
     yield client
     client.close()
 
@@ -171,24 +170,12 @@ def make_https(server: ChildServer) -> Any:
 
 
 def test_a_service_principal_from_configuration_gets_tokens(small: ChildServer) -> None:
-    from azure.identity import ClientSecretCredential
-
-    def credential(client_id: str, secret: str) -> Any:
-        return ClientSecretCredential(
-            DEV_TENANT_ID,
-            client_id,
-            secret,
-            authority=small.mgmt_endpoint,
-            disable_instance_discovery=True,
-            connection_verify=str(small.ca_path),
-        )
-
-    client = batch_client_for(small, credential(EXTRA_CLIENT, EXTRA_SECRET))
+    client = batch_client_for(small, credential_for(small, EXTRA_SECRET, EXTRA_CLIENT))
     assert DEV_ACCOUNT_NAME in [a.name for a in client.batch_account.list()]
     client.close()
     with pytest.raises(ClientAuthenticationError):
-        credential(EXTRA_CLIENT, "not-its-secret").get_token(MANAGEMENT_SCOPE)
-    assert credential(DEV_CLIENT_ID, "batchite-development-client-secret").get_token(MANAGEMENT_SCOPE).token
+        credential_for(small, "not-its-secret", EXTRA_CLIENT).get_token(MANAGEMENT_SCOPE)
+    assert credential_for(small).get_token(MANAGEMENT_SCOPE).token
 
 
 def test_a_bad_client_configuration_stops_the_server_with_a_clear_message(

@@ -6,9 +6,7 @@ running the packaged script; and `batchite app` on top of the same operations.""
 from __future__ import annotations
 
 import contextlib
-import io
 import uuid
-import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,21 +23,11 @@ from batchite.cli.server import ChildServer, start_child_server
 from tests.conftest import make_client
 from tests.e2e.helpers import POLL, wait_nodes
 from tests.e2e.storage.conftest import azurite  # noqa: F401  (the session's Azurite)
-from tests.e2e.storage.support import run, stdout
-from tests.mgmt.conftest import credential_for, resource_client
-from tests.mgmt.test_batch_accounts import batch_client_for
+from tests.e2e.storage.support import package_zip, run, stdout
+from tests.mgmt.conftest import batch_client_for, credential_for, resource_client
 from tests.sdk import job_options, pool_options, task_options
 
 pytestmark = pytest.mark.e2e
-
-
-def package_zip(version: str) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zf:
-        script = zipfile.ZipInfo("bin/hello.sh")
-        script.external_attr = 0o755 << 16
-        zf.writestr(script, f"#!/bin/sh\necho hello from {version}\n")
-    return buffer.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -235,48 +223,25 @@ def test_a_task_runs_the_packaged_script(
         data.close()
 
 
-def test_the_batchite_app_command(
+def test_the_batchite_app_command_on_an_arm_account(
     app_server: ChildServer, arm: Any, account: tuple[str, str, str], app_name: str, tmp_path: Path
 ) -> None:
+    """The whole command is tested on the development account (tests/e2e/storage/test_packages.py);
+    here: its options reach another account, and its refusals."""
     group, name, _ = account
-    source = tmp_path / "pkg"
-    (source / "bin").mkdir(parents=True)
-    (source / "bin" / "tool").write_text("#!/bin/sh\necho tool\n")
-    where = [
-        "--mgmt-endpoint",
-        app_server.mgmt_endpoint or "",
-        "--ca",
-        str(app_server.ca_path),
-        "--resource-group",
-        group,
-        "--account-name",
-        name,
-    ]
-    runner = CliRunner()
-
-    def call(*args: str) -> str:
-        result = runner.invoke(cli, ["app", *args, *where])
-        assert result.exit_code == 0, result.output
-        return result.output
-
-    call("create", app_name, "--display-name", "A tool")
-    assert "state active" in call("upload", app_name, "3.1", str(source), "--default")
     zipped = tmp_path / "pkg.zip"
     zipped.write_bytes(package_zip("3.2"))
-    assert "state pending" in call("upload", app_name, "3.2", str(zipped), "--no-activate")
-    call("activate", app_name, "3.2")
-    listing = call("list", app_name)
-    assert "3.1" in listing and "3.2" in listing and "A tool" in listing
+    server = ["--mgmt-endpoint", app_server.mgmt_endpoint or "", "--ca", str(app_server.ca_path)]
+    where = [*server, "--resource-group", group, "--account-name", name]
+    runner = CliRunner()
+    done = runner.invoke(cli, ["app", *where, "upload", app_name, "3.2", str(zipped), "--default"])
+    assert done.exit_code == 0 and "state active" in done.output, done.output
     got = arm.application.get(group, name, app_name)
-    assert (got.display_name, got.default_version) == ("A tool", "3.1")
-    assert [v.state for v in arm.application_package.list(group, name, app_name)] == ["Active", "Active"]
-    call("delete", app_name, "3.1")
-    assert [v.name for v in arm.application_package.list(group, name, app_name)] == ["3.2"]
-    call("delete", app_name)
-    assert code_of(lambda: arm.application.get(group, name, app_name)) == (404, "ApplicationNotFound")
-    bad = runner.invoke(cli, ["app", "activate", app_name, "9.9", *where])
-    assert bad.exit_code == 1 and "404" in bad.output and "ApplicationNotFound" in bad.output
-    wrong = runner.invoke(cli, ["app", "list", *where[:4], "--resource-group", group, "--account-name", "nosuch0"])
+    assert got.default_version == "3.2"
+    assert [v.state for v in arm.application_package.list(group, name, app_name)] == ["Active"]
+    bad = runner.invoke(cli, ["app", *where, "activate", app_name, "9.9"])
+    assert bad.exit_code == 1 and "404" in bad.output and "ApplicationPackageNotFound" in bad.output
+    wrong = runner.invoke(cli, ["app", *server, "--resource-group", group, "--account-name", "nosuch0", "list"])
     assert wrong.exit_code == 1 and "ResourceNotFound" in wrong.output
-    no_ca = runner.invoke(cli, ["app", "list", *where[:2], "--ca", str(tmp_path / "none.pem")])
+    no_ca = runner.invoke(cli, ["app", "--mgmt-endpoint", server[1], "--ca", str(tmp_path / "none.pem"), "list"])
     assert no_ca.exit_code == 1 and "--ca" in no_ca.output

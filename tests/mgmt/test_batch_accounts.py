@@ -18,23 +18,10 @@ from batchite.mgmt.subscriptions import DEV_SUBSCRIPTION_ID
 from batchite.mgmt.tokens import MANAGEMENT_SCOPE
 from batchite.service.accounts import DEV_ACCOUNT_NAME
 from tests.conftest import make_client
-from tests.mgmt.conftest import credential_for, resource_client
+from tests.mgmt.conftest import batch_client_for, credential_for, resource_client
 from tests.sdk import pool_options
 
 BATCH_API = "2025-06-01"
-
-
-def batch_client_for(server: ChildServer, credential: Any) -> Any:
-    from azure.mgmt.batch import BatchManagementClient
-
-    return BatchManagementClient(
-        credential,
-        DEV_SUBSCRIPTION_ID,
-        base_url=server.mgmt_endpoint,
-        credential_scopes=[MANAGEMENT_SCOPE],
-        connection_verify=str(server.ca_path),
-        retry_total=0,
-    )
 
 
 @pytest.fixture(scope="module")

@@ -24,8 +24,8 @@ from batchite.mgmt.subscriptions import DEV_SUBSCRIPTION_ID
 from batchite.mgmt.tokens import MANAGEMENT_SCOPE
 from batchite.storage.linked import azurite_connection_string
 from tests.conftest import make_client, wait_for
-from tests.mgmt.conftest import credential_for, resource_client
-from tests.mgmt.test_batch_accounts import batch_client_for, create_account, name, new_group
+from tests.mgmt.conftest import batch_client_for, credential_for, resource_client
+from tests.mgmt.test_batch_accounts import create_account, name, new_group
 from tests.sdk import pool_options
 
 API = "api-version=2025-06-01"

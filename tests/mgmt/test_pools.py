@@ -17,7 +17,8 @@ from batchite.cli.server import ChildServer
 from batchite.mgmt.subscriptions import DEV_SUBSCRIPTION_ID
 from batchite.mgmt.tokens import MANAGEMENT_SCOPE
 from tests.conftest import make_client, wait_for
-from tests.mgmt.test_batch_accounts import BATCH_API, batch_client_for, create_account, name, new_group
+from tests.mgmt.conftest import batch_client_for
+from tests.mgmt.test_batch_accounts import BATCH_API, create_account, name, new_group
 from tests.sdk import job_options, pool_options, task_options
 
 VM = "standard_d2s_v3"

@@ -16,6 +16,7 @@ import time
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -61,32 +62,37 @@ def _error_text(response: Any) -> str:
     return text
 
 
+@dataclass(frozen=True)
+class Target:
+    """Which account's applications, on which management plane, as whom (`batchite app`'s options)."""
+
+    mgmt_endpoint: str
+    ca: str
+    resource_group: str = DEFAULT_GROUP
+    account_name: str = DEV_ACCOUNT_NAME
+    subscription: str = DEV_SUBSCRIPTION_ID
+    tenant: str = DEV_TENANT_ID
+    client_id: str = DEV_CLIENT_ID
+    client_secret: str = DEV_CLIENT_SECRET
+
+
 class ManagementClient:
     """The application operations of one account, over ARM with a client-credentials token."""
 
-    def __init__(
-        self,
-        mgmt_endpoint: str,
-        ca: str | Path,
-        resource_group: str = DEFAULT_GROUP,
-        account_name: str = DEV_ACCOUNT_NAME,
-        subscription: str = DEV_SUBSCRIPTION_ID,
-        tenant: str = DEV_TENANT_ID,
-        client_id: str = DEV_CLIENT_ID,
-        client_secret: str = DEV_CLIENT_SECRET,
-    ) -> None:
+    def __init__(self, target: Target) -> None:
         from azure.core import PipelineClient
         from azure.core.pipeline.transport import RequestsTransport
 
-        self.endpoint = mgmt_endpoint.rstrip("/")
+        self.endpoint = target.mgmt_endpoint.rstrip("/")
+        group, name = quote(target.resource_group, safe=""), quote(target.account_name, safe="")
         self.account = (
-            f"/subscriptions/{quote(subscription, safe='')}/resourceGroups/{quote(resource_group, safe='')}"
-            f"/providers/Microsoft.Batch/batchAccounts/{quote(account_name, safe='')}"
+            f"/subscriptions/{quote(target.subscription, safe='')}/resourceGroups/{group}"
+            f"/providers/Microsoft.Batch/batchAccounts/{name}"
         )
-        self._tenant, self._client_id, self._secret = tenant, client_id, client_secret
+        self._tenant, self._client_id, self._secret = target.tenant, target.client_id, target.client_secret
         self._token = ""
         self._expires = 0.0
-        verify = str(ca) if self.endpoint.startswith("https:") else True
+        verify = target.ca if self.endpoint.startswith("https:") else True
         self._arm: Any = PipelineClient(
             self.endpoint, transport=RequestsTransport(connection_verify=verify), policies=[]
         )
@@ -189,16 +195,32 @@ def zip_bytes(path: Path) -> bytes:
     return buffer.getvalue()
 
 
+@apps.callback()
+def target(
+    ctx: typer.Context,
+    mgmt_endpoint: str = MGMT,
+    ca: str = CA,
+    resource_group: str = GROUP,
+    account_name: str = NAME,
+    subscription: str = SUBSCRIPTION,
+    tenant: str = TENANT,
+    client_id: str = CLIENT,
+    client_secret: str = SECRET,
+) -> None:
+    """Applications and application packages of a Batch account (default: the development
+    account), through the management plane; the options go before the command."""
+    ctx.obj = Target(mgmt_endpoint, ca, resource_group, account_name, subscription, tenant, client_id, client_secret)
+
+
 @contextmanager
-def _client(
-    mgmt: str, ca: str, group: str, name: str, subscription: str, tenant: str, client_id: str, secret: str
-) -> Iterator[ManagementClient]:
+def _client(where: Target) -> Iterator[ManagementClient]:
     from azure.core.exceptions import AzureError
 
+    mgmt, ca = where.mgmt_endpoint, where.ca
     if mgmt.startswith("https:") and not Path(ca).is_file():
         console.print(f"[red]no CA file at {ca}:[/red] pass --ca (the server's DATA_DIR/tls/ca.pem)")
         raise typer.Exit(1)
-    client = ManagementClient(mgmt, ca, group, name, subscription, tenant, client_id, secret)
+    client = ManagementClient(where)
     try:
         yield client
     except AppError as exc:
@@ -213,46 +235,30 @@ def _client(
 
 @apps.command("create")
 def create(
+    ctx: typer.Context,
     app_id: str = typer.Argument(..., help="The application id."),
     display_name: str = typer.Option(None, "--display-name", help="Its display name."),
     default_version: str = typer.Option(None, "--default-version", help="The version used when none is given."),
     allow_updates: bool = typer.Option(True, help="Whether active packages can be replaced."),
-    mgmt_endpoint: str = MGMT,
-    ca: str = CA,
-    resource_group: str = GROUP,
-    account_name: str = NAME,
-    subscription: str = SUBSCRIPTION,
-    tenant: str = TENANT,
-    client_id: str = CLIENT,
-    client_secret: str = SECRET,
 ) -> None:
     """Create an application (or update its display name, default version, allowUpdates)."""
-    where = (mgmt_endpoint, ca, resource_group, account_name, subscription, tenant, client_id, client_secret)
-    with _client(*where) as client:
+    with _client(ctx.obj) as client:
         client.create(app_id, display_name, defaultVersion=default_version, allowUpdates=allow_updates)
     console.print(f"Application [bold]{app_id}[/bold] ready.")
 
 
 @apps.command("upload")
 def upload(
+    ctx: typer.Context,
     app_id: str = typer.Argument(..., help="The application id (created when missing)."),
     version: str = typer.Argument(..., help="The package version."),
     package: Path = typer.Argument(..., exists=True, help="A .zip file, or a directory to zip."),
     activate: bool = typer.Option(True, help="Activate the package after the upload."),
     default: bool = typer.Option(False, "--default", help="Make this version the application's default."),
-    mgmt_endpoint: str = MGMT,
-    ca: str = CA,
-    resource_group: str = GROUP,
-    account_name: str = NAME,
-    subscription: str = SUBSCRIPTION,
-    tenant: str = TENANT,
-    client_id: str = CLIENT,
-    client_secret: str = SECRET,
 ) -> None:
     """Upload a package version (to the storageUrl the service hands out), then activate it."""
     data = zip_bytes(package)
-    where = (mgmt_endpoint, ca, resource_group, account_name, subscription, tenant, client_id, client_secret)
-    with _client(*where) as client:
+    with _client(ctx.obj) as client:
         try:
             client.call("GET", client.app_path(app_id))
         except AppError as exc:
@@ -268,39 +274,23 @@ def upload(
 
 @apps.command("activate")
 def activate_cmd(
+    ctx: typer.Context,
     app_id: str = typer.Argument(...),
     version: str = typer.Argument(...),
-    mgmt_endpoint: str = MGMT,
-    ca: str = CA,
-    resource_group: str = GROUP,
-    account_name: str = NAME,
-    subscription: str = SUBSCRIPTION,
-    tenant: str = TENANT,
-    client_id: str = CLIENT,
-    client_secret: str = SECRET,
 ) -> None:
     """Activate an uploaded package version."""
-    where = (mgmt_endpoint, ca, resource_group, account_name, subscription, tenant, client_id, client_secret)
-    with _client(*where) as client:
+    with _client(ctx.obj) as client:
         client.call("POST", client.app_path(app_id, version) + "/activate", {"format": "zip"})
     console.print(f"{app_id} {version}: active")
 
 
 @apps.command("list")
 def list_cmd(
+    ctx: typer.Context,
     app_id: str = typer.Argument(None, help="Only this application."),
-    mgmt_endpoint: str = MGMT,
-    ca: str = CA,
-    resource_group: str = GROUP,
-    account_name: str = NAME,
-    subscription: str = SUBSCRIPTION,
-    tenant: str = TENANT,
-    client_id: str = CLIENT,
-    client_secret: str = SECRET,
 ) -> None:
     """List applications and their package versions."""
-    where = (mgmt_endpoint, ca, resource_group, account_name, subscription, tenant, client_id, client_secret)
-    with _client(*where) as client:
+    with _client(ctx.obj) as client:
         items = [client.call("GET", client.app_path(app_id))] if app_id else client.pages(client.app_path())
         versions = {item["name"]: client.pages(client.app_path(item["name"]) + "/versions") for item in items}
     table = Table("application", "display name", "default", "version", "state", "activated")
@@ -321,19 +311,11 @@ def list_cmd(
 
 @apps.command("delete")
 def delete_cmd(
+    ctx: typer.Context,
     app_id: str = typer.Argument(...),
     version: str = typer.Argument(None, help="Only this version (default: the application and all versions)."),
-    mgmt_endpoint: str = MGMT,
-    ca: str = CA,
-    resource_group: str = GROUP,
-    account_name: str = NAME,
-    subscription: str = SUBSCRIPTION,
-    tenant: str = TENANT,
-    client_id: str = CLIENT,
-    client_secret: str = SECRET,
 ) -> None:
     """Delete a package version, or an application with all its versions."""
-    where = (mgmt_endpoint, ca, resource_group, account_name, subscription, tenant, client_id, client_secret)
-    with _client(*where) as client:
+    with _client(ctx.obj) as client:
         client.call("DELETE", client.app_path(app_id, version))
     console.print(f"Deleted {app_id}" + (f" {version}" if version else ""))

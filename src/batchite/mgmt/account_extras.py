@@ -19,7 +19,7 @@ import msgspec
 from starlette.responses import Response
 
 from batchite.domain.entities.accounts import BatchAccountRecord
-from batchite.mgmt.batch_accounts import BatchAccounts, account_id
+from batchite.mgmt.batch_accounts import ACCOUNT_PATH, BatchAccounts, account_id
 from batchite.mgmt.detectors import DETECTORS, Detector
 from batchite.mgmt.errors import ArmError
 from batchite.mgmt.locations import add_location_routes
@@ -28,10 +28,6 @@ from batchite.mgmt.paging import paged
 from batchite.mgmt.routing import ArmRequest, ArmRouter, Handler, json_response
 from batchite.service.batch import BatchService
 
-ACCOUNT_PATH = (
-    "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Batch"
-    "/batchAccounts/{accountName}"
-)
 PRIVATE_LINK = "privateLinkResources"
 PRIVATE_ENDPOINT = "privateEndpointConnections"
 PERIMETER = "networkSecurityPerimeterConfigurations"

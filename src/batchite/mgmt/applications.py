@@ -16,7 +16,7 @@ import msgspec
 from starlette.responses import Response
 
 from batchite.domain.errors import BatchError
-from batchite.mgmt.batch_accounts import BatchAccounts, account_id
+from batchite.mgmt.batch_accounts import ACCOUNT_PATH, BatchAccounts, account_id
 from batchite.mgmt.errors import ArmError
 from batchite.mgmt.paging import paged
 from batchite.mgmt.routing import ArmRequest, ArmRouter, json_response
@@ -237,10 +237,7 @@ class Applications:
 
 
 def add_application_routes(router: ArmRouter, accounts: BatchAccounts, batch: BatchService) -> None:
-    account = (
-        "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}"
-        "/providers/Microsoft.Batch/batchAccounts/{accountName}"
-    )
+    account = ACCOUNT_PATH
     apps = Applications(accounts, batch)
     one = account + "/applications/{applicationName}"
     version = one + "/versions/{versionName}"

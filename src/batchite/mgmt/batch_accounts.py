@@ -23,11 +23,13 @@ from batchite.mgmt.paging import paged
 from batchite.mgmt.providers import ProviderStates, require_registered
 from batchite.mgmt.resource_groups import GroupRepository
 from batchite.mgmt.routing import ArmRequest, ArmRouter, json_response
-from batchite.mgmt.subscriptions import check_subscription, normalize_location, required_location
+from batchite.mgmt.subscriptions import check_subscription, location_of, required_location
 from batchite.service.batch_accounts import BatchAccountError, BatchAccountService
 
 PROVIDER = "Microsoft.Batch"
 ACCOUNT_TYPE = f"{PROVIDER}/batchAccounts"
+ACCOUNTS_PATH = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/" + ACCOUNT_TYPE
+ACCOUNT_PATH = ACCOUNTS_PATH + "/{accountName}"  # what lives under an account starts here
 MAX_OPERATIONS = 1000  # finished delete operations remembered for their Location URLs
 
 
@@ -273,12 +275,12 @@ class BatchAccounts:
 
     async def quotas(self, req: ArmRequest) -> Response:
         self._subscription(req)
-        self._location(req)
+        location_of(req)
         return json_response({"accountQuota": self.accounts.ctx.scheduler.quotas.accounts_per_location})
 
     async def check_name(self, req: ArmRequest) -> Response:
         self._subscription(req)
-        self._location(req)
+        location_of(req)
         body = await req.body(NameBody)
         if not body.name:
             raise ArmError(400, "InvalidRequestContent", "The request content was invalid: name is required.")
@@ -293,18 +295,9 @@ class BatchAccounts:
             answer["message"] = found.message
         return json_response(answer)
 
-    @staticmethod
-    def _location(req: ArmRequest) -> str:
-        location = normalize_location(req.params["locationName"])
-        if location is None:
-            name = req.params["locationName"]
-            raise ArmError(404, "LocationNotFound", f"The location '{name}' is not available for {ACCOUNT_TYPE}.")
-        return location
-
 
 def add_batch_account_routes(router: ArmRouter, accounts: BatchAccounts) -> None:
-    group = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Batch/batchAccounts"
-    one = group + "/{accountName}"
+    group, one = ACCOUNTS_PATH, ACCOUNT_PATH
     location = "/subscriptions/{subscriptionId}/providers/Microsoft.Batch/locations/{locationName}"
     router.add("PUT", one, accounts.create)
     router.add("GET", one, accounts.get)

@@ -17,7 +17,7 @@ from batchite.domain.vmsizes import SIZES, VmSize
 from batchite.mgmt.errors import ArmError
 from batchite.mgmt.paging import paged
 from batchite.mgmt.routing import ArmRequest, ArmRouter, json_response
-from batchite.mgmt.subscriptions import check_subscription, normalize_location
+from batchite.mgmt.subscriptions import check_subscription, location_of
 
 LOCATION_PATH = "/subscriptions/{subscriptionId}/providers/Microsoft.Batch/locations/{locationName}"
 _TERM = re.compile(r"\s*familyName\s+eq\s+'((?:[^']|'')*)'\s*", re.IGNORECASE)
@@ -77,15 +77,6 @@ def family_filter(text: str) -> set[str] | None:
         if joined is None:
             raise _bad_filter(text)
         rest = rest[joined.end() :]
-
-
-def location_of(req: ArmRequest) -> str:
-    """The path's location, normalized, or ARM's 404 (as Location_GetQuotas answers it)."""
-    location = normalize_location(req.params["locationName"])
-    if location is None:
-        name = req.params["locationName"]
-        raise ArmError(404, "LocationNotFound", f"The location '{name}' is not available for Microsoft.Batch.")
-    return location
 
 
 async def list_skus(req: ArmRequest) -> Response:

@@ -23,7 +23,7 @@ from batchite.domain.entities import Pool
 from batchite.domain.entities.accounts import BatchAccountRecord
 from batchite.domain.errors import BatchError
 from batchite.domain.ids import check_id
-from batchite.mgmt.batch_accounts import BatchAccounts, account_id
+from batchite.mgmt.batch_accounts import ACCOUNT_PATH, BatchAccounts, account_id
 from batchite.mgmt.errors import ArmError
 from batchite.mgmt.paging import paged
 from batchite.mgmt.pool_bodies import (
@@ -320,10 +320,7 @@ class Pools:
 
 def add_pool_routes(router: ArmRouter, batch: BatchService, accounts: BatchAccounts) -> None:
     pools = Pools(batch, accounts)
-    account = (
-        "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}"
-        "/providers/Microsoft.Batch/batchAccounts/{accountName}"
-    )
+    account = ACCOUNT_PATH
     one = account + "/pools/{poolName}"
     router.add("GET", account + "/pools", pools.list)
     router.add("GET", one, pools.get)

@@ -36,6 +36,15 @@ def normalize_location(location: str) -> str | None:
     return next((name for name, _ in LOCATIONS if name == wanted), None)
 
 
+def location_of(req: ArmRequest) -> str:
+    """The path's `locationName`, normalized, or ARM's 404 LocationNotFound (as Location_GetQuotas answers)."""
+    location = normalize_location(req.params["locationName"])
+    if location is None:
+        name = req.params["locationName"]
+        raise ArmError(404, "LocationNotFound", f"The location '{name}' is not available for Microsoft.Batch.")
+    return location
+
+
 def required_location(location: str | None, code: str, where: str) -> str:
     """A body's `location`, normalized: 400 LocationRequired when absent, `code` when unknown."""
     if not location:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import zipfile
 from typing import Any
 
 from azure.batch import models as m
@@ -49,3 +51,15 @@ def stdout(client: Any, job_id: str, task_id: str, name: str = "stdout.txt") -> 
 def details(task: Any) -> dict[str, str]:
     info = task.execution_info.failure_info
     return {d.name: d.value for d in info.details or []}
+
+
+def package_zip(version: str, data_file: bool = False) -> bytes:
+    """An application package: an executable `bin/hello.sh` that says its version (and a data file)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        script = zipfile.ZipInfo("bin/hello.sh")
+        script.external_attr = 0o755 << 16
+        zf.writestr(script, f"#!/bin/sh\necho hello from {version}\n")
+        if data_file:
+            zf.writestr("share/README", "data file")
+    return buffer.getvalue()

@@ -6,9 +6,7 @@ the data plane; and the references that cannot be satisfied."""
 from __future__ import annotations
 
 import contextlib
-import io
 import uuid
-import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,10 +16,11 @@ from azure.batch import models as m
 from azure.core.exceptions import HttpResponseError
 from typer.testing import CliRunner
 
-from batchite.cli.apps import AppError, ManagementClient
+from batchite.cli.apps import AppError, ManagementClient, Target
 from batchite.cli.main import app as cli
 from batchite.cli.server import ChildServer
 from tests.e2e.helpers import POLL, wait_nodes
+from tests.e2e.storage import support
 from tests.e2e.storage.support import run, stdout
 from tests.sdk import job_options, pool_options, task_options
 
@@ -29,18 +28,12 @@ pytestmark = pytest.mark.e2e
 
 
 def package_zip(version: str) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zf:
-        script = zipfile.ZipInfo("bin/hello.sh")
-        script.external_attr = 0o755 << 16
-        zf.writestr(script, f"#!/bin/sh\necho hello from {version}\n")
-        zf.writestr("share/README", "data file")
-    return buffer.getvalue()
+    return support.package_zip(version, data_file=True)
 
 
 @pytest.fixture
 def admin(storage_server: ChildServer) -> Iterator[ManagementClient]:
-    client = ManagementClient(storage_server.mgmt_endpoint or "", storage_server.ca_path)
+    client = ManagementClient(Target(storage_server.mgmt_endpoint or "", str(storage_server.ca_path)))
     yield client
     client.close()
 
@@ -132,7 +125,7 @@ def test_the_batchite_app_command(storage_server: ChildServer, app_id: str, tmp_
     where = ["--mgmt-endpoint", storage_server.mgmt_endpoint or "", "--ca", str(storage_server.ca_path)]
 
     def call(*args: str) -> str:
-        result = runner.invoke(cli, ["app", *args, *where])
+        result = runner.invoke(cli, ["app", *where, *args])
         assert result.exit_code == 0, result.output
         return result.output
 
@@ -151,5 +144,5 @@ def test_the_batchite_app_command(storage_server: ChildServer, app_id: str, tmp_
     with pytest.raises(HttpResponseError) as err:
         sclient.get_application(app_id)
     assert err.value.error.code == "ApplicationNotFound"
-    bad = runner.invoke(cli, ["app", "activate", app_id, "9.9", *where])
+    bad = runner.invoke(cli, ["app", *where, "activate", app_id, "9.9"])
     assert bad.exit_code == 1 and "404" in bad.output
