@@ -119,22 +119,17 @@ def start_child_server(
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(cmd + (extra_args or []), stdout=subprocess.DEVNULL, stderr=log, env=child_env)
     endpoint = f"http://127.0.0.1:{port}"
-    if not wait_healthy(endpoint, process=proc):
-        proc.kill()
-        proc.wait()
-        err = log_path.read_text(errors="replace")
-        raise RuntimeError(f"batchite did not start on {endpoint}: {err[-2000:]}")
     mgmt_endpoint = f"https://127.0.0.1:{mgmt_port}" if mgmt_port else None
-    if mgmt_endpoint and not wait_mgmt_healthy(mgmt_endpoint):
-        proc.kill()
-        proc.wait()
-        err = log_path.read_text(errors="replace")
-        raise RuntimeError(f"batchite's management plane did not start on {mgmt_endpoint}: {err[-2000:]}")
     https_endpoint = f"https://127.0.0.1:{https_port}" if https_port else None
-    if https_endpoint and not wait_healthy(https_endpoint):
-        proc.kill()
-        proc.wait()
-        raise RuntimeError(
-            f"batchite did not start on {https_endpoint}: {log_path.read_text(errors='replace')[-2000:]}"
-        )
+    answering = [
+        (endpoint, lambda: wait_healthy(endpoint, process=proc)),
+        (mgmt_endpoint, lambda: wait_mgmt_healthy(mgmt_endpoint or "")),
+        (https_endpoint, lambda: wait_healthy(https_endpoint or "", process=proc)),
+    ]
+    for where, answers in answering:
+        if where and not answers():
+            proc.kill()
+            proc.wait()
+            err = log_path.read_text(errors="replace")
+            raise RuntimeError(f"batchite did not start on {where}: {err[-2000:]}")
     return ChildServer(endpoint, proc, data_dir, mgmt_endpoint, https_endpoint)

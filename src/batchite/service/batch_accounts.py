@@ -243,6 +243,14 @@ class BatchAccountService:
         self.repo.put(record)
         return record
 
+    def set_quotas(self, name: str, quotas: QuotaChange) -> BatchAccountRecord:
+        """Set the quotas of a stored account, found by name (Batchite's admin hook; the configured
+        accounts' quotas are the settings')."""
+        record = self.repo.get(name) or self.configured(name)
+        if record is None or record.provisioning_state == ProvisioningState.DELETING:
+            raise not_found(name)
+        return self.update(record.subscription_id, record.resource_group, name, quotas=quotas)
+
     # -- keys -----------------------------------------------------------------------------
     def regenerate_key(self, subscription_id: str, resource_group: str, name: str, key_name: str) -> BatchAccountRecord:
         """A new primary or secondary key (`key_name`, case-insensitive); the old one fails at once."""
