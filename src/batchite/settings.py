@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from batchite.agent.identity import Isolation, default_isolation
+from batchite.compute.ray_backend import RayPlacement
 from batchite.domain.quotas import Quotas
 from batchite.scheduler.agent_groups import DEFAULT_NODES_PER_AGENT
 from batchite.scheduler.preemption import PreemptionPolicy
@@ -80,6 +81,19 @@ class Settings:
         "e.g. Azurite's development account.",
     )
 
+    backend: str = _setting(
+        "local",
+        "Where pools' nodes live by default: local (node agents on this machine) or ray (Ray actors on "
+        "the cluster at --ray-address); a pool's metadata item batchite.backend chooses for that pool.",
+    )
+    ray_address: str = _setting(
+        "",
+        "The Ray cluster for pools on Ray (ray://HOST:10001, HOST:6379, or auto); setting it serves the "
+        "ray backend beside the default one.",
+    )
+    ray_node_dir: str = _setting(
+        "/tmp/batchite-ray", "On every Ray node: where the node trees and agents of pools on Ray live."
+    )
     mgmt_port: int = _setting(
         DEFAULT_MGMT_PORT, "HTTPS port of the management plane (ARM and its token issuer); 0 = do not serve it."
     )
@@ -115,6 +129,15 @@ class Settings:
             host = "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host
             return f"{host}:{self.https_port}"
         return self.url.split("://", 1)[-1].rstrip("/")
+
+    @property
+    def ray(self) -> RayPlacement | None:
+        """Pools on Ray, when --backend ray or --ray-address asks for them."""
+        if self.backend not in ("local", "ray"):
+            raise ValueError(f"--backend must be local or ray, not {self.backend!r}")
+        if self.backend != "ray" and not self.ray_address:
+            return None
+        return RayPlacement(self.ray_address, self.ray_node_dir, default=self.backend == "ray")
 
     @property
     def isolation_level(self) -> Isolation:

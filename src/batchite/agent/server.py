@@ -1,6 +1,8 @@
 """The node agent process: `python -m batchite.agent.server --dir DIR ...`, its token on stdin.
 
-It listens on DIR/agent.sock (the directory and the socket are the agent's user's alone), runs
+It listens on DIR/agent.sock (the directory and the socket are the agent's user's alone), or with
+`--listen HOST:PORT` on TCP (a node on another machine, hosted by a Ray actor; every connection
+still starts with the token, and port 0 picks a free port, printed on the ready line), runs
 the NodeAgent, and outlives the service: a restarted service connects again and hears what
 happened meanwhile. It ends when told to (Stop), on SIGTERM (ending its runs first), when the
 last node it hosted leaves, or after ORPHAN_TIMEOUT without a service and without runs.
@@ -206,20 +208,29 @@ async def _stream(fd: int, size: int, start: int | None, end: int | None, writer
         os.close(fd)
 
 
-async def serve(state_dir: Path, agent_id: str, token: str, isolation: Isolation, hide: list[str]) -> None:
+async def serve(
+    state_dir: Path, agent_id: str, token: str, isolation: Isolation, hide: list[str], listen: str = ""
+) -> None:
+    """Serve until told to end; on DIR/agent.sock, or on TCP at `listen` (HOST:PORT)."""
     server_state = AgentServer(state_dir, agent_id, token, isolation, hide)
     path = state_dir / SOCKET
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
-    old = os.umask(0o177)
-    try:
-        server = await asyncio.start_unix_server(server_state.handle, path=str(path))
-    finally:
-        os.umask(old)
+    port = 0
+    if listen:
+        host, _, wanted = listen.rpartition(":")
+        server = await asyncio.start_server(server_state.handle, host=host, port=int(wanted))
+        port = int(server.sockets[0].getsockname()[1])
+    else:
+        old = os.umask(0o177)
+        try:
+            server = await asyncio.start_unix_server(server_state.handle, path=str(path))
+        finally:
+            os.umask(old)
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, server_state.stop, True)
     loop.add_signal_handler(signal.SIGINT, lambda: None)  # a terminal's Ctrl-C is the service's, not ours
-    print(f"ready {os.getpid()}", flush=True)
+    print(f"ready {os.getpid()} {port}", flush=True)
     with contextlib.suppress(OSError):
         os.close(1)
     ticker = asyncio.create_task(server_state.tick())
@@ -241,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--id", required=True, help="the agent's id")
     parser.add_argument("--isolation", default="none", choices=[i.value for i in Isolation])
     parser.add_argument("--hide", action="append", default=[], help="a directory a sandbox covers")
+    parser.add_argument("--listen", default="", help="HOST:PORT to listen on TCP instead of DIR/agent.sock")
     args = parser.parse_args(argv)
     token = sys.stdin.readline().strip()
     sys.stdin.close()
@@ -252,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     drop_supplementary_groups()  # the threads acting for tasks must not keep root's groups
     args.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(args.dir, 0o700)
-    asyncio.run(serve(args.dir, args.id, token, Isolation(args.isolation), args.hide))
+    asyncio.run(serve(args.dir, args.id, token, Isolation(args.isolation), args.hide, args.listen))
     return 0
 
 

@@ -67,7 +67,12 @@ def _serve(settings: Settings) -> None:
     except ValueError as exc:
         errors.print(f"[red]--isolation:[/red] {exc}")
         raise typer.Exit(2) from exc
-    batch = BatchService.local(data_dir, accounts, settings.url, clock, storage, settings.scheduler, isolation)
+    try:
+        ray = settings.ray
+    except ValueError as exc:
+        errors.print(f"[red]--backend:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    batch = BatchService.local(data_dir, accounts, settings.url, clock, storage, settings.scheduler, isolation, ray=ray)
     api = ApiSettings(
         strict_api_version=settings.strict_api_version,
         stop_agents=settings.stop_agents,
@@ -81,6 +86,9 @@ def _serve(settings: Settings) -> None:
     console.print(f"  data dir:     {data_dir}")
     agents = "stop with the service" if settings.stop_agents else "outlive the service"
     console.print(f"  isolation:    {isolation} (node agents {agents})")
+    if ray is not None:
+        where = ray.address or "this machine's"
+        console.print(f"  backends:     {', '.join(batch.scheduler_backends())} (Ray cluster: {where})")
     if storage is not None:
         console.print(f"  storage:      {storage.blob_endpoint} (account {storage.account_name})")
     from batchite.api.http_limits import LimitedHttpToolsProtocol

@@ -19,6 +19,7 @@ import secrets
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from batchite.agent.protocol import (
     VERSION,
@@ -61,13 +62,23 @@ def agent_token(directory: Path) -> str:
 AGENT_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "TZ", "PYTHONPATH", "COVERAGE_PROCESS_START", "COVERAGE_PROCESS_CONFIG")
 
 
+def agent_command(
+    directory: Path, agent_id: str, isolation: str, hide: list[str], listen: str = ""
+) -> tuple[list[str], dict[str, str]]:
+    """The command line and the clean environment of a node agent process."""
+    env = {k: v for k, v in os.environ.items() if k in AGENT_ENVIRONMENT}
+    args = [sys.executable, "-m", "batchite.agent.server", "--dir", str(directory), "--id", agent_id]
+    args += ["--isolation", isolation, *(a for h in hide for a in ("--hide", h))]
+    if listen:
+        args += ["--listen", listen]
+    return args, env
+
+
 async def start_agent_process(directory: Path, agent_id: str, token: str, isolation: str, hide: list[str]) -> int:
     """Start an agent in its own session (it outlives the service) with a clean environment;
     return its pid once it listens."""
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    env = {k: v for k, v in os.environ.items() if k in AGENT_ENVIRONMENT}
-    args = [sys.executable, "-m", "batchite.agent.server", "--dir", str(directory), "--id", agent_id]
-    args += ["--isolation", isolation, *(a for h in hide for a in ("--hide", h))]
+    args, env = agent_command(directory, agent_id, isolation, hide)
     with open(directory / "agent.log", "ab") as log_file:
         process = await asyncio.create_subprocess_exec(
             *args,
@@ -103,9 +114,14 @@ class AgentLink:
         on_message: Callable[[AgentLink, Message], None],
         on_lost: Callable[[AgentLink, str], None],
         durable: Callable[[], Awaitable[None]],
+        tcp: tuple[str, int] | None = None,
     ) -> None:
+        """directory: the agent's own (its socket DIR/agent.sock); tcp: (host, port) of an agent on
+        another machine instead (hosted by a Ray actor)."""
         self.agent_id = agent_id
         self.directory = directory
+        self.tcp = tcp
+        self.host: Any = None  # what hosts the agent elsewhere (the Ray backend: its actor)
         self.token = token
         self.on_message = on_message
         self.on_lost = on_lost
@@ -127,11 +143,16 @@ class AgentLink:
     def socket(self) -> str:
         return str(self.directory / SOCKET)
 
+    async def _open(self, limit: int = 2**16) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if self.tcp is not None:
+            return await asyncio.open_connection(*self.tcp, limit=limit)
+        return await asyncio.open_unix_connection(self.socket, limit=limit)
+
     # -- connecting ---------------------------------------------------------------------
     async def connect(self) -> Welcome:
         """Open the control connection; the agent answers with what it hosts and runs, then
         replays the ends of runs not yet acknowledged."""
-        reader, writer = await asyncio.open_unix_connection(self.socket, limit=2**20)
+        reader, writer = await self._open(limit=2**20)
         writer.write(encode_batch([Hello(VERSION, self.token, self.agent_id)]))
         body = await asyncio.wait_for(read_frame(reader), START_TIMEOUT)
         if body is None:
@@ -239,7 +260,7 @@ class AgentLink:
 
     # -- files --------------------------------------------------------------------------
     async def file(self, request: FileRequest) -> FileAnswer:
-        reader, writer = await asyncio.open_unix_connection(self.socket)
+        reader, writer = await self._open()
         try:
             writer.write(encode(request))
             body = await read_frame(reader)
@@ -251,7 +272,7 @@ class AgentLink:
 
     async def read(self, request: FileRequest) -> tuple[FileAnswer, AsyncIterator[bytes]]:
         """A read: the answer (with the file's info), then its bytes as they come."""
-        reader, writer = await asyncio.open_unix_connection(self.socket)
+        reader, writer = await self._open()
         writer.write(encode(request))
         body = await read_frame(reader)
         if body is None:

@@ -198,15 +198,19 @@ class LocalBackend:
         self.specs[node.node_id] = node
         self._spawn(self._allocate(node, fresh))
 
+    async def _node_link(self, node: NodeSpec) -> AgentLink | None:
+        """The agent a new node goes to, started if need be, with the tree's parents in place;
+        None when the node was reported otherwise (the Ray backend: no room for it)."""
+        self._parents(node)
+        return await self._link(node, start=True)
+
     async def _allocate(self, node: NodeSpec, fresh: bool) -> None:
         try:
-            self._parents(node)
-            link = await self._link(node, start=True)
+            link = await self._node_link(node)
         except (OSError, RuntimeError, ConnectionError, TimeoutError) as exc:
             self.events.node_lost(node, f"its node agent could not be started: {exc}")
             return
-        assert link is not None
-        if self.specs.get(node.node_id) is not node:  # released while its agent was coming up
+        if link is None or self.specs.get(node.node_id) is not node:  # released while its agent came up
             return
         link.nodes.add(node.node_id)
         link.send(

@@ -44,6 +44,7 @@ class NodeSpec:
     vm_size: str
     users: NodeUsers | None = None  # the pool's users (uids, group), when tasks run as them
     agent: str = ""  # nodes with the same key share one agent process ("" = one of its own)
+    backend: str = ""  # which backend hosts it ("" = the service's default)
 
 
 class NodeEvents(Protocol):
@@ -58,8 +59,13 @@ class NodeEvents(Protocol):
         (those that ended meanwhile have been reported through run_finished first)."""
         ...
 
-    def node_lost(self, node: NodeSpec, reason: str) -> None:
-        """The node is gone (its agent died, or cannot be reached): its runs are gone too."""
+    def node_lost(self, node: NodeSpec, reason: str, *, gone: bool = False) -> None:
+        """The node is gone (its agent died, or cannot be reached): its runs are gone too.
+        `gone`: it will never come back (its Ray actor died), so the pool replaces it."""
+        ...
+
+    def node_unplaced(self, node: NodeSpec, reason: str) -> None:
+        """Allocation failed: the backend has no room for the node now (it may have later)."""
         ...
 
     def run_finished(self, run_id: str, outcome: ProcessOutcome) -> None:

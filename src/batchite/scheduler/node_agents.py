@@ -4,7 +4,9 @@ Agents outlive the service. At start every stored node is looked for (`restore`)
 answers `attached` (its agent is there, with the runs it still has) or `lost` (no agent). While
 the service runs, `lost` also comes when an agent dies or falls silent. A node whose agent is
 gone after a restart boots again, as a VM comes back after a reboot; one lost while the service
-runs is `unusable` and its tasks run elsewhere, as on Azure when a VM is lost.
+runs is `unusable` and its tasks run elsewhere, as on Azure when a VM is lost. A node lost for
+good (its Ray actor died: it cannot come back) is shown `unusable` (`preempted` when low-priority)
+and the pool replaces it with a new node.
 """
 
 from __future__ import annotations
@@ -107,9 +109,9 @@ class NodeAgents:
         self.nodes.maybe_steady(live)
         self.kick()
 
-    def lost(self, spec: NodeSpec, reason: str) -> None:
-        """The node's agent is gone: its tasks run elsewhere; the node is unusable, or, when it was
-        being looked for after a restart, boots again."""
+    def lost(self, spec: NodeSpec, reason: str, *, gone: bool = False) -> None:
+        """The node's agent is gone: its tasks run elsewhere; the node is unusable (replaced when
+        `gone`), or, when it was being looked for after a restart, boots again."""
         found = self._found(spec)
         if found is None:
             return
@@ -126,9 +128,12 @@ class NodeAgents:
                 return
         wire = node.entity.wire
         wire.errors = [BatchNodeError(code=AGENT_LOST, message=reason)]
-        if wire.state != NodeState.UNUSABLE:
-            transition(wire, NodeState.UNUSABLE, self.clock.now(), keep_previous=False)
+        shown = NodeState.PREEMPTED if gone and not node.spec.is_dedicated else NodeState.UNUSABLE
+        if wire.state != shown:
+            transition(wire, shown, self.clock.now(), keep_previous=False, check=False)
         self.store.nodes.update(node.entity)
+        if gone:
+            self.nodes.capacity.replace(live, node)
         self.nodes.maybe_steady(live)
         self.kick()
 

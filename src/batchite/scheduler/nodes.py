@@ -25,6 +25,7 @@ from batchite.scheduler.agent_groups import DEFAULT_NODES_PER_AGENT, agent_for_n
 from batchite.scheduler.events import EventBus, NodeRebooted, RunEnded, RunStarted
 from batchite.scheduler.kick import Kick
 from batchite.scheduler.live import KillReason, LiveNode, LivePool, Projection
+from batchite.scheduler.node_capacity import NodeCapacity
 from batchite.scheduler.node_documents import NodeDocuments
 from batchite.scheduler.pool_deletion import PoolDeletion
 from batchite.scheduler.side_tasks import SideTasks
@@ -94,6 +95,7 @@ class NodeManager:
         self.documents = NodeDocuments(store, clock, urls)
         self.deletion = PoolDeletion(self, store, clock, projection, tasks, events, release_time)
         self.start_tasks = StartTasks(store, clock, projection, side_tasks, staging, kick, self.set_state)
+        self.capacity = NodeCapacity(self, clock, projection)
         events.subscribe(RunStarted, lambda e: self._run_started(e.node, e.job.id, e.task.id))
         events.subscribe(RunEnded, lambda e: self._run_ended(e.node, e.job.id, e.task.id, e.succeeded))
 
@@ -225,6 +227,7 @@ class NodeManager:
             vm_size=live.vm_size,
             users=self._users(live),
             agent=agent,
+            backend=live.entity.internal.backend,
         )
 
     def _add_node(self, live: LivePool, dedicated: bool) -> LiveNode:
@@ -247,7 +250,9 @@ class NodeManager:
             running_task_slots_count=0,
             is_dedicated=dedicated,
             endpoint_configuration=BatchNodeEndpointConfiguration(inbound_endpoints=[]),
-            node_agent_info=BatchNodeAgentInfo(version=f"batchite/{self.backend.name}", last_update_time=now),
+            node_agent_info=BatchNodeAgentInfo(
+                version=f"batchite/{live.entity.internal.backend or self.backend.name}", last_update_time=now
+            ),
             virtual_machine_info=VirtualMachineInfo(image_reference=config.image_reference if config else None),
         )
         agent = agent_for_new_node(live, node_id, self.nodes_per_agent)

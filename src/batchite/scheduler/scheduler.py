@@ -140,9 +140,12 @@ class Scheduler:
     def node_attached(self, node: NodeSpec, running: set[str]) -> None:
         self.agents.attached(node, running)
 
-    def node_lost(self, node: NodeSpec, reason: str) -> None:
-        self.agents.lost(node, reason)
+    def node_lost(self, node: NodeSpec, reason: str, *, gone: bool = False) -> None:
+        self.agents.lost(node, reason, gone=gone)
         self.jobs.recheck_deleting()  # the runs of a job being deleted may have gone with the node
+
+    def node_unplaced(self, node: NodeSpec, reason: str) -> None:
+        self.nodes.capacity.unplaced(node, reason)
 
     def run_finished(self, run_id: str, outcome: ProcessOutcome) -> None:
         self.runs.finished(run_id, outcome)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from batchite.clock import Clock, SystemClock
 from batchite.compute.protocol import Isolation, NodeBackend
+from batchite.compute.ray_backend import RayPlacement
 from batchite.domain.urls import Urls
 from batchite.scheduler import Scheduler, SchedulerSettings
 from batchite.service.accounts import AccountRegistry
@@ -68,10 +69,13 @@ class BatchService:
         storage: LinkedStorage | None = None,
         settings: SchedulerSettings | None = None,
         isolation: Isolation = Isolation.NONE,
+        ray: RayPlacement | None = None,
     ) -> BatchService:
         """SQLite in DATA_DIR and nodes hosted by local agents (trees under DATA_DIR/nodes). With
         isolation, what the service writes is its own (umask 077) and tasks can only pass through
-        DATA_DIR to their own nodes."""
+        DATA_DIR to their own nodes. With `ray`, pools may have their nodes on a Ray cluster
+        (by default when ray.default; per pool by its `batchite.backend` metadata)."""
+        from batchite.compute.backends import BackendSet
         from batchite.compute.local import LocalBackend
 
         if isolation != Isolation.NONE:
@@ -83,8 +87,20 @@ class BatchService:
             for name in ("batchite.db", "batchite.db-wal", "batchite.db-shm"):
                 with contextlib.suppress(FileNotFoundError):
                     os.chmod(data_dir / name, 0o600)
-        backend = LocalBackend(data_dir, isolation)
+        local = LocalBackend(data_dir, isolation)
+        backend = BackendSet(local)
+        if ray is not None:
+            from batchite.compute.ray_backend import RayBackend
+
+            on_ray = RayBackend(data_dir, ray.address, ray.node_dir, isolation)
+            on_ray.connect_ray()  # blocking, once, before the service serves
+            backend = BackendSet(on_ray, local) if ray.default else BackendSet(local, on_ray)
         return cls(store, backend, accounts, public_url, clock, storage, settings)
+
+    def scheduler_backends(self) -> list[str]:
+        """The compute backends pools may choose, the default first."""
+        backend = self.scheduler.backend
+        return list(getattr(backend, "names", [backend.name]))
 
     def start(self) -> None:
         """Recover from the store; call on the running event loop."""

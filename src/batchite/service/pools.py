@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from batchite.domain import vmsizes
 from batchite.domain.entities import Pool
+from batchite.domain.entities.records import PoolInternal
 from batchite.domain.errors import BatchError, conflict, exists, invalid_property, missing_property, not_found
 from batchite.domain.filters import Filter
 from batchite.domain.ids import check_id
@@ -24,6 +25,7 @@ from batchite.service.packages import check_package_references
 from batchite.store.base import Page
 from batchite.wire.enums import AllocationState, BatchNodeDeallocationOption, BatchNodeFillType
 from batchite.wire.models import (
+    BatchMetadataItem,
     BatchNodeCounts,
     BatchPool,
     BatchPoolCreateOptions,
@@ -39,6 +41,7 @@ from batchite.wire.types import Duration, build, set_fields
 MAX_SLOTS = 256
 INT32_MAX = 2**31 - 1
 DEFAULT_RESIZE_TIMEOUT = Duration(minutes=15)
+BACKEND_METADATA = "batchite.backend"  # a pool's metadata item choosing its compute backend
 
 
 def _check_slots(slots: int | None, size: vmsizes.VmSize) -> None:
@@ -180,10 +183,21 @@ class PoolService:
             resize_timeout=None if autoscale else body.resize_timeout or DEFAULT_RESIZE_TIMEOUT,
             auto_scale_evaluation_interval=interval,
         )
-        live = self.ctx.scheduler.nodes.add(Pool(account, "", wire))
+        internal = PoolInternal(backend=self._backend_of(body.metadata))
+        live = self.ctx.scheduler.nodes.add(Pool(account, "", wire, internal))
         if autoscale:
             self.ctx.scheduler.autoscale.arm(live)
         return live.entity
+
+    def _backend_of(self, metadata: builtins.list[BatchMetadataItem] | None) -> str:
+        """The compute backend a pool's `batchite.backend` metadata asks for ("" = the default)."""
+        wanted = next((m.value for m in metadata or [] if m.name == BACKEND_METADATA), "")
+        served = getattr(self.ctx.scheduler.backend, "names", [self.ctx.scheduler.backend.name])
+        if wanted and wanted not in served:
+            raise invalid_property(
+                "metadata", wanted, f"The compute backend '{wanted}' is not served here (served: {', '.join(served)})."
+            )
+        return wanted
 
     # -- updates ------------------------------------------------------------------------
     def update(self, account: str, pool_id: str, body: BatchPoolUpdateOptions) -> Pool:

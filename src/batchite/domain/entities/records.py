@@ -14,6 +14,7 @@ from batchite.wire.types import WireEnum, WireStruct
 class PoolInternal(Internal):
     last_auto_scale_enable: datetime | None = None  # enable requests must be 30 s apart
     uid_block: int | None = None  # which uids its users have on the nodes (agent/identity.py)
+    backend: str = ""  # the compute backend hosting its nodes, chosen at creation ("" = the default)
 
 
 class Pool(Entity[wire.BatchPool, PoolInternal]):
