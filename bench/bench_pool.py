@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from azure.batch import models as m
 
+VM_SIZE = "standard_d2s_v3"
+
 
 def ubuntu_pool(pool_id: str, dedicated: int, slots: int) -> m.BatchPoolCreateOptions:
     return m.BatchPoolCreateOptions(
         id=pool_id,
-        vm_size="standard_d2s_v3",
+        vm_size=VM_SIZE,
         target_dedicated_nodes=dedicated,
         task_slots_per_node=slots,
         virtual_machine_configuration=m.VirtualMachineConfiguration(
