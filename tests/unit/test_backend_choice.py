@@ -20,15 +20,7 @@ from batchite.store.sqlite import SqliteStore
 from batchite.wire.models import BatchPoolCreateOptions
 from batchite.wire.types import convert
 from tests.unit.scheduler.fakes import FakeBackend
-
-POOL = {
-    "vmSize": "standard_d2s_v3",
-    "virtualMachineConfiguration": {
-        "imageReference": {"publisher": "canonical", "offer": "0001-com-ubuntu-server-jammy", "sku": "22_04-lts"},
-        "nodeAgentSKUId": "batch.node.ubuntu 22.04",
-    },
-    "targetDedicatedNodes": 2,
-}
+from tests.unit.test_batch_accounts import POOL
 
 
 class Env:

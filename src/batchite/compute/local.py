@@ -133,12 +133,16 @@ class LocalBackend:
             return link
         pending = self._pending.get(agent_id)
         if pending is None:
-            pending = asyncio.get_running_loop().create_task(self._reach(agent_id, start))
+            pending = asyncio.get_running_loop().create_task(self._reach_node(node, start))
             self._pending[agent_id] = pending
         try:
             return await pending
         finally:
             self._pending.pop(agent_id, None)
+
+    async def _reach_node(self, node: NodeSpec, start: bool) -> AgentLink | None:
+        """Connect to the node's agent (started when `start`); None when it is not there."""
+        return await self._reach(self.agent_id(node), start)
 
     async def _reach(self, agent_id: str, start: bool) -> AgentLink | None:
         link = self._new_link(agent_id)

@@ -184,20 +184,6 @@ class RayBackend(LocalBackend):
         self.links[agent_id] = link
         return link
 
-    async def _link(self, node: NodeSpec, *, start: bool) -> AgentLink | None:
-        agent_id = self.agent_id(node)
-        link = self.links.get(agent_id)
-        if link is not None and not link.lost:
-            return link
-        pending = self._pending.get(agent_id)
-        if pending is None:
-            pending = asyncio.get_running_loop().create_task(self._reach_node(node, start))
-            self._pending[agent_id] = pending
-        try:
-            return await pending
-        finally:
-            self._pending.pop(agent_id, None)
-
     async def _node_link(self, node: NodeSpec) -> AgentLink | None:
         try:
             link = await self._link(node, start=True)
