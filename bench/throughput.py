@@ -14,15 +14,18 @@ on a server of its own. For `ray` it starts a Ray cluster on this machine (ray.c
 2 Ray nodes, each with the cores and memory of the pool's VM size, so the pool's node fits on
 either; Ray authentication off for it), then a server with `--backend ray` on it. On the same
 cluster, once the pool is gone, it also times plain Ray: N `@ray.remote` tasks each running
-/bin/true with subprocess, sized by `num_cpus` so that no more run at once than the pool has slots,
-all submitted at once from a driver (after a warm-up), first submit to last completion. A table
-at the end puts every backend beside the references (the ceiling, plain Ray) with the ratios.
+/bin/true with subprocess, as many at once as the pool has slots: `num_cpus` is the share of the
+cluster's cores that fits exactly that many and all are submitted at once from a driver (when no
+share does, e.g. 3 slots on 2 Ray nodes, the driver keeps that many in flight), after a warm-up;
+first submit to last completion. A table at the end puts every backend beside the references
+(the ceiling, plain Ray) with the ratios.
 --endpoint applies to the local backend only.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import math
 import os
 import shutil
@@ -103,7 +106,8 @@ def ray_cluster() -> Any:
     from ray.cluster_utils import Cluster
 
     size = vmsizes.lookup(VM_SIZE)
-    node = {"num_cpus": size.cores, "memory": size.memory_mb * 2**20, "object_store_memory": 256 * 2**20}
+    memory = size.memory_mb * 2**20
+    node: dict[str, Any] = {"num_cpus": size.cores, "memory": memory, "object_store_memory": 256 * 2**20}
     os.environ.update(RAY_ENV)  # the cluster's processes start from this one's environment
     cluster = Cluster(initialize_head=True, head_node_args={**node, "include_dashboard": False})
     for _ in range(RAY_NODES - 1):
@@ -144,7 +148,7 @@ def plain_ray(address: str, n: int, slots: int) -> float:
     `slots` in flight."""
     import ray
 
-    ray.init(address=address, logging_level="ERROR", log_to_driver=False)
+    ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
     try:
         per_node = [node["Resources"].get("CPU", 0.0) for node in ray.nodes() if node["Alive"]]
         total = sum(per_node)
@@ -163,7 +167,8 @@ def plain_ray(address: str, n: int, slots: int) -> float:
         if capped:
             codes = ray.get([task.remote() for _ in range(n)])
         else:
-            codes, pending, submitted = [], [], 0
+            pending: list[Any] = []
+            codes, submitted = [], 0
             while submitted < n or pending:
                 while submitted < n and len(pending) < slots:
                     pending.append(task.remote())
