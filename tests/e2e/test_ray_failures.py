@@ -114,6 +114,17 @@ def test_a_killed_actor_makes_its_node_unusable_and_its_tasks_run_elsewhere(
     assert wait_for(lambda: agent not in actor_pids(server.ray_node_dir) or None)  # type: ignore[attr-defined]
 
 
+def test_a_multi_instance_pools_nodes_are_placed_apart(client: Any, cleanup: Cleanup, server: ChildServer) -> None:
+    """Inter-node communication: its three new nodes are placed together by a SPREAD placement
+    group, one per Ray node, and a multi-instance task spans the three."""
+    pool_id = uid("mpi")
+    client.create_pool(pool_options(pool_id, dedicated=3, enable_inter_node_communication=True))
+    cleanup("pool", pool_id)
+    wait_nodes(client, pool_id, 3, timeout=60)
+    raylets = {_raylet_of(actor) for actor in actor_pids(server.ray_node_dir).values()}  # type: ignore[attr-defined]
+    assert len(raylets) == 3
+
+
 def test_a_pool_larger_than_the_cluster_reports_allocation_failed_then_grows(
     client: Any, cleanup: Cleanup, cluster: Any
 ) -> None:
@@ -167,11 +178,12 @@ def _cmdline(pid: int) -> str:
     return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
 
 
+def _raylet_of(actor: int) -> str:
+    """The command line of the raylet whose worker the actor process is (it names its socket)."""
+    status = Path(f"/proc/{actor}/status").read_text().splitlines()
+    return _cmdline(next(int(line.split()[1]) for line in status if line.startswith("PPid:")))
+
+
 def _raylets_hosting(server: ChildServer) -> str:
-    """The command lines of the raylets whose workers are the server's actors (each names its socket)."""
-    lines = []
-    for actor in actor_pids(server.ray_node_dir).values():  # type: ignore[attr-defined]
-        status = Path(f"/proc/{actor}/status").read_text().splitlines()
-        raylet = next(int(line.split()[1]) for line in status if line.startswith("PPid:"))
-        lines.append(_cmdline(raylet))
-    return " ".join(lines)
+    """The command lines of the raylets whose workers are the server's actors."""
+    return " ".join(_raylet_of(actor) for actor in actor_pids(server.ray_node_dir).values())  # type: ignore[attr-defined]

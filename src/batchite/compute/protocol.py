@@ -45,6 +45,7 @@ class NodeSpec:
     users: NodeUsers | None = None  # the pool's users (uids, group), when tasks run as them
     agent: str = ""  # nodes with the same key share one agent process ("" = one of its own)
     backend: str = ""  # which backend hosts it ("" = the service's default)
+    spread: bool = False  # its pool runs multi-instance tasks (inter-node communication): nodes apart
 
 
 class NodeEvents(Protocol):

@@ -33,6 +33,7 @@ from batchite.domain import vmsizes
 log = logging.getLogger("batchite.compute.ray")
 NAMESPACE = "batchite"
 PLACEMENT_TIMEOUT = 60.0  # seconds for an actor placed on a node with room to come up
+GANG_TIMEOUT = 5.0  # seconds for a placement group of a spread pool's new nodes to be placed
 RELEASE_TIMEOUT = 30.0  # seconds for a released node's agent to end before its actor is killed
 
 
@@ -62,6 +63,8 @@ class RayBackend(LocalBackend):
         self.root = self.remote_root / "nodes"
         self.hide = [str(self.remote_root)]
         self._placing: dict[str, list[tuple[float, float]]] = {}  # Ray node -> (cpus, memory) being placed
+        self._gangs: dict[tuple[str, str], list[tuple[NodeSpec, bool]]] = {}  # spread nodes of this tick
+        self._assigned: dict[str, tuple[str, str]] = {}  # node id -> (Ray node, address) its gang chose
         self._ray: Any = None
 
     # -- Ray ------------------------------------------------------------------------------
@@ -129,7 +132,8 @@ class RayBackend(LocalBackend):
         from batchite.compute.ray_host import NodeHost
 
         cpus, memory = self.demand(node)
-        ray_node, host = self._choose(ray, cpus, memory)
+        assigned = self._assigned.pop(node.node_id) if node.node_id in self._assigned else None
+        ray_node, host = assigned or self._choose(ray, cpus, memory)
         self._placing.setdefault(ray_node, []).append((cpus, memory))
         directory = str(self.remote_root / "agents" / self.agent_id(node))
         actor = (
@@ -147,6 +151,50 @@ class RayBackend(LocalBackend):
             .remote(directory, self.agent_id(node), self.token, self.isolation.value, self.hide, host)
         )
         return actor, ray_node, (cpus, memory)
+
+    def _gang_placement(self, nodes: list[NodeSpec]) -> dict[str, tuple[str, str]]:
+        """Where a spread pool's new nodes go, chosen together: a placement group of one bundle per
+        node (their cores and memory), strategy SPREAD, placed all at once or not at all; the Ray
+        nodes it got are where the actors are pinned (the group itself is removed). Raises
+        Unplaced when it cannot be placed in GANG_TIMEOUT (the nodes are then placed one by one)."""
+        ray = self.connect_ray()
+        from ray.util.placement_group import placement_group, placement_group_table, remove_placement_group
+
+        cpus, memory = self.demand(nodes[0])
+        group = placement_group([{"CPU": cpus, "memory": memory}] * len(nodes), strategy="SPREAD")
+        try:
+            if not group.wait(GANG_TIMEOUT):
+                raise Unplaced(f"no room for {len(nodes)} nodes of {cpus:g} cores at once")
+            chosen = placement_group_table(group)["bundles_to_node_id"]
+        finally:
+            remove_placement_group(group)
+        alive = {n["NodeID"]: n["NodeManagerAddress"] for n in ray.nodes() if n.get("Alive")}
+        return {node.node_id: (chosen[i], alive[chosen[i]]) for i, node in enumerate(nodes) if chosen[i] in alive}
+
+    def allocate(self, node: NodeSpec, *, fresh: bool = False) -> None:
+        """A spread pool's nodes allocated in one tick (a resize) are placed together (_gang)."""
+        if not node.spread:
+            super().allocate(node, fresh=fresh)
+            return
+        self.specs[node.node_id] = node
+        key = (node.account, node.pool_id)
+        batch = self._gangs.setdefault(key, [])
+        batch.append((node, fresh))
+        if len(batch) == 1:
+            asyncio.get_running_loop().call_soon(lambda: self._spawn(self._gang(key)))
+
+    async def _gang(self, key: tuple[str, str]) -> None:
+        batch = self._gangs.pop(key, [])
+        new = [n for n, _ in batch if self.agent_id(n) not in self.links]
+        if len(new) > 1:
+            existing = await asyncio.gather(*(self._ray_call(self._find_actor, n) for n in new))
+            new = [n for n, actor in zip(new, existing, strict=True) if actor is None]
+        if len(new) > 1:
+            try:
+                self._assigned.update(await self._ray_call(self._gang_placement, new))
+            except Unplaced as exc:
+                log.info("spread placement of %d nodes failed (%s); placing them one by one", len(new), exc)
+        await asyncio.gather(*(self._allocate(n, fresh) for n, fresh in batch))
 
     def _find_actor(self, node: NodeSpec) -> Any | None:
         ray = self.connect_ray()

@@ -228,6 +228,7 @@ class NodeManager:
             users=self._users(live),
             agent=agent,
             backend=live.entity.internal.backend,
+            spread=bool(live.entity.wire.enable_inter_node_communication),
         )
 
     def _add_node(self, live: LivePool, dedicated: bool) -> LiveNode:
