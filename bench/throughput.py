@@ -48,7 +48,8 @@ from batchite.service.accounts import DEV_ACCOUNT_KEY, DEV_ACCOUNT_NAME
 
 BACKENDS = ("local", "ray")
 RAY_NODES = 2
-RAY_ENV = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
+# Ray's single-machine mode (RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0): the cluster and its agents on 127.0.0.1.
+RAY_ENV = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 
 
 @dataclass
@@ -107,7 +108,11 @@ def ray_cluster() -> Any:
 
     size = vmsizes.lookup(VM_SIZE)
     memory = size.memory_mb * 2**20
-    node: dict[str, Any] = {"num_cpus": size.cores, "memory": memory, "object_store_memory": 256 * 2**20}
+    node: dict[str, Any] = {
+        "num_cpus": size.cores,
+        "memory": memory,
+        "object_store_memory": 256 * 2**20,
+    }
     os.environ.update(RAY_ENV)  # the cluster's processes start from this one's environment
     cluster = Cluster(initialize_head=True, head_node_args={**node, "include_dashboard": False})
     for _ in range(RAY_NODES - 1):

@@ -19,14 +19,17 @@ from batchite.cli.server import ChildServer, start_child_server
 RAY_NODES = 3
 CORES_PER_RAY_NODE = 4  # each holds two 2-core standard_d2s_v3 Batch nodes
 MEMORY_PER_RAY_NODE = 16 * 2**30
-RAY_ENV = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
+# RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 is Ray's single-machine mode: every Ray node, and so every
+# node agent (it listens on its Ray node's address), is on 127.0.0.1 and nothing else is reached.
+RAY_ENV = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+NODE = {"num_cpus": CORES_PER_RAY_NODE, "memory": MEMORY_PER_RAY_NODE}
 
 
 def new_cluster(nodes: int = RAY_NODES) -> Any:
     from ray.cluster_utils import Cluster
 
     os.environ.update(RAY_ENV)  # the cluster's processes start from this one's environment
-    head = {"num_cpus": CORES_PER_RAY_NODE, "memory": MEMORY_PER_RAY_NODE, "include_dashboard": False}
+    head = {**NODE, "include_dashboard": False}
     cluster = Cluster(initialize_head=True, head_node_args=head)
     for _ in range(nodes - 1):
         add_ray_node(cluster)
@@ -35,7 +38,7 @@ def new_cluster(nodes: int = RAY_NODES) -> Any:
 
 
 def add_ray_node(cluster: Any) -> Any:
-    return cluster.add_node(num_cpus=CORES_PER_RAY_NODE, memory=MEMORY_PER_RAY_NODE)
+    return cluster.add_node(**NODE)
 
 
 def start_ray_server(data_dir: Path, cluster: Any, *args: str, mgmt: bool = False, node_dir: str = "") -> ChildServer:
