@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from azure.batch import models as m
 
 from batchite.cli.server import ChildServer
 from tests.conftest import make_client, wait_for
@@ -145,6 +146,24 @@ def test_a_pool_larger_than_the_cluster_reports_allocation_failed_then_grows(
     wait_nodes(client, pool_id, 7, timeout=60)  # the next retry (every 10 s) finds the room
     client.begin_delete_pool(pool_id, polling_interval=0.2).result()
     cluster.remove_node(node, allow_graceful=False)
+
+
+def test_an_autoscale_formula_sees_the_nodes_that_fit(client: Any, cleanup: Cleanup) -> None:
+    pool_id = uid("auto")
+    formula = "$TargetDedicatedNodes = 7;"  # 14 cores asked of a cluster of 12
+    options = pool_options(pool_id, dedicated=0)
+    options.target_dedicated_nodes = None
+    options.enable_auto_scale, options.auto_scale_formula = True, formula
+    client.create_pool(options)
+    cleanup("pool", pool_id)
+    pool = wait_for(lambda: p if (p := client.get_pool(pool_id)).resize_errors else None, timeout=60)
+    assert pool.resize_errors[0].code == "AllocationFailed"
+    run = client.evaluate_pool_auto_scale(
+        pool_id,
+        m.BatchPoolEvaluateAutoScaleOptions(auto_scale_formula="$TargetDedicatedNodes = $CurrentDedicatedNodes;"),
+    )
+    current = int(next(r for r in run.results.split(";") if r.startswith("$TargetDedicatedNodes=")).split("=")[1])
+    assert current == client.get_pool(pool_id).current_dedicated_nodes and current < 7
 
 
 def test_a_restarted_service_reattaches_to_its_live_actors(tmp_path: Path, cluster: Any) -> None:
