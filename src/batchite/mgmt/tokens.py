@@ -47,8 +47,12 @@ class TokenError(Exception):
 
 
 def audience_of(scope: str) -> str:
-    """`https://management.azure.com/.default` -> `https://management.azure.com/`."""
+    """`https://management.azure.com/.default` -> `https://management.azure.com/`; the Azure CLI's
+    `https://management.core.windows.net//.default` (its resource id, which ends in `/`, then
+    `/.default`) -> `https://management.core.windows.net/`, as Entra reads it."""
     first = scope.split()[0] if scope.split() else ""
+    if first.endswith("//.default"):
+        return first.removesuffix("/.default")
     return first.removesuffix(".default") if first.endswith("/.default") else first
 
 
