@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 
 from batchite.cli.apps import apps
+from batchite.cli.az_setup import az_setup
 from batchite.service.accounts import AccountConfigError, AccountRegistry
 from batchite.settings import DEFAULT_MGMT_PORT, DEFAULT_PORT, Settings, settings_table
 from batchite.storage.linked import ENV_VAR as STORAGE_ENV_VAR
@@ -151,6 +152,7 @@ app.command(name="serve")(_serve_command())
 
 
 @app.command()
+app.command(name="az-setup")(az_setup)
 def account() -> None:
     """Print the account names and keys this service accepts."""
     for acc in _accounts():
