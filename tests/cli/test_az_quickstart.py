@@ -19,7 +19,7 @@ from tests.e2e.helpers import wait_task
 
 def _gone_or_deleting(get: Callable[[str], Any], ident: str) -> bool:
     try:
-        return str(get(ident).state) == "deleting"
+        return bool(get(ident).state == "deleting")
     except ResourceNotFoundError:
         return True
 
