@@ -22,6 +22,9 @@ from batchite.storage.linked import LinkedStorage, StorageConfigError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Batchite: a local Azure Batch service.")
 app.add_typer(apps, name="app")
+from batchite.cli.submit import register as register_job_commands  # noqa: E402
+
+register_job_commands(app)  # submit, watch, logs
 console = Console()
 errors = Console(stderr=True)  # why the service cannot start: on stderr, where a supervisor's log has it
 

@@ -1,0 +1,286 @@
+"""`batchite submit`, `watch` and `logs` run as a user runs them (a subprocess, the AZURE_BATCH_*
+variables as az reads them) against the tests' live server; what they made checked through the SDK."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from batchite.service.accounts import DEV_ACCOUNT_KEY, DEV_ACCOUNT_NAME
+from tests.conftest import wait_for
+from tests.e2e.helpers import wait_nodes
+from tests.sdk import pool_options
+
+CLI_TIMEOUT = 180.0  # one command; a hang fails the test, not the suite
+
+
+def batchite(endpoint: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {
+        **os.environ,
+        "AZURE_BATCH_ENDPOINT": endpoint,
+        "AZURE_BATCH_ACCOUNT": DEV_ACCOUNT_NAME,
+        "AZURE_BATCH_ACCESS_KEY": DEV_ACCOUNT_KEY,
+        "COLUMNS": "200",
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "batchite.cli.main", *args],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT,
+    )
+
+
+def job_file(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "job.yaml"
+    path.write_text(textwrap.dedent(text))
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def shared_pool(client: Any) -> Iterator[str]:
+    """An existing pool the job files name by id: 1 node, 4 slots."""
+    import uuid
+
+    pool_id = f"cli-{uuid.uuid4().hex[:6]}"
+    client.create_pool(pool_options(pool_id, dedicated=1, slots=4))
+    wait_nodes(client, pool_id, 1)
+    yield pool_id
+    client.begin_delete_pool(pool_id, polling_interval=0.05).result()
+
+
+def _job_state(client: Any, job_id: str) -> str:
+    return str(client.get_job(job_id).state.value)
+
+
+def test_submit_sweep_creates_its_pool_and_n_tasks(
+    endpoint: str, client: Any, cleanup: Callable[[str, str], None], uid: Callable[[str], str], tmp_path: Path
+) -> None:
+    pool_id, job_id = uid("cli-pool"), uid("cli-sweep")
+    cleanup("pool", pool_id)
+    cleanup("job", job_id)
+    path = job_file(
+        tmp_path,
+        f"""
+        pool:
+          id: {pool_id}
+          nodes: 1
+          slots_per_node: 3
+        job:
+          id: {job_id}
+          environment: {{GREETING: hello}}
+        sweep:
+          id: "part-{{i}}"
+          range: {{start: 2, stop: 12, step: 2}}
+          command: /bin/sh -c 'echo "$GREETING {{i}} $((({{i}} * 10)))"'
+        """,
+    )
+    result = batchite(endpoint, "submit", path)
+    assert result.returncode == 0, result.stderr
+    assert f"Created pool {pool_id}" in result.stdout
+    ids = [f"part-{i}" for i in range(2, 12, 2)]
+    for ident in ids:  # the summary table: one row per task, completed with exit code 0
+        row = next(line for line in result.stdout.splitlines() if f" {ident} " in line)
+        assert "completed" in row and " 0 " in row
+    assert "5/5" in result.stdout  # the progress bar's completed / total
+    tasks = {t.id: t for t in client.list_tasks(job_id)}
+    assert sorted(tasks) == sorted(ids)
+    for i in range(2, 12, 2):
+        out = b"".join(client.download_task_file(job_id, f"part-{i}", "stdout.txt")).decode()
+        assert out == f"hello {i} {i * 10}\n"
+    pool = client.get_pool(pool_id)
+    assert pool.target_dedicated_nodes == 1 and pool.task_slots_per_node == 3
+    # terminate_when_done (the default): the job ends once its tasks have
+    wait_for(lambda: _job_state(client, job_id) == "completed")
+
+    again = batchite(endpoint, "submit", path)  # the pool is reused; the job exists: refused
+    assert again.returncode == 3
+    assert f"Pool {pool_id} exists already" in again.stdout
+    assert "JobExists" in again.stderr
+
+
+def test_submit_a_failing_task_on_an_auto_pool_exits_1(
+    endpoint: str, client: Any, cleanup: Callable[[str, str], None], uid: Callable[[str], str], tmp_path: Path
+) -> None:
+    job_id = uid("cli-fail")
+    cleanup("job", job_id)
+    path = job_file(
+        tmp_path,
+        f"""
+        auto_pool: {{nodes: 1, slots_per_node: 2, id_prefix: clifail}}
+        job: {{id: {job_id}}}
+        tasks:
+          - {{id: good, command: "echo fine"}}
+          - {{id: bad, command: "/bin/sh -c 'echo broken >&2; exit 3'"}}
+        """,
+    )
+    result = batchite(endpoint, "submit", path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "bad: exit code 3" in result.stderr
+    bad = next(line for line in result.stdout.splitlines() if " bad " in line)
+    assert "failed" in bad and " 3 " in bad
+    job = client.get_job(job_id)
+    assert job.pool_info.auto_pool_specification.auto_pool_id_prefix == "clifail"
+    # the job ended with its tasks, and its auto pool (keep_alive false) with it
+    wait_for(lambda: _job_state(client, job_id) == "completed")
+
+    watched = batchite(endpoint, "watch", job_id)  # a finished job: watch ends at once, as submit
+    assert watched.returncode == 1
+    assert "bad: exit code 3" in watched.stdout
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("job: [unclosed\n", "not valid YAML"),
+        ("pool: {id: p}\ntasks: [{id: t, command: c}]\n", "missing required field `job`"),
+        ("pool: {id: p}\njob: {id: j}\ntasks: [{id: t}]\n", "missing required field `command` - at `$.tasks[0]`"),
+        ("pool: {id: p, nodes: many}\njob: {id: j}\ntasks: [{id: t, command: c}]\n", "at `$.pool.nodes`"),
+        ("pool: {id: p}\njob: {id: j, colour: red}\ntasks: [{id: t, command: c}]\n", "unknown field `colour`"),
+        ("job: {id: j}\ntasks: [{id: t, command: c}]\n", "exactly one of `pool` and `auto_pool`"),
+        ("pool: {id: p}\njob: {id: j}\n", "exactly one of `tasks` and `sweep`"),
+        ("pool: {id: p}\njob: {id: j}\nsweep: {command: c, range: 3, id: same}\n", "must contain {i} or {file}"),
+        ("pool: {id: p}\njob: {id: j}\nsweep: {command: c}\n", "exactly one of range, files, container"),
+        ("pool: {id: p}\njob: {id: j}\ntasks: [{id: t, command: c}, {id: t, command: d}]\n", "repeated"),
+        ("auto_pool: {image: ubuntu}\njob: {id: j}\ntasks: [{id: t, command: c}]\n", "publisher/offer/sku"),
+        ("pool: {id: p}\njob: {id: j}\ntasks: [{id: t, command: c, resource_files: [{path: x}]}]\n", "exactly one"),
+    ],
+)
+def test_a_wrong_job_file_exits_2_saying_what_is_wrong(tmp_path: Path, text: str, message: str) -> None:
+    # nothing listens there: a wrong file is found before the service is asked anything
+    result = batchite("http://127.0.0.1:9", "submit", job_file(tmp_path, text))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message in " ".join(result.stderr.split())
+
+
+def test_a_missing_job_file_exits_2(tmp_path: Path) -> None:
+    result = batchite("http://127.0.0.1:9", "submit", str(tmp_path / "absent.yaml"))
+    assert result.returncode == 2
+    assert "cannot read" in result.stderr
+
+
+def test_an_unknown_pool_exits_3_with_the_batch_error(
+    endpoint: str, client: Any, uid: Callable[[str], str], tmp_path: Path
+) -> None:
+    from azure.core.exceptions import ResourceNotFoundError
+
+    job_id = uid("cli-nopool")
+    path = job_file(tmp_path, f"pool: {{id: {uid('absent')}}}\njob: {{id: {job_id}}}\ntasks: [{{id: t, command: c}}]\n")
+    result = batchite(endpoint, "submit", path)
+    assert result.returncode == 3
+    assert "PoolNotFound: The specified pool does not exist." in " ".join(result.stderr.split())
+    with pytest.raises(ResourceNotFoundError):  # nothing was created
+        client.get_job(job_id)
+
+
+def test_a_wrong_key_or_no_service_exits_3(endpoint: str, tmp_path: Path) -> None:
+    path = job_file(tmp_path, "pool: {id: any}\njob: {id: j}\ntasks: [{id: t, command: c}]\n")
+    wrong = batchite(endpoint, "submit", path, AZURE_BATCH_ACCESS_KEY="d3Jvbmc=")
+    assert wrong.returncode == 3
+    assert "AuthenticationFailed" in wrong.stderr
+    nobody = batchite("http://127.0.0.1:9", "watch", "some-job")
+    assert nobody.returncode == 3
+    assert "The service refused" in nobody.stderr
+
+
+def test_watch_a_finished_job_and_an_unknown_one(
+    endpoint: str,
+    client: Any,
+    shared_pool: str,
+    cleanup: Callable[[str, str], None],
+    uid: Callable[[str], str],
+    tmp_path: Path,
+) -> None:
+    job_id = uid("cli-watch")
+    cleanup("job", job_id)
+    files = "[alpha.txt, beta.txt, gamma.txt]"
+    path = job_file(
+        tmp_path,
+        f"pool: {{id: {shared_pool}}}\njob: {{id: {job_id}}}\n"
+        f"sweep: {{id: 'count-{{i}}', files: {files}, command: 'echo {{i}}={{file}}'}}\n",
+    )
+    submitted = batchite(endpoint, "submit", path)
+    assert submitted.returncode == 0, submitted.stderr
+    outputs = [b"".join(client.download_task_file(job_id, f"count-{i}", "stdout.txt")) for i in range(3)]
+    assert outputs == [b"0=alpha.txt\n", b"1=beta.txt\n", b"2=gamma.txt\n"]
+
+    watched = batchite(endpoint, "watch", job_id)
+    assert watched.returncode == 0, watched.stderr
+    rows = [
+        [c.strip() for c in re.split("[│┃]", line)[1:-1]]
+        for line in watched.stdout.splitlines()
+        if "┃" in line or "│" in line
+    ]
+    header = rows.index(["active", "running", "completed", "succeeded", "failed"])
+    assert rows[header + 1] == ["0", "0", "3", "3", "0"]
+
+    unknown = batchite(endpoint, "watch", uid("nojob"))
+    assert unknown.returncode == 3
+    assert "JobNotFound" in unknown.stderr
+
+
+def _gate() -> Path:
+    """A directory the test makes a file in, which a task waits for (readable by the pool's user)."""
+    gate = Path(tempfile.mkdtemp(prefix="batchite-cli-gate-"))
+    gate.chmod(0o755)
+    return gate
+
+
+def test_logs_and_logs_follow_on_a_running_task(
+    endpoint: str,
+    client: Any,
+    shared_pool: str,
+    cleanup: Callable[[str, str], None],
+    uid: Callable[[str], str],
+    tmp_path: Path,
+) -> None:
+    from azure.batch import models as m
+
+    job_id = uid("cli-logs")
+    cleanup("job", job_id)
+    gate = _gate()
+    client.create_job(m.BatchJobCreateOptions(id=job_id, pool_info=m.BatchPoolInfo(pool_id=shared_pool)))
+    script = f"echo first; echo oops >&2; while [ ! -e {gate}/go ]; do sleep 0.05; done; echo second; exit 4"
+    client.create_task(job_id, m.BatchTaskCreateOptions(id="slow", command_line=f"/bin/sh -c '{script}'"))
+    wait_for(lambda: str(client.get_task(job_id, "slow").state.value) == "running")
+
+    env = {**os.environ, "AZURE_BATCH_ENDPOINT": endpoint, "COLUMNS": "200"}
+    cmd = [sys.executable, "-m", "batchite.cli.main", "logs", job_id, "slow", "-f", "--interval", "0.05"]
+    follower = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+    assert follower.stdout is not None
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in iter(follower.stdout.readline, "")])
+    reader.start()
+    try:
+        assert lines.get(timeout=60) == "first\n"  # shown while the task still runs
+        assert str(client.get_task(job_id, "slow").state.value) == "running"
+        assert follower.poll() is None
+
+        now = batchite(endpoint, "logs", job_id, "slow")  # without -f: what there is, at once
+        assert (now.returncode, now.stdout) == (0, "first\n")
+        err = batchite(endpoint, "logs", job_id, "slow", "--stderr")
+        assert (err.returncode, err.stdout) == (0, "oops\n")
+
+        (gate / "go").touch()
+        assert lines.get(timeout=60) == "second\n"
+        assert follower.wait(timeout=60) == 1  # the task failed (exit 4): -f says so
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+        reader.join(timeout=10)
+    assert lines.empty()
+    missing = batchite(endpoint, "logs", job_id, "no-such-task")
+    assert missing.returncode == 3
+    assert "TaskNotFound" in missing.stderr and "Traceback" not in missing.stderr
