@@ -22,6 +22,8 @@ Sources (nothing is typed in by hand except the fallbacks named below):
   ``tests/unit/``, which never reaches a server) is parsed; an operation is covered by a test when the test, a
   helper it calls (same module, ``conftest.py``, ``tests/sdk.py``, ...) or a fixture it requests calls
   ``<x>.<15.x method>(...)`` or ``<x>.<group>.<14.x method>(...)``.
+* **Known issues of the Azure CLI**: a static section, typed in by hand in ``tools/az_cli_issues.py`` (each row names
+  the test of ``tests/cli/test_az_cli_bugs.py`` that shows it).
 
 Usage::
 
@@ -42,6 +44,8 @@ import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import az_cli_issues  # tools/, beside this script
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_API_MD = REPO_ROOT.parent / "shared" / "reference" / "batch-api.md"
@@ -664,6 +668,7 @@ def render(operations: list[Operation], extra_registered: list[str]) -> str:
     if extra_registered:
         lines += ["", "Registered by Batchite but not among these operations:", ""]
         lines += [f"- {item}" for item in extra_registered]
+    lines += az_cli_issues.render()
     return "\n".join(lines) + "\n"
 
 
