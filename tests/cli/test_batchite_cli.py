@@ -18,9 +18,16 @@ from typing import Any
 import pytest
 
 from batchite.service.accounts import DEV_ACCOUNT_KEY, DEV_ACCOUNT_NAME
+from batchite.storage.linked import LinkedStorage
 from tests.conftest import wait_for
 from tests.e2e.helpers import wait_nodes
+from tests.e2e.storage import conftest as storage_fixtures
+from tests.e2e.storage.support import blob_names, put_blobs, read_blob
 from tests.sdk import pool_options
+
+# the storage tests' Azurite, a Batchite linked to it, its client and containers
+azurite, linked, storage_server = storage_fixtures.azurite, storage_fixtures.linked, storage_fixtures.storage_server
+sclient, containers = storage_fixtures.sclient, storage_fixtures.containers
 
 CLI_TIMEOUT = 180.0  # one command; a hang fails the test, not the suite
 
@@ -260,8 +267,14 @@ def test_logs_and_logs_follow_on_a_running_task(
     cmd = [sys.executable, "-m", "batchite.cli.main", "logs", job_id, "slow", "-f", "--interval", "0.05"]
     follower = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines: queue.Queue[str] = queue.Queue()
-    assert follower.stdout is not None
-    reader = threading.Thread(target=lambda: [lines.put(line) for line in iter(follower.stdout.readline, "")])
+    out = follower.stdout
+    assert out is not None
+
+    def read_lines() -> None:
+        for line in iter(out.readline, ""):
+            lines.put(line)
+
+    reader = threading.Thread(target=read_lines)
     reader.start()
     try:
         assert lines.get(timeout=60) == "first\n"  # shown while the task still runs
@@ -284,3 +297,53 @@ def test_logs_and_logs_follow_on_a_running_task(
     missing = batchite(endpoint, "logs", job_id, "no-such-task")
     assert missing.returncode == 3
     assert "TaskNotFound" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_a_container_sweep_with_resource_and_output_files_through_azurite(
+    storage_server: Any,
+    sclient: Any,
+    linked: LinkedStorage,
+    containers: Callable[[str], str],
+    uid: Callable[[str], str],
+    tmp_path: Path,
+) -> None:
+    endpoint = storage_server.endpoint
+    source, results = containers("cli-in"), containers("cli-out")
+    put_blobs(linked, source, {"a.txt": "apple\n", "b.txt": "banana\n", "skip.log": "no\n", "shared.dat": "!\n"})
+    pool_id, job_id = uid("cli-spool"), uid("cli-files")
+    path = job_file(
+        tmp_path,
+        f"""
+        pool: {{id: {pool_id}, nodes: 1, slots_per_node: 2}}
+        job: {{id: {job_id}}}
+        sweep:
+          id: "up-{{i}}"
+          container: {{url: "{linked.container_sas_url(source, "rl")}", glob: "*.txt"}}
+          command: /bin/sh -c 'tr a-z A-Z < {{file}} > up-{{file}}; cat shared.dat >> up-{{file}}'
+          resource_files:
+            - {{container_url: "{linked.container_sas_url(source, "rl")}", prefix: shared.dat}}
+          output_files:
+            - pattern: "up-{{file}}"
+              container_url: "{linked.container_sas_url(results, "rwl")}"
+              path: "results/{{i}}-{{file}}"
+        """,
+    )
+    try:
+        result = batchite(endpoint, "submit", path)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert sorted(t.id for t in sclient.list_tasks(job_id)) == ["up-0", "up-1"]  # skip.log is not *.txt
+        assert blob_names(linked, results) == ["results/0-a.txt", "results/1-b.txt"]
+        assert read_blob(linked, results, "results/0-a.txt") == b"APPLE\n!\n"
+        assert read_blob(linked, results, "results/1-b.txt") == b"BANANA\n!\n"
+
+        none = job_file(tmp_path, path_text(path).replace('glob: "*.txt"', 'glob: "*.csv"'))
+        nothing = batchite(endpoint, "submit", none)
+        assert nothing.returncode == 2
+        assert "no blob of `sweep.container` matches its glob" in nothing.stderr
+    finally:
+        sclient.begin_delete_job(job_id, polling_interval=0.05).result()
+        sclient.begin_delete_pool(pool_id, polling_interval=0.05).result()
+
+
+def path_text(path: str) -> str:
+    return Path(path).read_text()
