@@ -222,7 +222,11 @@ def submit(
             client.update_job(job_id, m.BatchJobUpdateOptions(all_tasks_complete_mode="terminatejob"))
         if not wait:
             return
-        finished = wait_with_progress(client, job_id, console, interval, timeout)
+        try:
+            finished = wait_with_progress(client, job_id, console, interval, timeout)
+        except KeyboardInterrupt:
+            errors.print(f"Stopped waiting; job {job_id} goes on (batchite watch {job_id}).", markup=False)
+            raise typer.Exit(130) from None
         rows = task_rows(client, job_id)
     console.print(summary_table(rows, f"job {job_id}"))
     for line in failures(rows):
