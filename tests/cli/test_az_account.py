@@ -8,6 +8,8 @@ at an account."""
 
 from __future__ import annotations
 
+import json
+import shlex
 import subprocess
 import sys
 import zipfile
@@ -270,3 +272,65 @@ def test_az_setup_without_the_ca_says_so(arm_server: ChildServer, tmp_path: Path
         env=env, capture_output=True, text=True, timeout=AZ_TIMEOUT, check=False,
     )  # fmt: skip
     assert done.returncode == 2 and "No CA at" in done.stderr
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+README_MARKER = "<!-- az-account-commands -->"
+
+
+def readme_commands() -> list[str]:
+    """The lines of the README's bash block after the marker, comments and blank lines left out."""
+    text = README.read_text()
+    assert README_MARKER in text, "the README lost its az account commands"
+    block = text.split(README_MARKER, 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    lines = [line.split("  #", 1)[0].strip() for line in block.splitlines()]
+    return [line for line in lines if line]
+
+
+def test_the_readme_commands_run_as_written(
+    tmp_path_factory: pytest.TempPathFactory,
+    azurite: AzuriteServer,  # noqa: F811
+) -> None:
+    """Every line of the README's block on a server of its own: `bash scripts/serve` is the test's
+    server, the exports are the environment, `batchite az-setup` runs with the server's endpoint
+    and CA (the README's are the defaults), and each `az` line must exit 0."""
+    child = start_child_server(
+        tmp_path_factory.mktemp("batchite-az-readme"),
+        mgmt_port=0,
+        extra_args=["--storage-connection-string", azurite.connection_string],
+    )
+    try:
+        work = tmp_path_factory.mktemp("az-readme-cwd")
+        with zipfile.ZipFile(work / "myapp.zip", "w") as zf:
+            zf.writestr("run.sh", "#!/bin/sh\necho hi\n")
+        env = _offline_env(child, work / ".azure-batchite")
+        ran: list[str] = []
+        for line in readme_commands():
+            words = shlex.split(line)
+            if line.startswith("bash scripts/serve"):
+                continue  # the test's server
+            if words[0] == "export":
+                name, value = words[1].split("=", 1)
+                if name == "REQUESTS_CA_BUNDLE":
+                    value = str(child.ca_path.parent / "az-ca-bundle.pem")
+                env[name] = value.replace("$PWD", str(work))
+                continue
+            if words[0] == "batchite":
+                assert words[1] == "az-setup", line
+                done = az_setup(child, env, *words[2:])
+                assert done.returncode == 0, f"{line}: {done.stdout}{done.stderr}"
+            else:
+                assert words[0] == "az", line
+                proc = subprocess.run(
+                    [str(AZ), *words[1:]], env=env, cwd=work, capture_output=True, text=True,
+                    timeout=AZ_TIMEOUT, stdin=subprocess.DEVNULL, check=False,
+                )  # fmt: skip
+                assert proc.returncode == 0, f"{line}: {proc.stderr}"
+                if words[1:4] == ["batch", "application", "summary"]:
+                    assert [a["id"] for a in json.loads(proc.stdout)] == ["myapp"]
+            ran.append(words[0] if words[0] != "az" else " ".join(words[:3]))
+        assert ran.count("batchite") == 2 and "az batch account" in ran
+        assert env["AZURE_CONFIG_DIR"] == str(work / ".azure-batchite")
+        assert not (work / ".azure-batchite" / "clouds.config").read_text().count(f"[{CLOUD_NAME}]")
+    finally:
+        child.stop()
