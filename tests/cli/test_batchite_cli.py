@@ -347,3 +347,39 @@ def test_a_container_sweep_with_resource_and_output_files_through_azurite(
 
 def path_text(path: str) -> str:
     return Path(path).read_text()
+
+
+def _documented_example(where: str) -> str:
+    """The job file docs/cli.md shows (its example), or the one README.md writes with cat."""
+    root = Path(__file__).resolve().parents[2]
+    if where == "README.md":
+        return (root / "README.md").read_text().split("cat > squares.yaml <<'YAML'\n", 1)[1].split("\nYAML\n", 1)[0]
+    doc = (root / "docs" / "cli.md").read_text()
+    after = doc.split("<!-- docs/cli.md example: tests/cli/test_batchite_cli.py runs it as written -->\n", 1)[1]
+    return after.split("```yaml\n", 1)[1].split("```", 1)[0]
+
+
+@pytest.mark.parametrize("where", ["docs/cli.md", "README.md"])
+def test_the_documented_example_runs_as_written(
+    endpoint: str,
+    client: Any,
+    cleanup: Callable[[str, str], None],
+    uid: Callable[[str], str],
+    tmp_path: Path,
+    where: str,
+) -> None:
+    pool_id, job_id = uid("squares-pool"), uid("squares")
+    cleanup("pool", pool_id)
+    cleanup("job", job_id)
+    # only the ids change, so that runs of the suite on one server do not meet
+    text = _documented_example(where).replace("id: squares-pool", f"id: {pool_id}")
+    text = text.replace("id: squares\n", f"id: {job_id}\n").replace("id: squares}", f"id: {job_id}}}")
+    assert pool_id in text and job_id in text
+    result = batchite(endpoint, "submit", job_file(tmp_path, text))
+    assert result.returncode == 0, result.stdout + result.stderr
+    scaled = where == "docs/cli.md"  # the longer example also sets an environment variable
+    for i in range(5):
+        out = b"".join(client.download_task_file(job_id, f"square-{i}", "stdout.txt")).decode()
+        assert out == f"{i} squared is {i * i}" + (f", scaled {i * 10}" if scaled else "") + "\n"
+    logs = batchite(endpoint, "logs", job_id, "square-3")
+    assert (logs.returncode, logs.stdout) == (0, "3 squared is 9" + (", scaled 30" if scaled else "") + "\n")
