@@ -15,6 +15,7 @@ from rich.console import Console
 
 from batchite.cli.apps import apps
 from batchite.cli.az_setup import az_setup
+from batchite.cli.submit import register as register_job_commands
 from batchite.service.accounts import AccountConfigError, AccountRegistry
 from batchite.settings import DEFAULT_MGMT_PORT, DEFAULT_PORT, Settings, settings_table
 from batchite.storage.linked import ENV_VAR as STORAGE_ENV_VAR
@@ -22,8 +23,6 @@ from batchite.storage.linked import LinkedStorage, StorageConfigError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Batchite: a local Azure Batch service.")
 app.add_typer(apps, name="app")
-from batchite.cli.submit import register as register_job_commands  # noqa: E402
-
 register_job_commands(app)  # submit, watch, logs
 console = Console()
 errors = Console(stderr=True)  # why the service cannot start: on stderr, where a supervisor's log has it
