@@ -383,3 +383,44 @@ def test_the_documented_example_runs_as_written(
         assert out == f"{i} squared is {i * i}" + (f", scaled {i * 10}" if scaled else "") + "\n"
     logs = batchite(endpoint, "logs", job_id, "square-3")
     assert (logs.returncode, logs.stdout) == (0, "3 squared is 9" + (", scaled 30" if scaled else "") + "\n")
+
+
+def test_submit_no_wait_then_watch_runs_until_the_tasks_complete(
+    endpoint: str,
+    client: Any,
+    shared_pool: str,
+    cleanup: Callable[[str, str], None],
+    uid: Callable[[str], str],
+    tmp_path: Path,
+) -> None:
+    job_id = uid("cli-live")
+    cleanup("job", job_id)
+    gate = _gate()
+    path = job_file(
+        tmp_path,
+        f"pool: {{id: {shared_pool}}}\njob: {{id: {job_id}}}\n"
+        f"sweep: {{range: 2, command: \"/bin/sh -c 'while [ ! -e {gate}/go ]; do sleep 0.05; done'\"}}\n",
+    )
+    # the options win over the variables (which point nowhere here)
+    flags = ["--endpoint", endpoint, "--account-name", DEV_ACCOUNT_NAME, "--account-key", DEV_ACCOUNT_KEY]
+    submitted = batchite("http://127.0.0.1:9", "submit", path, "--no-wait", *flags, AZURE_BATCH_ACCESS_KEY="d3Jvbmc=")
+    assert submitted.returncode == 0, submitted.stderr
+    assert "Added 2 task(s)" in submitted.stdout
+    wait_for(lambda: client.get_job_task_counts(job_id).task_counts.running == 2)
+
+    env = {**os.environ, "AZURE_BATCH_ENDPOINT": endpoint, "COLUMNS": "200"}
+    cmd = [sys.executable, "-m", "batchite.cli.main", "watch", job_id, "--interval", "0.05"]
+    watcher = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # the tasks cannot end before the gate opens: a watch that stopped early fails here, or
+        # shows them running in its last view
+        assert watcher.poll() is None
+        (gate / "go").touch()
+        out, err = watcher.communicate(timeout=60)
+    finally:
+        if watcher.poll() is None:
+            watcher.kill()
+    assert watcher.returncode == 0, err
+    assert "task-0" not in err and "Traceback" not in err
+    rows = [[c.strip() for c in re.split("[│┃]", line)[1:-1]] for line in out.splitlines() if "│" in line]
+    assert ["0", "0", "2", "2", "0"] in rows
