@@ -64,6 +64,7 @@ def test_a_pool_with_nodes_is_created_one_without_is_only_used() -> None:
         (HEAD + "sweep: {id: 'x-{file}', files: [], command: c}\n", "`sweep.files` is empty"),
         (HEAD + "sweep: {id: 'x-{file}', files: [a, a], command: c}\n", "same id"),
         (HEAD + "tasks: []\n", "`tasks` is empty"),
+        (HEAD + "sweep: {range: 2000000000, command: c}\n", "makes 2000000000 tasks; a job file makes at most 100000"),
         ("pool: {id: p, nodes: -1}\njob: {id: j}\ntasks: [{id: t, command: c}]\n", "`pool.nodes` must not be -1"),
         (
             HEAD + "tasks: [{id: t, command: c, output_files: [{pattern: x, container_url: u, upload: never}]}]\n",

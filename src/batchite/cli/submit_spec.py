@@ -15,6 +15,7 @@ import msgspec.yaml
 DEFAULT_VM_SIZE = "standard_d2s_v3"
 DEFAULT_IMAGE = "canonical/0001-com-ubuntu-server-jammy/22_04-lts/latest"
 DEFAULT_NODE_AGENT = "batch.node.ubuntu 22.04"
+MAX_TASKS = 100_000  # one file's tasks, made in memory and sent 100 a request
 
 
 class SpecError(Exception):
@@ -205,6 +206,8 @@ def _check_sweep(sweep: SweepSpec) -> None:
         values = sweep_range(sweep.range)
         if not values:
             raise SpecError("`sweep.range` is empty")
+        if len(values) > MAX_TASKS:
+            raise SpecError(f"`sweep.range` makes {len(values)} tasks; a job file makes at most {MAX_TASKS}")
     if "{i}" not in sweep.id and "{file}" not in sweep.id:
         raise SpecError("`sweep.id` must contain {i} or {file}, or every task would have the same id")
 
@@ -258,6 +261,8 @@ def expand_tasks(spec: SubmitSpec, blobs: list[tuple[str, str]] | None = None) -
         if not blobs:
             raise SpecError("no blob of `sweep.container` matches its glob")
         values = [(i, name, ResourceFileSpec(url=url, path=name)) for i, (name, url) in enumerate(blobs)]
+    if len(values) > MAX_TASKS:
+        raise SpecError(f"the sweep makes {len(values)} tasks; a job file makes at most {MAX_TASKS}")
     planned = []
     for i, file, own in values:
         resources = [_sub_resource(f, i, file) for f in sweep.resource_files]
