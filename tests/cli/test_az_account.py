@@ -238,17 +238,54 @@ def test_application_and_package_create_upload_and_activate(
     assert summary["id"] == "myapp" and summary["versions"] == ["1.0"]
 
 
-def test_applications_need_auto_storage_which_az_links_by_arm_id(az: AzRun, group: str) -> None:
-    ok(az("batch", "account", "create", "-n", "nostorage1", "-g", group, "-l", "westus2"))
-    refused = az("batch", "application", "create", "-n", "nostorage1", "-g", group, "--application-name", "a")
-    assert refused.returncode != 0 and "needs auto-storage enabled" in refused.stderr  # az's own check
-    by_name = az("batch", "account", "set", "-n", "nostorage1", "-g", group, "--storage-account", "mystorageaccount")
-    assert by_name.returncode != 0  # a name needs Microsoft.Storage, which Batchite does not serve
-    linked = ok(az("batch", "account", "set", "-n", "nostorage1", "-g", group, "--storage-account", storage_id(group)))
-    assert linked["autoStorage"]["storageAccountId"] == storage_id(group)
+def test_every_account_shows_the_linked_storage_as_its_auto_storage(az: AzRun, group: str) -> None:
+    """The service's linked storage serves every account's packages, so every account shows it (an
+    account given no --storage-account too, and the configured ones), and az's application
+    commands, which want autoStorage, work on them."""
+    made = ok(az("batch", "account", "create", "-n", "nostorage1", "-g", group, "-l", "westus2"))
+    assert made["autoStorage"]["storageAccountId"] == storage_id(group)
     assert ok(az("batch", "application", "create", "-n", "nostorage1", "-g", group, "--application-name", "a"))
+    dev = ok(az("batch", "account", "show", "-n", "devbatchaccount1", "-g", "batchite"))
+    assert dev["autoStorage"]["storageAccountId"] == storage_id("batchite")
+    assert ok(
+        az("batch", "application", "create", "-n", "devbatchaccount1", "-g", "batchite", "--application-name", "b")
+    )
+    ok(
+        az(
+            "batch",
+            "application",
+            "delete",
+            "-n",
+            "devbatchaccount1",
+            "-g",
+            "batchite",
+            "--application-name",
+            "b",
+            "--yes",
+        )
+    )
+    by_name = az("batch", "account", "set", "-n", "nostorage1", "-g", group, "--storage-account", "mystorageaccount")
+    assert by_name.returncode != 0 and "NotFound" in by_name.stderr  # a bare name needs Microsoft.Storage
     ok(az("batch", "account", "delete", "-n", "nostorage1", "-g", group, "--yes"))
     assert "nostorage1" not in ok(az("batch", "account", "list", "--query", "[].name"))
+
+
+def test_without_linked_storage_az_refuses_application_commands(tmp_path: Path) -> None:
+    child = start_child_server(tmp_path / "data", mgmt_port=0)
+    try:
+        env = _offline_env(child, tmp_path / "az-config")
+        done = az_setup(child, env)
+        assert done.returncode == 0, done.stdout + done.stderr
+        env["REQUESTS_CA_BUNDLE"] = str(child.ca_path.parent / "az-ca-bundle.pem")
+        run = runner(env)
+        shown = ok(run("batch", "account", "show", "-n", "devbatchaccount1", "-g", "batchite"))
+        assert shown["autoStorage"] is None
+        refused = run(
+            "batch", "application", "create", "-n", "devbatchaccount1", "-g", "batchite", "--application-name", "a"
+        )
+        assert refused.returncode != 0 and "needs auto-storage enabled" in refused.stderr  # az's own check
+    finally:
+        child.stop()
 
 
 def test_az_setup_again_and_undo(arm_server: ChildServer, tmp_path: Path) -> None:

@@ -48,7 +48,8 @@ def create_mgmt_app(
         ensure_configured_group(repository)
         groups = ResourceGroups(repository, [service.delete_resource_group], service.group_is_locked)
         add_group_routes(router, groups)
-        accounts = BatchAccounts(service, repository, account_endpoint)
+        linked = batch.ctx.storage.account_name if batch.ctx.storage is not None else None
+        accounts = BatchAccounts(service, repository, account_endpoint, linked)
         add_batch_account_routes(router, accounts)
         add_account_extra_routes(router, accounts, batch)
         add_application_routes(router, accounts, batch)

@@ -101,7 +101,7 @@ def account_id(record: BatchAccountRecord) -> str:
     )
 
 
-def account_body(record: BatchAccountRecord, endpoint: str) -> dict[str, Any]:
+def account_body(record: BatchAccountRecord, endpoint: str, linked_storage: str | None = None) -> dict[str, Any]:
     quotas = record.quotas
     return {
         "id": account_id(record),
@@ -125,16 +125,24 @@ def account_body(record: BatchAccountRecord, endpoint: str) -> dict[str, Any]:
             "allowedAuthenticationModes": ["SharedKey", "AAD", "TaskAuthenticationToken"],
             "encryption": {"keySource": "Microsoft.Batch"},
             "privateEndpointConnections": [],
-            **auto_storage_body(record),
+            **auto_storage_body(record, linked_storage),
         },
     }
 
 
-def auto_storage_body(record: BatchAccountRecord) -> dict[str, Any]:
-    if not record.auto_storage_account_id:
+def auto_storage_body(record: BatchAccountRecord, linked_storage: str | None = None) -> dict[str, Any]:
+    """The storage account the client linked; else, when the service has linked storage (which every
+    account's packages and auto-storage containers use), that account, named in the account's group."""
+    storage_id = record.auto_storage_account_id
+    if not storage_id and linked_storage:
+        storage_id = (
+            f"/subscriptions/{record.subscription_id}/resourceGroups/{record.resource_group}"
+            f"/providers/Microsoft.Storage/storageAccounts/{linked_storage}"
+        )
+    if not storage_id:
         return {}
     auto = {
-        "storageAccountId": record.auto_storage_account_id,
+        "storageAccountId": storage_id,
         "authenticationMode": "StorageKeys",
         "lastKeySync": record.creation_time.isoformat().replace("+00:00", "Z"),
     }
@@ -154,10 +162,13 @@ class AccountPlaces(GroupRepository, ProviderStates, Protocol):
 
 
 class BatchAccounts:
-    def __init__(self, accounts: BatchAccountService, groups: AccountPlaces, endpoint: str) -> None:
+    def __init__(
+        self, accounts: BatchAccountService, groups: AccountPlaces, endpoint: str, linked_storage: str | None = None
+    ) -> None:
         self.accounts = accounts
         self.groups = groups
         self.endpoint = endpoint  # host:port of the data plane, as accountEndpoint shows it
+        self.linked_storage = linked_storage  # the linked storage account's name, shown as autoStorage
         self.deleted: dict[str, None] = {}  # finished delete operation ids (insertion-ordered)
 
     def _subscription(self, req: ArmRequest) -> str:
@@ -183,7 +194,7 @@ class BatchAccounts:
             raise arm_error(err) from err
 
     def _body(self, record: BatchAccountRecord) -> Response:
-        return json_response(account_body(record, self.endpoint))
+        return json_response(account_body(record, self.endpoint, self.linked_storage))
 
     async def create(self, req: ArmRequest) -> Response:
         subscription, group = await self._where(req)
@@ -247,12 +258,12 @@ class BatchAccounts:
     async def list(self, req: ArmRequest) -> Response:
         subscription = self._subscription(req)
         records = self.accounts.list(subscription)
-        return json_response(paged(req, records, lambda r: account_body(r, self.endpoint)))
+        return json_response(paged(req, records, lambda r: account_body(r, self.endpoint, self.linked_storage)))
 
     async def list_by_group(self, req: ArmRequest) -> Response:
         subscription, group = await self._where(req)
         records = self.accounts.list(subscription, group)
-        return json_response(paged(req, records, lambda r: account_body(r, self.endpoint)))
+        return json_response(paged(req, records, lambda r: account_body(r, self.endpoint, self.linked_storage)))
 
     async def list_keys(self, req: ArmRequest) -> Response:
         subscription, group = await self._where(req)
