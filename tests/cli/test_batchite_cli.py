@@ -311,42 +311,44 @@ def test_a_container_sweep_with_resource_and_output_files_through_azurite(
     source, results = containers("cli-in"), containers("cli-out")
     put_blobs(linked, source, {"a.txt": "apple\n", "b.txt": "banana\n", "skip.log": "no\n", "shared.dat": "!\n"})
     pool_id, job_id = uid("cli-spool"), uid("cli-files")
-    path = job_file(
-        tmp_path,
+    listing = linked.container_sas_url(source, "rl")
+    text = textwrap.dedent(
         f"""
         pool: {{id: {pool_id}, nodes: 1, slots_per_node: 2}}
         job: {{id: {job_id}}}
         sweep:
           id: "up-{{i}}"
-          container: {{url: "{linked.container_sas_url(source, "rl")}", glob: "*.txt"}}
+          container: {{url: "{listing}", glob: "*.txt"}}
           command: /bin/sh -c 'tr a-z A-Z < {{file}} > up-{{file}}; cat shared.dat >> up-{{file}}'
           resource_files:
-            - {{container_url: "{linked.container_sas_url(source, "rl")}", prefix: shared.dat}}
+            - {{container_url: "{listing}", prefix: shared.dat}}
           output_files:
             - pattern: "up-{{file}}"
               container_url: "{linked.container_sas_url(results, "rwl")}"
               path: "results/{{i}}-{{file}}"
-        """,
+        """
     )
     try:
-        result = batchite(endpoint, "submit", path)
+        result = batchite(endpoint, "submit", job_file(tmp_path, text))
         assert result.returncode == 0, result.stdout + result.stderr
         assert sorted(t.id for t in sclient.list_tasks(job_id)) == ["up-0", "up-1"]  # skip.log is not *.txt
         assert blob_names(linked, results) == ["results/0-a.txt", "results/1-b.txt"]
         assert read_blob(linked, results, "results/0-a.txt") == b"APPLE\n!\n"
         assert read_blob(linked, results, "results/1-b.txt") == b"BANANA\n!\n"
 
-        none = job_file(tmp_path, path_text(path).replace('glob: "*.txt"', 'glob: "*.csv"'))
+        none = job_file(tmp_path, text.replace('glob: "*.txt"', 'glob: "*.csv"').replace(job_id, uid("cli-csv")))
         nothing = batchite(endpoint, "submit", none)
         assert nothing.returncode == 2
         assert "no blob of `sweep.container` matches its glob" in nothing.stderr
+
+        read_only = linked.container_sas_url(source, "r")  # no list permission: storage refuses
+        unlisted = job_file(tmp_path, text.replace(listing, read_only).replace(job_id, uid("cli-ro")))
+        refused = batchite(endpoint, "submit", unlisted)
+        assert refused.returncode == 3
+        assert "The service refused: Authorization" in refused.stderr
     finally:
         sclient.begin_delete_job(job_id, polling_interval=0.05).result()
         sclient.begin_delete_pool(pool_id, polling_interval=0.05).result()
-
-
-def path_text(path: str) -> str:
-    return Path(path).read_text()
 
 
 def _documented_example(where: str) -> str:

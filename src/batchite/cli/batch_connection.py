@@ -57,6 +57,9 @@ def describe(exc: BaseException) -> str:
         if isinstance(message, dict):  # Batch's {"lang": ..., "value": ...}
             message = message.get("value", message)
         return f"{exc.error.code}: {message}"
+    storage_code = getattr(exc, "error_code", None)  # azure-storage-blob's (a container sweep's listing)
+    if isinstance(exc, HttpResponseError) and storage_code:
+        return f"{storage_code}: {str(exc.message).splitlines()[0]}"
     if isinstance(exc, HttpResponseError) and exc.status_code:
         return f"HTTP {exc.status_code}: {exc.reason}"
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
