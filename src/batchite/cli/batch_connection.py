@@ -40,7 +40,9 @@ def make_client(endpoint: str, account_name: str, account_key: str) -> Any:
     logging.getLogger("azure.batch._utils.model_base").setLevel(logging.ERROR)
     if "://" not in endpoint:
         endpoint = f"https://{endpoint}"
-    return BatchClient(endpoint=endpoint.rstrip("/"), credential=AzureNamedKeyCredential(account_name, account_key))
+    credential = AzureNamedKeyCredential(account_name, account_key)
+    # a busy service's 503 is retried as the SDK does; no service at all is said at once
+    return BatchClient(endpoint=endpoint.rstrip("/"), credential=credential, retry_connect=0)
 
 
 def error_code(exc: BaseException) -> str | None:
@@ -68,10 +70,13 @@ def describe(exc: BaseException) -> str:
 @contextmanager
 def refusals() -> Iterator[None]:
     """Turn the SDK's errors (an error answer, no connection) into exit code 3 with the reason."""
-    from azure.core.exceptions import AzureError
+    from azure.core.exceptions import AzureError, ServiceRequestError
 
     try:
         yield
+    except ServiceRequestError as exc:  # nothing answered: no connection, no such host
+        errors.print(f"[red]Cannot reach the service:[/red] {escape(describe(exc))}", highlight=False)
+        raise typer.Exit(EXIT_REFUSED) from exc
     except AzureError as exc:
         errors.print(f"[red]The service refused:[/red] {escape(describe(exc))}", highlight=False)
         raise typer.Exit(EXIT_REFUSED) from exc
