@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import json
 import shlex
+import ssl
 import subprocess
 import sys
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from batchite.cli.az_setup import CLOUD_NAME
 from batchite.cli.azurite import AzuriteServer
 from batchite.cli.server import ChildServer, start_child_server
 from batchite.mgmt.subscriptions import DEV_SUBSCRIPTION_ID
-from batchite.mgmt.tokens import DEV_CLIENT_ID, DEV_TENANT_ID
+from batchite.mgmt.tokens import DEV_CLIENT_ID, DEV_CLIENT_SECRET, DEV_TENANT_ID
 from batchite.settings import Settings
 from tests.cli.conftest import AZ, AZ_TIMEOUT, AzResult, _parse, az_environment, ok
 from tests.e2e.storage.conftest import azurite  # noqa: F401  (the session's Azurite)
@@ -371,3 +373,28 @@ def test_the_readme_commands_run_as_written(
         assert not (work / ".azure-batchite" / "clouds.config").read_text().count(f"[{CLOUD_NAME}]")
     finally:
         child.stop()
+
+
+def test_az_cloud_register_discovers_the_endpoints_from_the_metadata(arm_server: ChildServer, tmp_path: Path) -> None:
+    """`az cloud register` given only the Resource Manager endpoint reads `/metadata/endpoints`."""
+    assert arm_server.mgmt_endpoint is not None
+    env = _offline_env(arm_server, tmp_path / "az-config")
+    env["REQUESTS_CA_BUNDLE"] = str(arm_server.ca_path)
+    run = runner(env)
+    ok(run("cloud", "register", "--name", "Discovered", "--endpoint-resource-manager", arm_server.mgmt_endpoint))
+    endpoints = ok(run("cloud", "show", "--name", "Discovered"))["endpoints"]
+    assert endpoints["resourceManager"] == arm_server.mgmt_endpoint  # as given, the rest from the metadata
+    assert endpoints["activeDirectory"] == arm_server.mgmt_endpoint
+    assert endpoints["activeDirectoryResourceId"] == "https://management.core.windows.net/"
+    assert endpoints["batchResourceId"] == "https://batch.core.windows.net/"
+    ok(run("cloud", "register", "--name", "Slashed", "--endpoint-resource-manager", f"{arm_server.mgmt_endpoint}/"))
+    assert ok(run("cloud", "show", "--name", "Slashed"))["endpoints"]["batchResourceId"] == endpoints["batchResourceId"]
+    ok(run("cloud", "set", "--name", "Discovered"))
+    ok(run("config", "set", "core.instance_discovery=false"))
+    login = run("login", "--service-principal", "--username", DEV_CLIENT_ID, "--password", DEV_CLIENT_SECRET,
+                "--tenant", DEV_TENANT_ID)  # fmt: skip
+    assert [s["id"] for s in ok(login)] == [DEV_SUBSCRIPTION_ID]
+    assert "devbatchaccount1" in ok(run("batch", "account", "list", "--query", "[].name"))
+    with httpx.Client(verify=ssl.create_default_context(cafile=str(arm_server.ca_path))) as http:
+        missing = http.get(f"{arm_server.mgmt_endpoint}/metadata/endpoints")
+    assert missing.status_code == 400 and missing.json()["error"]["code"] == "MissingApiVersionParameter"

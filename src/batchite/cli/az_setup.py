@@ -1,7 +1,7 @@
 """`batchite az-setup`: point the Azure CLI at Batchite's management plane, or (`--undo`) back.
 
-It registers Batchite as a custom cloud (`az cloud register --cloud-config`, with endpoint
-discovery skipped: Batchite serves no `/metadata/endpoints`), selects it, turns MSAL's instance
+It registers Batchite as a custom cloud (`az cloud register --cloud-config`, every endpoint
+given, so discovery from the server's `/metadata/endpoints` is skipped), selects it, turns MSAL's instance
 discovery off (`core.instance_discovery false`, as for Azure Stack) and signs in with the
 development service principal (`az login --service-principal`). `az` runs with the caller's
 environment (so their `AZURE_CONFIG_DIR`), with `REQUESTS_CA_BUNDLE` naming a bundle of the
@@ -27,15 +27,12 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from batchite.mgmt.metadata import BATCH_RESOURCE, CLOUD_NAME, MANAGEMENT_RESOURCE, STORAGE_SUFFIX
 from batchite.mgmt.tls import CA_FILE
 from batchite.mgmt.tokens import DEV_CLIENT_ID, DEV_CLIENT_SECRET, DEV_TENANT_ID
 from batchite.settings import DEFAULT_MGMT_PORT
 
-CLOUD_NAME = "Batchite"
 PUBLIC_CLOUD = "AzureCloud"
-MANAGEMENT_RESOURCE = "https://management.core.windows.net/"
-BATCH_RESOURCE = "https://batch.core.windows.net/"
-STORAGE_SUFFIX = "core.windows.net"
 console = Console()
 errors = Console(stderr=True)
 

@@ -12,6 +12,7 @@ from batchite.domain.resource_groups import ResourceGroup
 from batchite.mgmt.account_extras import add_account_extra_routes
 from batchite.mgmt.applications import add_application_routes
 from batchite.mgmt.batch_accounts import BatchAccounts, add_batch_account_routes
+from batchite.mgmt.metadata import add_metadata_routes
 from batchite.mgmt.oidc import add_token_routes
 from batchite.mgmt.pools import add_pool_routes
 from batchite.mgmt.providers import ProviderStates, add_provider_routes
@@ -39,6 +40,7 @@ def create_mgmt_app(
     deleting a resource group deletes its accounts, and the configured accounts' group cannot be."""
     router = ArmRouter(issuer, committed=batch.committed if batch is not None else None)
     add_token_routes(router)
+    add_metadata_routes(router)
     add_subscription_routes(router)
     add_provider_routes(router, repository)
     if batch is None:
