@@ -201,12 +201,14 @@ def test_account_login_with_aad_gets_a_token_the_data_plane_refuses(az: AzRun, g
     assert ok(az("batch", "pool", "list")) == []
 
 
-def test_location_quotas_show(az: AzRun) -> None:
+def test_location_quotas_show_and_list_skus(az: AzRun) -> None:
     assert ok(az("batch", "location", "quotas", "show", "--location", LOCATION)) == {
         "accountQuota": Settings().location_account_quota
     }
     unknown = az("batch", "location", "quotas", "show", "--location", "nowhere")
     assert unknown.returncode != 0 and "LocationNotFound" in unknown.stderr
+    skus = ok(az("batch", "location", "list-skus", "--location", LOCATION))
+    assert skus and all(sku["name"] and sku["familyName"] for sku in skus)
 
 
 def test_application_and_package_create_upload_and_activate(
