@@ -27,7 +27,9 @@ from batchite.mgmt.subscriptions import DEV_SUBSCRIPTION_ID
 from batchite.mgmt.tokens import DEV_CLIENT_ID, DEV_CLIENT_SECRET, DEV_TENANT_ID
 from batchite.settings import Settings
 from tests.cli.conftest import AZ, AZ_TIMEOUT, AzResult, _parse, az_environment, ok
+from tests.conftest import wait_for
 from tests.e2e.storage.conftest import azurite  # noqa: F401  (the session's Azurite)
+from tests.e2e.storage.support import package_zip
 
 pytestmark = pytest.mark.e2e
 
@@ -217,8 +219,7 @@ def test_application_and_package_create_upload_and_activate(
     app = ok(az("batch", "application", "create", "-n", account, "-g", group, "--application-name", "myapp"))
     assert app["name"] == "myapp" and app["allowUpdates"] is True
     package = tmp_path / "myapp.zip"
-    with zipfile.ZipFile(package, "w") as zf:
-        zf.writestr("bin/hello.sh", "#!/bin/sh\necho hello\n")
+    package.write_bytes(package_zip("1.0"))  # bin/hello.sh, 0755, says "hello from 1.0"
     made = ok(
         az(
             "batch", "application", "package", "create",
@@ -240,6 +241,41 @@ def test_application_and_package_create_upload_and_activate(
     assert az("batch", "account", "login", "-n", account, "-g", group, "--shared-key-auth").returncode == 0
     summary = ok(az("batch", "application", "summary", "show", "--application-id", "myapp"))
     assert summary["id"] == "myapp" and summary["versions"] == ["1.0"]
+
+
+def test_a_task_on_the_new_account_runs_the_package(az: AzRun, group: str, account: str, tmp_path: Path) -> None:
+    """The package made with az above, on a pool of the account made with az, used by a task: the
+    whole account part, then the data-plane part, with nothing but az."""
+    assert az("batch", "account", "login", "-n", account, "-g", group, "--shared-key-auth").returncode == 0
+    ok(
+        az(
+            "batch", "pool", "create", "--id", "apppool", "--vm-size", "standard_d2s_v3",
+            "--target-dedicated-nodes", "1",
+            "--image", "canonical:0001-com-ubuntu-server-jammy:22_04-lts",
+            "--node-agent-sku-id", "batch.node.ubuntu 22.04",
+            "--application-package-references", "myapp#1.0",
+        )
+    )  # fmt: skip
+    ok(az("batch", "job", "create", "--id", "appjob", "--pool-id", "apppool"))
+    ok(az("batch", "task", "create", "--job-id", "appjob", "--task-id", "use",
+          "--command-line", "/bin/sh -c 'sh $AZ_BATCH_APP_PACKAGE_myapp_1_0/bin/hello.sh'"))  # fmt: skip
+    task = wait_for(
+        lambda: (
+            (t := ok(az("batch", "task", "show", "--job-id", "appjob", "--task-id", "use")))["state"] == "completed"
+            and t
+        ),
+        timeout=60,
+    )
+
+    def output(name: str) -> str:
+        ok(az("batch", "task", "file", "download", "--job-id", "appjob", "--task-id", "use",
+              "--file-path", name, "--destination", str(tmp_path / name)))  # fmt: skip
+        return (tmp_path / name).read_text()
+
+    assert task["executionInfo"]["exitCode"] == 0, output("stderr.txt")
+    assert output("stdout.txt") == "hello from 1.0\n"
+    ok(az("batch", "job", "delete", "--job-id", "appjob", "--yes"))
+    ok(az("batch", "pool", "delete", "--pool-id", "apppool", "--yes"))
 
 
 def test_every_account_shows_the_linked_storage_as_its_auto_storage(az: AzRun, group: str) -> None:
