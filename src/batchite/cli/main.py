@@ -151,10 +151,10 @@ def _serve_command() -> Callable[..., None]:
 
 
 app.command(name="serve")(_serve_command())
+app.command(name="az-setup")(az_setup)
 
 
 @app.command()
-app.command(name="az-setup")(az_setup)
 def account() -> None:
     """Print the account names and keys this service accepts."""
     for acc in _accounts():
