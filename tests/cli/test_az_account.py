@@ -28,7 +28,7 @@ from batchite.mgmt.tokens import DEV_CLIENT_ID, DEV_CLIENT_SECRET, DEV_TENANT_ID
 from batchite.settings import Settings
 from tests.cli.conftest import AZ, AZ_TIMEOUT, AzResult, _parse, az_environment, ok
 from tests.conftest import wait_for
-from tests.e2e.storage.conftest import azurite  # noqa: F401  (the session's Azurite)
+from tests.e2e.storage.conftest import azurite, linked_server  # noqa: F401  (the session's Azurite)
 from tests.e2e.storage.support import package_zip
 
 pytestmark = pytest.mark.e2e
@@ -39,13 +39,7 @@ AzRun = Callable[..., AzResult]
 
 @pytest.fixture(scope="module")
 def arm_server(tmp_path_factory: pytest.TempPathFactory, azurite: AzuriteServer) -> Iterator[ChildServer]:  # noqa: F811
-    child = start_child_server(
-        tmp_path_factory.mktemp("batchite-az-account"),
-        mgmt_port=0,
-        extra_args=["--storage-connection-string", azurite.connection_string],
-    )
-    yield child
-    child.stop()
+    yield from linked_server(tmp_path_factory, azurite, "batchite-az-account")
 
 
 def _offline_env(server: ChildServer, config_dir: Path) -> dict[str, str]:

@@ -19,10 +19,10 @@ from typer.testing import CliRunner
 
 from batchite.cli.azurite import AzuriteServer
 from batchite.cli.main import app as cli
-from batchite.cli.server import ChildServer, start_child_server
+from batchite.cli.server import ChildServer
 from tests.conftest import make_client
 from tests.e2e.helpers import POLL, wait_nodes
-from tests.e2e.storage.conftest import azurite  # noqa: F401  (the session's Azurite)
+from tests.e2e.storage.conftest import azurite, linked_server  # noqa: F401  (the session's Azurite)
 from tests.e2e.storage.support import package_zip, run, stdout
 from tests.mgmt.conftest import batch_client_for, credential_for, resource_client
 from tests.sdk import job_options, pool_options, task_options
@@ -32,13 +32,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def app_server(tmp_path_factory: pytest.TempPathFactory, azurite: AzuriteServer) -> Iterator[ChildServer]:  # noqa: F811
-    child = start_child_server(
-        tmp_path_factory.mktemp("batchite-apps"),
-        mgmt_port=0,
-        extra_args=["--storage-connection-string", azurite.connection_string],
-    )
-    yield child
-    child.stop()
+    yield from linked_server(tmp_path_factory, azurite, "batchite-apps")
 
 
 @pytest.fixture(scope="module")

@@ -36,15 +36,19 @@ def linked(azurite: AzuriteServer) -> LinkedStorage:
     return LinkedStorage.parse(azurite.connection_string)
 
 
-@pytest.fixture(scope="session")
-def storage_server(tmp_path_factory: pytest.TempPathFactory, azurite: AzuriteServer) -> Iterator[ChildServer]:
+def linked_server(factory: pytest.TempPathFactory, azurite: AzuriteServer, name: str) -> Iterator[ChildServer]:
+    """A Batchite of its own linked to Azurite, with its management plane (application packages
+    are made through it); for a fixture to yield from."""
     child = start_child_server(
-        tmp_path_factory.mktemp("batchite-storage"),
-        mgmt_port=0,  # the application packages are made through the management plane
-        extra_args=["--storage-connection-string", azurite.connection_string],
+        factory.mktemp(name), mgmt_port=0, extra_args=["--storage-connection-string", azurite.connection_string]
     )
     yield child
     child.stop()
+
+
+@pytest.fixture(scope="session")
+def storage_server(tmp_path_factory: pytest.TempPathFactory, azurite: AzuriteServer) -> Iterator[ChildServer]:
+    yield from linked_server(tmp_path_factory, azurite, "batchite-storage")
 
 
 @pytest.fixture(scope="session")
