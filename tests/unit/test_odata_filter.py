@@ -14,7 +14,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from batchite.api.odata import FILTERABLE, MAX_DEPTH, MAX_TERMS, OPERATIONS, parse_filter, parse_list_filter
 from batchite.domain.errors import BatchError
 from batchite.domain.filters import (
     ORDERING_OPS,
@@ -30,6 +29,7 @@ from batchite.domain.filters import (
     literal_text,
     to_text,
 )
+from batchite.domain.odata import FILTERABLE, MAX_DEPTH, MAX_TERMS, OPERATIONS, parse_filter, parse_list_filter
 from batchite.store.filter_sql import compile_filter
 from batchite.store.sqlite import SCHEMA
 

@@ -1,4 +1,4 @@
-"""`$filter` under hostile input: whatever a client sends, the parser (api/odata_lexer.py, api/odata.py)
+"""`$filter` under hostile input: whatever a client sends, the parser (domain/odata_lexer.py, domain/odata.py)
 gives a filter or the documented Batch error (400 InvalidQueryParameterValue naming `$filter`), never
 another exception; a parsed filter always compiles to SQL that SQLite runs (store/filter_sql.py) and
 evaluates in Python (domain/filters.py); huge numbers, deep nesting and long inputs are refused or
@@ -15,9 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from batchite.api.odata import FILTERABLE, MAX_DEPTH, MAX_TERMS, parse_filter, parse_list_filter
 from batchite.domain.errors import BatchError
 from batchite.domain.filters import Filter, evaluate
+from batchite.domain.odata import FILTERABLE, MAX_DEPTH, MAX_TERMS, parse_filter, parse_list_filter
 from batchite.store.filter_sql import compile_filter
 from batchite.store.sqlite import SCHEMA
 

@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from batchite import __version__
 from batchite.api.admission import Admission
@@ -58,7 +58,11 @@ async def _unknown(request: Request, exc: Exception) -> Response:
     return error_response(err, str(uuid.uuid4()), base, head=request.method == "HEAD")
 
 
-def create_app(batch: BatchService, settings: ApiSettings | None = None) -> Starlette:
+def create_app(
+    batch: BatchService, settings: ApiSettings | None = None, mounts: list[BaseRoute] | None = None
+) -> Starlette:
+    """The data plane; `mounts` are served beside it (the portal at /portal)."""
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         batch.start()
@@ -67,12 +71,13 @@ def create_app(batch: BatchService, settings: ApiSettings | None = None) -> Star
         finally:
             await batch.stop(app.state.settings.stop_agents)
 
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/_batchite/health", health, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),
     ]
     for module in (account, admin, certificates, pools, nodes, files, jobs, jobschedules, tasks):
         routes.extend(module.router.routes)
+    routes.extend(mounts or [])
     settings = settings or ApiSettings()
     admission = Middleware(Admission, limit=settings.max_concurrent_requests)
     app = Starlette(

@@ -11,10 +11,10 @@ import msgspec
 from starlette.responses import Response
 
 from batchite.api import render
-from batchite.api.odata import parse_list_filter
 from batchite.api.request import RequestContext, invalid_query
 from batchite.domain.errors import BatchError
 from batchite.domain.filters import Filter, evaluate
+from batchite.domain.odata import parse_list_filter
 from batchite.wire.types import to_builtins
 
 T = TypeVar("T", bound=msgspec.Struct)

@@ -21,6 +21,12 @@ from batchite.settings import DEFAULT_MGMT_PORT, DEFAULT_PORT, Settings, setting
 from batchite.storage.linked import ENV_VAR as STORAGE_ENV_VAR
 from batchite.storage.linked import LinkedStorage, StorageConfigError
 
+if typing.TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+    from batchite.portal.context import Portal
+    from batchite.service import BatchService
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Batchite: a local Azure Batch service.")
 app.add_typer(apps, name="app")
 register_job_commands(app)  # submit, watch, logs
@@ -44,9 +50,21 @@ def _accounts() -> AccountRegistry:
         raise typer.Exit(2) from exc
 
 
+def build_portal(settings: Settings, batch: BatchService, accounts: AccountRegistry) -> tuple[Starlette, Portal]:
+    """The portal at /portal; one-click development sign-in when bound to loopback."""
+    from batchite.portal.app import create_portal
+    from batchite.portal.context import PortalSettings, is_loopback
+    from batchite.service.accounts import DEV_ACCOUNT_KEY, DEV_ACCOUNT_NAME
+
+    dev = accounts.get(DEV_ACCOUNT_NAME)
+    dev_account = (DEV_ACCOUNT_NAME, DEV_ACCOUNT_KEY) if dev is not None and DEV_ACCOUNT_KEY in dev.keys else None
+    return create_portal(batch, PortalSettings(is_loopback(settings.host), dev_account))
+
+
 def _serve(settings: Settings) -> None:
     """Run the Batch service in the foreground (SQLite in DATA_DIR, local compute nodes)."""
     import uvicorn
+    from starlette.routing import Mount
 
     from batchite.api.app import ApiSettings, create_app
     from batchite.clock import SystemClock
@@ -81,7 +99,8 @@ def _serve(settings: Settings) -> None:
         stop_agents=settings.stop_agents,
         max_concurrent_requests=settings.max_concurrent_requests,
     )
-    application = create_app(batch, api)
+    portal_app, portal = build_portal(settings, batch, accounts)
+    application = create_app(batch, api, [Mount("/portal", portal_app)])
     console.print(f"[bold green]Batchite[/bold green] serving the Azure Batch API at [bold]{settings.url}[/bold]")
     for account in accounts:
         console.print(f"  account name: [bold]{account.name}[/bold]")
@@ -126,6 +145,8 @@ def _serve(settings: Settings) -> None:
         plane = build_management(settings, data_dir, batch, tls)
         print_banner(console, settings, plane)
         mgmt_server = TlsServer(tls_config(plane.app, settings, settings.mgmt_port, tls))
+    portal.stopping = lambda: bool(data_server.should_exit)
+    console.print(f"  portal:       {settings.url}/portal/")
     asyncio.run(serve_all(data_server, https_server, mgmt_server))
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 
-from batchite.api.odata_lexer import MAX_DEPTH, Token, filter_error, lex
 from batchite.domain.errors import BatchError
 from batchite.domain.filters import (
     ORDERING_OPS,
@@ -38,6 +37,7 @@ from batchite.domain.filters import (
     StartsWith,
     Value,
 )
+from batchite.domain.odata_lexer import MAX_DEPTH, Token, filter_error, lex
 
 # -- what each list operation may filter on ---------------------------------------------------
 # From the Batch REST doc "OData filters in Azure Batch" (rest/api/batchservice/odata-filters-in-batch).
