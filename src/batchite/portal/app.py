@@ -29,6 +29,7 @@ def create_portal(batch: BatchService, settings: PortalSettings | None = None) -
     portal = Portal(batch, templates(), settings or PortalSettings())
     routes: list[BaseRoute] = [Mount("/static", StaticFiles(directory=HERE / "static"), name="static")]
     routes += signin.routes
+    routes += account.top_routes  # creating an account: before any account is signed in
     account_routes = [route for module in (account, usage, pools, nodes, jobs, tasks) for route in module.routes]
     routes.append(Mount("/a/{account}", routes=account_routes))
     app = Starlette(routes=routes)

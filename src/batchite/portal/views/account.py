@@ -14,3 +14,4 @@ async def dashboard(signed: Signed) -> Response:
 
 
 routes: list[BaseRoute] = [Route("/", dashboard, methods=["GET"])]
+top_routes: list[BaseRoute] = []  # /portal/accounts/...: not under one account
