@@ -4,7 +4,8 @@ An ASGI middleware in front of every route. At most `limit` requests are handled
 `queue` more wait (at most `wait` seconds) for one of them to finish, in arrival order; any other
 request is answered at once, without being read, with the Batch error `ServerBusy` and a
 `Retry-After` header, which the official clients honour before they retry. A request holds its
-place until its response is fully sent (a download included). The health probe is never held.
+place until its response is fully sent (a download included). The health probe and the portal's
+pages (`/portal/`, whose live streams stay open as long as a browser shows them) are never held.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 BUSY_MESSAGE = "The server is currently unable to receive requests. Please retry your request."
 RETRY_AFTER_SECONDS = 1
 EXEMPT_PATHS = frozenset({"/_batchite/health"})
+EXEMPT_PREFIXES = ("/portal/",)
 
 
 class Admission:
@@ -45,7 +47,8 @@ class Admission:
         self._waiters: deque[asyncio.Future[None]] = deque()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("path") in EXEMPT_PATHS:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or path in EXEMPT_PATHS or path.startswith(EXEMPT_PREFIXES):
             await self.app(scope, receive, send)
             return
         if not await self._acquire():
