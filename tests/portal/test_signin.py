@@ -120,3 +120,11 @@ def test_several_accounts_side_by_side(page: Any, two_account_portal: str) -> No
     accounts.get_by_role("link", name="alphabatch").click()
     page.wait_for_url(f"{portal}/a/alphabatch/")
     expect(page.get_by_role("heading", level=1)).to_contain_text("alphabatch")
+
+
+def test_an_unknown_portal_page_says_so_as_batch_does(page: Any, portal: str) -> None:
+    answer = page.goto(f"{portal}/no/such/page")
+    assert answer is not None and answer.status == 404
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("InvalidUri")
+    expect(alert).to_contain_text("/portal/no/such/page")
