@@ -322,6 +322,7 @@ class NodeManager:
             vm_size=live.vm_size,
             start=node.entity.wire.allocation_time,
             end=self.clock.now(),
+            dedicated=node.spec.is_dedicated,
         )
         self.store.node_usage.insert(NodeUsage(live.account, live.key, usage))  # outlives the node
         self.store.nodes.delete(live.account, live.key, node.id)

@@ -22,10 +22,13 @@ from batchite.service.jobschedules import JobScheduleService
 from batchite.service.nodes import NodeService
 from batchite.service.packages import PackageService
 from batchite.service.pools import PoolService
+from batchite.service.prices import InMemoryPrices, PriceRepository, PriceService, PriceTable
 from batchite.service.statistics import StatisticsService
 from batchite.service.tasks import TaskService
+from batchite.service.usage_report import UsageReports
 from batchite.storage.linked import LinkedStorage
 from batchite.store.base import Store
+from batchite.store.prices import PriceFile
 from batchite.store.sqlite import SqliteStore
 
 
@@ -39,6 +42,7 @@ class BatchService:
         clock: Clock | None = None,
         storage: LinkedStorage | None = None,
         settings: SchedulerSettings | None = None,
+        prices: PriceRepository | None = None,
     ) -> None:
         self.clock = clock or SystemClock()
         self.accounts = accounts
@@ -58,6 +62,8 @@ class BatchService:
         self.autoscale = AutoScaleService(self.ctx, self.pools)
         self.statistics = StatisticsService(self.ctx)
         self.batch_accounts = BatchAccountService(self.ctx)  # management's accounts; per-account quotas
+        self.prices = PriceService(prices or InMemoryPrices())  # the portal's price tables
+        self.usage_reports = UsageReports(self.ctx, self.prices)
 
     @classmethod
     def local(
@@ -95,7 +101,8 @@ class BatchService:
             on_ray = RayBackend(data_dir, ray.address, ray.node_dir, isolation)
             on_ray.connect_ray()  # blocking, once, before the service serves
             backend = BackendSet(on_ray, local) if ray.default else BackendSet(local, on_ray)
-        return cls(store, backend, accounts, public_url, clock, storage, settings)
+        prices = PriceFile.in_data_dir(data_dir, PriceTable)
+        return cls(store, backend, accounts, public_url, clock, storage, settings, prices)
 
     def scheduler_backends(self) -> list[str]:
         """The compute backends pools may choose, the default first."""

@@ -68,6 +68,7 @@ class NodeUsageRecord(WireStruct, kw_only=True):
     vm_size: str
     start: datetime
     end: datetime
+    dedicated: bool | None = None  # None: written before the ledger said (counted as dedicated)
 
 
 class NodeUsage(Entity[NodeUsageRecord, Internal]):
