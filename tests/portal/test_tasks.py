@@ -1,0 +1,204 @@
+"""Task pages in Chromium: add a task through the form, see it complete with its stdout and stderr,
+follow a running task's output live, failure and exit info, dependencies. The pool (one node) and
+the job are made with the SDK."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from azure.batch import models as m
+from playwright.sync_api import expect
+
+from batchite.service.accounts import DEV_ACCOUNT_NAME
+from tests.conftest import wait_for
+from tests.sdk import job_options, pool_options, task_options
+
+POLL = 0.1
+
+
+@dataclass
+class Setup:
+    pool_id: str
+    job_id: str
+
+    def url(self, portal: str, rest: str = "") -> str:
+        return f"{portal}/a/{DEV_ACCOUNT_NAME}/jobs/{self.job_id}{rest}"
+
+
+@pytest.fixture(scope="module")
+def setup(client: Any) -> Iterator[Setup]:
+    """A 1-node pool and a job on it that uses task dependencies (made with the SDK)."""
+    import uuid
+
+    suffix = uuid.uuid4().hex[:8]
+    pool_id, job_id = f"ptpool-{suffix}", f"ptjob-{suffix}"
+    client.create_pool(pool_options(pool_id, dedicated=1, slots=4))
+    client.create_job(job_options(job_id, pool_id, uses_task_dependencies=True))
+    wait_for(lambda: any(n.state == "idle" for n in client.list_nodes(pool_id)), timeout=60)
+    try:
+        yield Setup(pool_id, job_id)
+    finally:
+        client.begin_delete_job(job_id, polling_interval=POLL).result()
+        client.begin_delete_pool(pool_id, polling_interval=POLL).result()
+
+
+def _state(page: Any) -> Any:
+    return page.locator("#task-state .state")
+
+
+def test_add_a_task_through_the_form_and_see_it_complete_with_its_output(
+    signed_in: Any, portal: str, setup: Setup, client: Any
+) -> None:
+    page = signed_in
+    page.goto(setup.url(portal, "/tasks/new"))
+    page.get_by_label("Task ID").fill("hello")
+    page.get_by_label("Display name").fill("Hello from the portal")
+    page.get_by_label("Command line").fill("/bin/sh -c 'echo hello-portal $GREETING; echo oops >&2'")
+    env = page.get_by_role("group", name="Environment variable 1")
+    env.get_by_label("Name").fill("GREETING")
+    env.get_by_label("Value").fill("from-env")
+    page.get_by_label("Max wall clock time").fill("PT10M")
+    page.get_by_label("Max task retry count").fill("1")
+    page.get_by_role("button", name="Add task").click()
+
+    page.wait_for_url(setup.url(portal, "/tasks/hello"))
+    expect(page.get_by_role("log", name="stdout.txt")).to_contain_text("hello-portal from-env")
+    expect(page.get_by_role("log", name="stderr.txt")).to_contain_text("oops")
+    expect(_state(page)).to_have_text("completed")
+    expect(page.locator("#exit-code")).to_have_text("0")
+    expect(page.locator("#command-line")).to_have_text("/bin/sh -c 'echo hello-portal $GREETING; echo oops >&2'")
+
+    task = client.get_task(setup.job_id, "hello")
+    assert task.display_name == "Hello from the portal"
+    assert [(e.name, e.value) for e in task.environment_settings] == [("GREETING", "from-env")]
+    assert task.constraints.max_task_retry_count == 1
+    assert task.constraints.max_wall_clock_time.total_seconds() == 600
+    node_link = page.get_by_role("link", name=task.node_info.node_id, exact=True)
+    assert node_link.get_attribute("href") == (
+        f"/portal/a/{DEV_ACCOUNT_NAME}/pools/{setup.pool_id}/nodes/{task.node_info.node_id}"
+    )
+
+
+def test_the_form_adds_rows_without_javascript_and_shows_service_errors(
+    browser: Any, portal: str, setup: Setup, client: Any
+) -> None:
+    context = browser.new_context(java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.goto(f"{portal}/")
+        page.get_by_role("button", name=f"Sign in as {DEV_ACCOUNT_NAME}").click()
+        page.wait_for_url(f"{portal}/a/{DEV_ACCOUNT_NAME}/")
+        page.goto(setup.url(portal, "/tasks/new"))
+        page.get_by_label("Task ID").fill("hello-nojs")
+        first = page.get_by_role("group", name="Resource file 1")
+        first.get_by_label("HTTP URL").fill("https://example.invalid/a.txt")
+        first.get_by_label("File path").fill("in/a.txt")
+        page.get_by_role("button", name="Add resource file").click()
+        second = page.get_by_role("group", name="Resource file 2")
+        expect(second.get_by_label("Storage container URL")).to_be_visible()
+        expect(page.get_by_label("Task ID")).to_have_value("hello-nojs")
+        expect(first.get_by_label("HTTP URL")).to_have_value("https://example.invalid/a.txt")
+        page.get_by_role("button", name="Add environment variable").click()
+        expect(page.get_by_role("group", name="Environment variable 2")).to_be_visible()
+
+        page.get_by_label("Command line").fill("true")
+        page.get_by_label("Max wall clock time").fill("ten minutes")
+        page.get_by_role("button", name="Add task").click()
+        alert = page.get_by_role("alert")
+        expect(alert).to_contain_text("InvalidPropertyValue")
+        expect(alert).to_contain_text("(400)")
+        expect(alert).to_contain_text("constraints.maxWallClockTime")
+
+        client.create_task(setup.job_id, task_options("taken", "true"))
+        page.get_by_label("Task ID").fill("taken")
+        page.get_by_label("Max wall clock time").fill("")
+        with page.expect_response(lambda r: r.url.endswith("/tasks/new")) as answer:
+            page.get_by_role("button", name="Add task").click()
+        assert answer.value.status == 409
+        expect(page.get_by_role("alert")).to_contain_text("TaskExists")
+        expect(page.get_by_role("group", name="Resource file 2")).to_be_visible()  # the form kept its rows
+    finally:
+        context.close()
+
+
+def test_a_running_task_is_tailed_live(signed_in: Any, portal: str, setup: Setup, client: Any) -> None:
+    page = signed_in
+    command = "/bin/sh -c 'for i in 1 2 3 4 5 6 7 8; do echo line-$i; sleep 0.3; done'"
+    client.create_task(setup.job_id, task_options("ticker", command))
+    page.goto(setup.url(portal, "/tasks/ticker"))
+    stdout = page.get_by_role("log", name="stdout.txt")
+    expect(stdout).to_contain_text("line-1")
+    seen_first = stdout.inner_text()
+    state_then = _state(page).inner_text()
+    assert "line-8" not in seen_first, "line-1 only showed once the task had finished"
+    assert state_then in ("running", "preparing"), state_then
+    expect(stdout).to_contain_text("line-8")
+    expect(_state(page)).to_have_text("completed")
+    lines = stdout.inner_text().split()
+    assert lines == [f"line-{i}" for i in range(1, 9)], lines  # each push appended once, in order
+    expect(page.locator("#exit-code")).to_have_text("0")
+
+
+def test_a_failing_task_shows_its_failure_and_exit_info(signed_in: Any, portal: str, setup: Setup, client: Any) -> None:
+    page = signed_in
+    client.create_task(setup.job_id, task_options("fails", "/bin/sh -c 'echo bad-news >&2; exit 3'"))
+    page.goto(setup.url(portal, "/tasks/fails"))
+    expect(_state(page)).to_have_text("completed")
+    expect(page.locator("#exit-code")).to_have_text("3")
+    failure = page.get_by_role("group", name="Failure")
+    expect(failure).to_contain_text("usererror")
+    expect(page.locator("#failure-code")).to_have_text("FailureExitCode")
+    expect(page.get_by_role("log", name="stderr.txt")).to_contain_text("bad-news")
+
+    page.get_by_role("button", name="Reactivate").click()
+    page.wait_for_url(setup.url(portal, "/tasks/fails"))
+    expect(_state(page)).to_have_text("completed")  # it runs again and fails again
+    expect(page.locator("#exit-code")).to_have_text("3")
+    wait_for(lambda: client.get_task(setup.job_id, "fails").state == "completed")
+
+    bad_url = m.ResourceFile(http_url="http://127.0.0.1:9/missing.txt", file_path="missing.txt")
+    client.create_task(setup.job_id, task_options("no-input", "true", resource_files=[bad_url]))
+    page.goto(setup.url(portal, "/tasks/no-input"))
+    expect(_state(page)).to_have_text("completed")
+    failure = page.get_by_role("group", name="Failure")
+    expect(failure).to_contain_text("usererror")
+    expect(failure).to_contain_text("missing.txt")
+
+
+def test_dependencies_are_listed_with_links_and_states(signed_in: Any, portal: str, setup: Setup, client: Any) -> None:
+    page = signed_in
+    for task_id in ("dep-a", "1", "2"):
+        client.create_task(setup.job_id, task_options(task_id, "true"))
+    depends = m.BatchTaskDependencies(task_ids=["dep-a"], task_id_ranges=[m.BatchTaskIdRange(start=1, end=2)])
+    client.create_task(setup.job_id, task_options("after", "/bin/sh -c 'echo after'", depends_on=depends))
+    page.goto(setup.url(portal, "/tasks/after"))
+    deps = page.get_by_role("region", name="Dependencies")
+    expect(deps).to_contain_text("Range 1 to 2")
+    for task_id in ("dep-a", "1", "2"):
+        expect(deps.get_by_role("link", name=task_id, exact=True)).to_have_attribute(
+            "href", f"/portal/a/{DEV_ACCOUNT_NAME}/jobs/{setup.job_id}/tasks/{task_id}"
+        )
+    expect(deps.get_by_role("row", name=re.compile("dep-a")).locator(".state")).to_have_text("completed")
+    expect(page.get_by_role("log", name="stdout.txt")).to_contain_text("after")
+    deps.get_by_role("link", name="dep-a", exact=True).click()
+    page.wait_for_url(setup.url(portal, "/tasks/dep-a"))
+    expect(page.get_by_role("heading", level=1)).to_contain_text("dep-a")
+
+
+def test_terminate_and_delete(signed_in: Any, portal: str, setup: Setup, client: Any) -> None:
+    page = signed_in
+    client.create_task(setup.job_id, task_options("sleeper", "/bin/sh -c 'echo started; sleep 60'"))
+    page.goto(setup.url(portal, "/tasks/sleeper"))
+    expect(page.get_by_role("log", name="stdout.txt")).to_contain_text("started")
+    page.get_by_role("button", name="Terminate").click()
+    expect(_state(page)).to_have_text("completed")
+    assert client.get_task(setup.job_id, "sleeper").state == "completed"
+    page.get_by_text("Delete…").click()
+    page.get_by_role("button", name="Delete task sleeper").click()
+    page.wait_for_url(re.compile(f"/jobs/{setup.job_id}$"))
+    page.goto(setup.url(portal, "/tasks/sleeper"))
+    expect(page.get_by_role("alert")).to_contain_text("TaskNotFound")
