@@ -58,7 +58,13 @@ def build_portal(settings: Settings, batch: BatchService, accounts: AccountRegis
 
     dev = accounts.get(DEV_ACCOUNT_NAME)
     dev_account = (DEV_ACCOUNT_NAME, DEV_ACCOUNT_KEY) if dev is not None and DEV_ACCOUNT_KEY in dev.keys else None
-    return create_portal(batch, PortalSettings(is_loopback(settings.host), dev_account))
+    groups = None
+    if settings.mgmt_port:  # accounts are created in the management plane's resource groups
+        from batchite.cli.management import management_store
+        from batchite.cli.portal_groups import ManagementGroups
+
+        groups = ManagementGroups(management_store(settings.data_dir.resolve() / "mgmt"))
+    return create_portal(batch, PortalSettings(is_loopback(settings.host), dev_account, groups))
 
 
 def _serve(settings: Settings) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,10 +41,16 @@ def issuer_for(settings: Settings, data_dir: Path) -> TokenIssuer:
     return TokenIssuer(load_or_create_signing_key(data_dir), settings.mgmt_url, clients=clients)
 
 
+@functools.cache
+def management_store(directory: Path) -> ManagementStore:
+    """One store per directory in this process: the management plane and the portal share it."""
+    return ManagementStore(directory)
+
+
 def build_management(settings: Settings, data_dir: Path, batch: BatchService, tls: TlsFiles) -> ManagementPlane:
     """The token issuer and the ARM app over DATA_DIR/mgmt, with Microsoft.Batch on `batch`."""
     issuer = issuer_for(settings, data_dir)
-    store = ManagementStore(data_dir / "mgmt")
+    store = management_store(data_dir / "mgmt")
     app = create_mgmt_app(issuer, store, batch, account_endpoint=settings.account_endpoint)
     return ManagementPlane(app, tls, issuer)
 

@@ -14,6 +14,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
 from batchite.domain.errors import BatchError
+from batchite.portal.ports import ResourceGroups
 from batchite.portal.sessions import COOKIE, CSRF_FIELD, CSRF_HEADER, PortalSession, SessionStore
 from batchite.service import BatchService
 
@@ -33,6 +34,7 @@ def is_loopback(host: str) -> bool:
 class PortalSettings:
     bound_to_loopback: bool = True  # the server listens on loopback only: one-click development sign-in
     dev_account: tuple[str, str] | None = None  # (name, key) of the well-known development account, if served
+    resource_groups: ResourceGroups | None = None  # the management plane's, when it is served (account create)
 
 
 @dataclass

@@ -1,0 +1,26 @@
+"""What the portal needs from the parts of the server it may not import (the management plane),
+as small protocols the CLI implements when it puts the server together."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class ResourceGroups(Protocol):
+    """The management plane's resource groups, for creating a Batch account in one.
+
+    Calls may block (the management plane keeps its groups in a file): the portal runs them in a
+    thread. `ensure` raises a `batchite.domain.errors.BatchError` carrying the management plane's
+    error (InvalidResourceGroup, ResourceGroupBeingDeleted...)."""
+
+    def names(self, subscription_id: str) -> list[str]:
+        """The subscription's resource groups, by name."""
+        ...
+
+    def ensure(self, subscription_id: str, name: str, location: str) -> None:
+        """The group `name`, made in `location` when it does not exist yet (one that exists keeps its own)."""
+        ...
+
+    def locations(self) -> list[tuple[str, str]]:
+        """Where accounts may be placed, as the management plane offers them: (name, display name)."""
+        ...
