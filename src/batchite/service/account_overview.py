@@ -193,8 +193,8 @@ class AccountOverviewService:
             if job.wire.state == JobState.COMPLETED:
                 self._completed[key] = _Counted(job.etag, counted)
             totals += counted
-        for gone in [k for k in self._completed if k[0] == account and k not in seen]:
-            del self._completed[gone]
+        for gone in [k for k in list(self._completed) if k[0] == account and k not in seen]:
+            self._completed.pop(gone, None)  # several streams may read at once, each in its thread
         return totals
 
     def quotas(self, account: str, jobs: JobTotals | None = None) -> list[QuotaUse]:
