@@ -202,3 +202,37 @@ def test_terminate_and_delete(signed_in: Any, portal: str, setup: Setup, client:
     page.wait_for_url(re.compile(f"/jobs/{setup.job_id}$"))
     page.goto(setup.url(portal, "/tasks/sleeper"))
     expect(page.get_by_role("alert")).to_contain_text("TaskNotFound")
+
+
+def test_a_task_waiting_for_its_dependency_says_so_then_tails_its_output(
+    signed_in: Any, portal: str, setup: Setup, client: Any
+) -> None:
+    page = signed_in
+    client.create_task(setup.job_id, task_options("gate", "/bin/sh -c 'sleep 2'"))
+    depends = m.BatchTaskDependencies(task_ids=["gate"])
+    client.create_task(setup.job_id, task_options("gated", "/bin/sh -c 'echo gated-output'", depends_on=depends))
+    page.goto(setup.url(portal, "/tasks/gated"))
+    expect(page.locator("#stdout-note")).to_have_text(
+        "stdout.txt does not exist yet (the task is active); waiting for it."
+    )
+    expect(_state(page)).to_have_text("active")
+    expect(page.get_by_role("log", name="stdout.txt")).to_have_text("gated-output\n")
+    expect(_state(page)).to_have_text("completed")
+    expect(page.locator("#stdout-note")).to_have_text("")
+
+
+def test_a_big_log_starts_with_its_end(signed_in: Any, portal: str, setup: Setup, client: Any) -> None:
+    page = signed_in
+    client.create_task(setup.job_id, task_options("big", "/bin/sh -c 'seq 1 50000'"))
+    wait_for(lambda: client.get_task(setup.job_id, "big").state == "completed")
+    size = sum(len(f"{i}\n") for i in range(1, 50001))
+    page.goto(setup.url(portal, "/tasks/big"))
+    log = page.get_by_role("log", name="stdout.txt")
+    expect(log).to_contain_text("49999\n50000")
+    shown = len(log.inner_text().encode())
+    assert shown <= 64 * 1024
+    note = page.locator("#stdout-note")
+    expect(note).to_contain_text(f"Showing the end, {size - 64 * 1024:,} bytes earlier not shown.")
+    whole = note.get_by_role("link", name="Download the whole stdout.txt")
+    answer = page.request.get(f"{portal.removesuffix('/portal')}{whole.get_attribute('href')}")
+    assert len(answer.body()) == size
