@@ -3,12 +3,14 @@
 What the portal's dashboard and quotas page show. Pools and nodes come from the scheduler's live
 projection (in memory, current to the tick); jobs and task counts from the store's indexes. A
 completed job's task counts are kept by its ETag, so an account with many finished jobs costs one
-job listing and one count query per job still running. Also the account record management keeps
+job listing and one count query per job still running (a completed job's are counted again
+every KEEP seconds: deleting one of its tasks does not change its ETag). Also the account record management keeps
 (keys, resource group), found by name.
 """
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -117,10 +119,14 @@ class AccountOverview:
     quotas: list[QuotaUse]
 
 
+KEEP = 10.0  # seconds a completed job's task counts are kept (a task deleted from it shows by then)
+
+
 @dataclass
 class _Counted:
     etag: str
     totals: TaskTotals
+    at: float  # time.monotonic() when counted
 
 
 @dataclass
@@ -186,12 +192,13 @@ class AccountOverviewService:
             key = (account, job.key)
             seen.add(key)
             kept = self._completed.get(key)
-            if kept is not None and kept.etag == job.etag:
+            now = time.monotonic()
+            if kept is not None and kept.etag == job.etag and now - kept.at < KEEP:
                 totals += kept.totals
                 continue
             counted = TaskTotals.of(store.tasks.counts(account, job.key))
-            if job.wire.state == JobState.COMPLETED:
-                self._completed[key] = _Counted(job.etag, counted)
+            if job.wire.state == JobState.COMPLETED and counted.active == counted.running == 0:
+                self._completed[key] = _Counted(job.etag, counted, now)  # its tasks' kills reported: settled
             totals += counted
         for gone in [k for k in list(self._completed) if k[0] == account and k not in seen]:
             self._completed.pop(gone, None)  # several streams may read at once, each in its thread
