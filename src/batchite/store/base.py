@@ -8,10 +8,11 @@ every query: callers say what they want (`tasks.counts(...)`, `jobs.of_schedule(
 from __future__ import annotations
 
 import builtins
+import enum
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 from batchite.domain.entities import (
     Application,
@@ -50,6 +51,31 @@ class StateCount:
     result: str | None
     tasks: int
     slots: int
+
+
+class TaskSort(enum.StrEnum):
+    """What a job's task table may be sorted by."""
+
+    ID = "id"
+    STATE = "state"
+    EXIT_CODE = "exitCode"
+    NODE = "node"
+    CREATED = "created"
+    STARTED = "started"
+    ENDED = "ended"
+
+
+class TaskTimes(NamedTuple):
+    """When one task was created, started and ended (seconds since 1970, to the millisecond),
+    where it ran and how: what the job's charts are drawn from."""
+
+    id: str
+    state: str
+    result: str | None
+    node: str | None
+    created: float
+    started: float | None
+    ended: float | None
 
 
 class Repository(Protocol[E]):
@@ -109,6 +135,35 @@ class TaskRepository(Repository[Task], Protocol):
 
     def retained(self, task: Task) -> None:
         """The task's directory was removed: it no longer expires (until it is written again)."""
+        ...
+
+    def sorted_page(
+        self,
+        account: str,
+        job_key: str,
+        *,
+        sort: TaskSort,
+        descending: bool,
+        offset: int,
+        limit: int,
+        flt: Filter | None = None,
+    ) -> builtins.list[Task]:
+        """A page of a job's tasks matching the filter, in the order asked (ties in creation
+        order; tasks without the sorted value last). Safe to call from any thread."""
+        ...
+
+    def count_matching(self, account: str, job_key: str, flt: Filter | None = None) -> int:
+        """How many of a job's tasks match the filter. Safe to call from any thread."""
+        ...
+
+    def times(self, account: str, job_key: str) -> builtins.list[TaskTimes]:
+        """Every task of a job with its times, node and result (no document decoded). Safe to
+        call from any thread."""
+        ...
+
+    def recent_runs(self, account: str, job_key: str, limit: int) -> tuple[builtins.list[TaskTimes], int]:
+        """The `limit` latest-started tasks of a job that ran on a node (running or completed),
+        and how many there are in all. Safe to call from any thread."""
         ...
 
 

@@ -8,15 +8,18 @@ the rest of Batchite makes is a method here; no SQL leaves this module and filte
 from __future__ import annotations
 
 import builtins
+import sqlite3
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from batchite.clock import format_time, parse_time
 from batchite.domain.entities import Entity, Job, Task
 from batchite.domain.filters import Filter
 from batchite.domain.retention import retention_expiry
-from batchite.store.base import Page, StateCount
+from batchite.store.base import Page, StateCount, TaskSort, TaskTimes
 from batchite.store.filter_sql import compile_filter
 from batchite.wire.types import decode, encode
 
@@ -207,9 +210,59 @@ class SqliteRepository(Generic[E]):
         return int(row[0])
 
 
+# -- reads off the event loop ----------------------------------------------------------------
+# The portal's big task queries run on worker threads. Each thread reads through a read-only
+# connection of its own: under WAL it sees what is committed and never waits for (nor holds up)
+# the event loop's connection and its open transaction. An in-memory database has only the one
+# connection, read under its lock.
+
+
+class _Readers:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.local = threading.local()
+
+    def rows(self, sql: str, args: Sequence[Any]) -> builtins.list[Any]:
+        path = self.db.path
+        if not path or path == ":memory:" or path.startswith("file:"):
+            with self.db.lock:
+                return self.db.conn.execute(sql, args).fetchall()
+        conn: sqlite3.Connection | None = getattr(self.local, "conn", None)
+        if conn is None:
+            uri = Path(path).resolve().as_uri() + "?mode=ro"
+            conn = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+            self.local.conn = conn
+        return conn.execute(sql, args).fetchall()
+
+
+# How each column of the task table sorts: the indexed columns, else the wire document's field.
+# Times compare as their RFC 3339 text (UTC, so it orders like the instants).
+_TASK_SORTS: dict[TaskSort, str] = {
+    TaskSort.ID: "key",
+    TaskSort.STATE: "state",
+    TaskSort.EXIT_CODE: "json_extract(doc, '$.executionInfo.exitCode')",
+    TaskSort.NODE: "lower(json_extract(doc, '$.nodeInfo.nodeId'))",
+    TaskSort.CREATED: "json_extract(doc, '$.creationTime')",
+    TaskSort.STARTED: "json_extract(doc, '$.executionInfo.startTime')",
+    TaskSort.ENDED: "json_extract(doc, '$.executionInfo.endTime')",
+}
+_EPOCH = "(julianday(json_extract(doc, '{}')) - 2440587.5) * 86400.0"  # seconds since 1970, to the ms
+_TIMES = (
+    "SELECT id, state, result, json_extract(doc, '$.nodeInfo.nodeId'), "
+    + ", ".join(_EPOCH.format(p) for p in ("$.creationTime", "$.executionInfo.startTime", "$.executionInfo.endTime"))
+    + " FROM entities WHERE account=? AND kind=? AND parent=?"
+)
+_RAN = "state IN ('running', 'preparing', 'completed')"
+
+
+def _times(row: Sequence[Any]) -> TaskTimes:
+    return TaskTimes._make(row)
+
+
 class TaskRepository(SqliteRepository[Task]):
     def __init__(self, db: Database) -> None:
         super().__init__(db, Task)
+        self._readers = _Readers(db)  # the task table's queries, from worker threads
 
     def _columns(self, entity: Task) -> tuple[str | None, int, str | None]:
         info = entity.wire.execution_info
@@ -258,6 +311,55 @@ class TaskRepository(SqliteRepository[Task]):
 
     def multi_instance(self, account: str, job_key: str) -> builtins.list[Task]:
         return self._select(account, job_key, where="json_extract(doc, '$.multiInstanceSettings') IS NOT NULL")
+
+    # -- the job task table (worker threads) -------------------------------------------------
+    @staticmethod
+    def _where(account: str, job_key: str, flt: Filter | None) -> tuple[str, builtins.list[Any]]:
+        sql = "account=? AND kind=? AND parent=?"
+        args: builtins.list[Any] = [account, Task.KIND, job_key]
+        if flt is not None:
+            clause, values = compile_filter(flt, FILTER_COLUMNS)
+            sql += f" AND ({clause})"
+            args.extend(values)
+        return sql, args
+
+    def sorted_page(
+        self,
+        account: str,
+        job_key: str,
+        *,
+        sort: TaskSort,
+        descending: bool,
+        offset: int,
+        limit: int,
+        flt: Filter | None = None,
+    ) -> builtins.list[Task]:
+        where, args = self._where(account, job_key, flt)
+        order = "DESC" if descending else "ASC"
+        expr = _TASK_SORTS[sort]
+        # The key is unique in a job: no tie-break needed, and the (account, kind, parent, key)
+        # index gives the order without a sort.
+        tail = "" if sort is TaskSort.ID else f", seq {order}"
+        sql = f"SELECT {_COLUMNS} FROM entities WHERE {where} ORDER BY {expr} {order} NULLS LAST{tail} LIMIT ? OFFSET ?"
+        rows = self._readers.rows(sql, [*args, limit, offset])
+        return [self._from_row(account, r) for r in rows]
+
+    def count_matching(self, account: str, job_key: str, flt: Filter | None = None) -> int:
+        where, args = self._where(account, job_key, flt)
+        rows = self._readers.rows(f"SELECT COUNT(*) FROM entities WHERE {where}", args)
+        return int(rows[0][0])
+
+    def times(self, account: str, job_key: str) -> builtins.list[TaskTimes]:
+        rows = self._readers.rows(_TIMES + " ORDER BY seq", [account, Task.KIND, job_key])
+        return [_times(r) for r in rows]
+
+    def recent_runs(self, account: str, job_key: str, limit: int) -> tuple[builtins.list[TaskTimes], int]:
+        ran = f" AND {_RAN} AND json_extract(doc, '$.executionInfo.startTime') IS NOT NULL"
+        args = [account, Task.KIND, job_key]
+        total = self._readers.rows(f"SELECT COUNT(*) FROM entities WHERE account=? AND kind=? AND parent=?{ran}", args)
+        order = " ORDER BY json_extract(doc, '$.executionInfo.startTime') DESC, seq DESC LIMIT ?"
+        rows = self._readers.rows(_TIMES + ran + order, [*args, limit])
+        return [_times(r) for r in rows], int(total[0][0])
 
 
 class JobRepository(SqliteRepository[Job]):
