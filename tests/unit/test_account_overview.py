@@ -4,8 +4,8 @@ over jobs (a completed job's kept until it changes), another account's work not 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -126,7 +126,8 @@ def test_another_accounts_work_is_not_counted(env: Env) -> None:
 def test_the_stored_part_runs_in_a_thread(env: Env) -> None:
     env.pool("p", "standard_d2s_v3", dedicated=1)
     env.job("j", "p", tasks=1)
-    stored = asyncio.run(asyncio.to_thread(env.overview.stored, DEV))
+    with ThreadPoolExecutor(1) as pool:
+        stored = pool.submit(env.overview.stored, DEV).result()
     assert env.overview.overview(DEV, stored).tasks == stored[1]
 
 
