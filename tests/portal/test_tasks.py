@@ -100,6 +100,7 @@ def test_the_form_adds_rows_without_javascript_and_shows_service_errors(
         page.get_by_role("button", name="Add resource file").click()
         second = page.get_by_role("group", name="Resource file 2")
         expect(second.get_by_label("Storage container URL")).to_be_visible()
+        expect(second.get_by_label("HTTP URL")).to_be_focused()  # the new row, for the keyboard
         expect(page.get_by_label("Task ID")).to_have_value("hello-nojs")
         expect(first.get_by_label("HTTP URL")).to_have_value("https://example.invalid/a.txt")
         page.get_by_role("button", name="Add environment variable").click()
@@ -188,6 +189,13 @@ def test_dependencies_are_listed_with_links_and_states(signed_in: Any, portal: s
     page.wait_for_url(setup.url(portal, "/tasks/dep-a"))
     expect(page.get_by_role("heading", level=1)).to_contain_text("dep-a")
 
+    client.create_task(setup.job_id, task_options("broken", "/bin/sh -c 'exit 1'"))
+    on_broken = m.BatchTaskDependencies(task_ids=["broken"])
+    client.create_task(setup.job_id, task_options("blocked", "true", depends_on=on_broken))
+    page.goto(setup.url(portal, "/tasks/blocked"))
+    expect(page.locator("#blocked")).to_contain_text("Blocked: broken failed.")  # live: once broken has run
+    expect(_state(page)).to_have_text("active")
+
 
 def test_terminate_and_delete(signed_in: Any, portal: str, setup: Setup, client: Any) -> None:
     page = signed_in
@@ -236,3 +244,16 @@ def test_a_big_log_starts_with_its_end(signed_in: Any, portal: str, setup: Setup
     whole = note.get_by_role("link", name="Download the whole stdout.txt")
     answer = page.request.get(f"{portal.removesuffix('/portal')}{whole.get_attribute('href')}")
     assert len(answer.body()) == size
+
+
+def test_run_as_admin(signed_in: Any, portal: str, setup: Setup, client: Any) -> None:
+    page = signed_in
+    page.goto(setup.url(portal, "/tasks/new"))
+    page.get_by_label("Task ID").fill("as-admin")
+    page.get_by_label("Command line").fill("/bin/sh -c 'id -u'")
+    page.get_by_label("Run as admin").check()
+    page.get_by_label("Task ID").press("Enter")  # Enter in a field adds the task (not a row)
+    page.wait_for_url(setup.url(portal, "/tasks/as-admin"))
+    expect(page.get_by_role("log", name="stdout.txt")).to_have_text("0\n")
+    expect(page.get_by_role("region", name="Definition")).to_contain_text("auto-user (task scope, admin)")
+    assert client.get_task(setup.job_id, "as-admin").user_identity.auto_user.elevation_level == "admin"

@@ -64,6 +64,7 @@ class TaskForm:
     max_task_retry_count: str = ""
     run_as_admin: bool = False
     depends_on: str = ""
+    added: str = ""  # the kind of row just added (its first field takes the focus)
 
     @classmethod
     def read(cls, one: Callable[[str], str], many: Callable[[str], list[str]]) -> TaskForm:
@@ -91,8 +92,10 @@ class TaskForm:
         """One more empty row of resource files ("resource") or environment variables ("environment")."""
         if kind == "resource" and len(self.resources) < MAX_ROWS:
             self.resources.append(ResourceRow())
+            self.added = kind
         elif kind == "environment" and len(self.environment) < MAX_ROWS:
             self.environment.append(EnvironmentRow())
+            self.added = kind
 
     def options(self) -> BatchTaskCreateOptions:
         """The request body; a BatchError for a value the REST API would refuse when decoding it."""

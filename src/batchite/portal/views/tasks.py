@@ -27,6 +27,7 @@ class Dependency:
     task_id: str
     state: str  # "" when there is no such task (yet)
     exit_code: int | None = None
+    failed: bool = False  # completed with a failure
 
 
 @dataclass
@@ -46,6 +47,12 @@ class Dependencies:
     def any(self) -> bool:
         return bool(self.ids or self.ranges)
 
+    @property
+    def failed(self) -> list[str]:
+        """The ids shown that completed with a failure."""
+        found = [d.task_id for d in self.ids if d.failed]
+        return found + [d.task_id for r in self.ranges for d in r.members if d.failed]
+
 
 def _dependency(signed: Signed, job_id: str, task_id: str) -> Dependency:
     try:
@@ -53,7 +60,8 @@ def _dependency(signed: Signed, job_id: str, task_id: str) -> Dependency:
     except BatchError:
         return Dependency(task_id, "")
     info = wire.execution_info
-    return Dependency(task_id, wire.state.value, info.exit_code if info else None)
+    failed = info is not None and info.result == BatchTaskExecutionResult.FAILURE
+    return Dependency(task_id, wire.state.value, info.exit_code if info else None, failed)
 
 
 def dependencies(signed: Signed, job_id: str, task: BatchTask) -> Dependencies:
