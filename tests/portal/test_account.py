@@ -141,6 +141,16 @@ def test_create_an_account_then_regenerate_its_key(page: Any, mgmt_server: Child
     page.wait_for_url(f"{portal}/a/{name}/keys")
     key = page.get_by_label("Primary access key", exact=True)
     old = key.input_value()
+    # Another browser signed in with the primary key, its dashboard open.
+    other = page.context.browser.new_context()
+    elsewhere = other.new_page()
+    elsewhere.goto(f"{portal}/")
+    elsewhere.get_by_label("Account name").fill(name)
+    elsewhere.get_by_label("Account key").fill(old)
+    elsewhere.get_by_role("button", name="Sign in", exact=True).click()
+    elsewhere.wait_for_url(f"{portal}/a/{name}/")
+    expect(elsewhere.get_by_role("region", name="Pools")).to_contain_text("No pools yet")
+
     page.get_by_role("button", name="Regenerate primary key").click()
     page.wait_for_url(f"{portal}/a/{name}/keys?regenerated=primary&show=primary")
     expect(page.get_by_role("status").filter(has_text="regenerated")).to_be_visible()
@@ -150,6 +160,12 @@ def test_create_an_account_then_regenerate_its_key(page: Any, mgmt_server: Child
     page.get_by_role("link", name="Dashboard").click()
     page.wait_for_url(f"{portal}/a/{name}/")  # still signed in, with the new key
     expect(page.get_by_role("region", name="Pools")).to_contain_text("No pools yet")
+
+    # The other session is signed out: live, then on its next page.
+    expect(elsewhere.get_by_role("region", name="Pools")).to_contain_text("Signed out: this account's key has changed")
+    elsewhere.reload()
+    expect(elsewhere.get_by_role("status")).to_contain_text("That account's key has changed")
+    other.close()
 
     with make_client(mgmt_server.endpoint, name, new) as fresh:
         assert list(fresh.list_pools()) == []

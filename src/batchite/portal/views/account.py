@@ -46,17 +46,18 @@ def fragment(signed: Signed, part: str, overview: AccountOverview) -> str:
 
 
 class Feed:
-    """The overview behind one live stream: read once per tick for all its fragments; a stream
-    whose key has been regenerated away shows that instead (and nothing more of the account)."""
+    """The overview behind one live stream: read once per tick for all its fragments; a stream of
+    a session signed out of the account (its key regenerated away) says so instead, and shows
+    nothing more of it."""
 
     def __init__(self, signed: Signed) -> None:
         self.signed = signed
-        self.key = signed.session.key_of(signed.account) or ""
         self.at = 0.0
         self.current: AccountOverview | None = None
 
     async def get(self) -> AccountOverview | None:
-        if not self.signed.portal.valid_key(self.signed.account, self.key):
+        key = self.signed.session.key_of(self.signed.account)  # as the session holds it now (it may follow a new key)
+        if key is None or not self.signed.portal.valid_key(self.signed.account, key):
             return None
         if self.current is None or time.monotonic() - self.at > FRESH:
             self.current = await overview_of(self.signed.batch, self.signed.account)
