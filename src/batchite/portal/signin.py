@@ -14,7 +14,7 @@ from batchite.portal.sessions import COOKIE, PortalSession
 REASONS = {"key": "That account's key has changed: sign in again with a current key."}
 
 
-def _with_cookie(request: Request, response: Response, session: PortalSession) -> Response:
+def with_cookie(request: Request, response: Response, session: PortalSession) -> Response:
     response.set_cookie(
         COOKIE,
         session.id,
@@ -46,7 +46,7 @@ async def home(request: Request) -> Response:
         "signed_accounts": sorted(session.accounts),
         "csrf": session.csrf,
     }
-    return _with_cookie(request, portal.render(request, "signin.html", values), session)
+    return with_cookie(request, portal.render(request, "signin.html", values), session)
 
 
 async def sign_in(request: Request) -> Response:

@@ -23,7 +23,7 @@ from batchite.domain.errors import BatchError, invalid_property, missing_propert
 from batchite.portal.context import PREFIX, Portal, checked_form, forbidden, portal_of, redirect
 from batchite.portal.ports import ResourceGroups
 from batchite.portal.sessions import PortalSession
-from batchite.portal.signin import _with_cookie
+from batchite.portal.signin import with_cookie
 from batchite.service.batch_accounts import BatchAccountError
 
 NAME_LENGTH = (3, 24)
@@ -93,7 +93,7 @@ async def new_account(request: Request) -> Response:
     groups = portal.settings.resource_groups
     values: dict[str, object] = {"form": {"location": groups.locations()[0][0] if groups else ""}}
     response = _page(portal, request, session, values)
-    return _with_cookie(request, response, session) if fresh else response
+    return with_cookie(request, response, session) if fresh else response
 
 
 async def check_name(request: Request) -> Response:
