@@ -154,6 +154,13 @@ def stack_layers(samples: Sequence[StateSample], box: Box) -> tuple[list[Layer],
     return layers, max(totals)
 
 
+def short_node(node: str, keep: int = 26) -> str:
+    """A long node id (tvmps_<64 hex>_d) shortened for a label: its start and its end."""
+    if len(node) <= keep:
+        return node
+    return node[: keep - 9] + "\u2026" + node[-8:]
+
+
 def clock_text(at: float) -> str:
     return datetime.fromtimestamp(at, UTC).strftime("%H:%M:%S")
 
@@ -163,16 +170,18 @@ def _axis(box: Box, start: float, end: float, ticks: int = 5) -> str:
         f'<line x1="{box.x}" y1="{box.y + box.height}" x2="{box.x + box.width}" '
         f'y2="{box.y + box.height}" stroke="#5b6572"/>'
     ]
-    for at in sample_times(start, end, ticks):
+    instants = sample_times(start, end, ticks)
+    for i, at in enumerate(instants):
         px = box.x + (box.width * (at - start) / (end - start) if end > start else box.width)
+        anchor = "start" if i == 0 and len(instants) > 1 else "end" if i == len(instants) - 1 else "middle"
         parts.append(
-            f'<text x="{px:.1f}" y="{box.y + box.height + 14}" font-size="11" text-anchor="middle" '
+            f'<text x="{px:.1f}" y="{box.y + box.height + 14}" font-size="11" text-anchor="{anchor}" '
             f'fill="#5b6572">{clock_text(at)}</text>'
         )
     return "".join(parts)
 
 
-def state_chart_svg(samples: Sequence[StateSample], width: int = 760, height: int = 220) -> str:
+def state_chart_svg(samples: Sequence[StateSample], width: int = 1100, height: int = 240) -> str:
     box = Box(44, 10, width - 60, height - 40)
     layers, peak = stack_layers(samples, box)
     latest = samples[-1] if samples else None
@@ -217,13 +226,24 @@ class Bar:
 
 
 @dataclass(frozen=True)
+class Row:
+    """A node's row: its top and height (one lane per task running there at once, up to MAX_LANES)."""
+
+    node: str
+    y: float
+    height: float
+
+
+@dataclass(frozen=True)
 class Timeline:
-    nodes: list[str]  # one row each, top to bottom
+    rows: list[Row]  # top to bottom, by node id
     bars: list[Bar]
     start: float
     end: float
     box: Box
-    row_height: float
+
+
+MAX_LANES = 4  # runs overlapping beyond this share the lane that frees first
 
 
 def run_result(run: TaskTimes) -> str:
@@ -232,53 +252,92 @@ def run_result(run: TaskTimes) -> str:
     return run.result if run.result in ("success", "failure") else "completed"
 
 
-def timeline(runs: Sequence[TaskTimes], now: float, width: int = 760, label_width: int = 150) -> Timeline:
+def lanes(spans: Sequence[tuple[float, float]], most: int = MAX_LANES) -> list[int]:
+    """A lane for each (start, end) span so that spans in one lane do not overlap (greedy by start;
+    past `most` lanes, the lane that frees first)."""
+    order = sorted(range(len(spans)), key=lambda i: spans[i])
+    ends: list[float] = []
+    lane = [0] * len(spans)
+    for i in order:
+        begin, finish = spans[i]
+        free = next((k for k, e in enumerate(ends) if e <= begin), None)
+        if free is None and len(ends) < most:
+            free = len(ends)
+            ends.append(finish)
+        elif free is None:
+            free = min(range(len(ends)), key=ends.__getitem__)
+        ends[free] = max(ends[free], finish)
+        lane[i] = free
+    return lane
+
+
+def timeline(runs: Sequence[TaskTimes], now: float, width: int = 1100, label_width: int = 200) -> Timeline:
     """Rows of nodes (sorted by id), each run a bar from its start to its end (or now, running)."""
     shown = [r for r in runs if r.node and r.started is not None]
-    nodes = sorted({r.node for r in shown if r.node}, key=str.lower)
-    row_height = 18.0 if len(nodes) <= 40 else max(4.0, 720.0 / len(nodes))
-    box = Box(label_width, 4, width - label_width - 10, row_height * len(nodes))
     if not shown:
-        return Timeline([], [], now, now, box, row_height)
+        return Timeline([], [], now, now, Box(label_width, 4, width - label_width - 10, 0))
 
     def end_of(r: TaskTimes) -> float:
         return now if r.state in RUNNING_STATES or r.ended is None else r.ended
 
+    by_node: dict[str, list[TaskTimes]] = {}
+    for r in shown:
+        by_node.setdefault(r.node or "", []).append(r)
+    nodes = sorted(by_node, key=str.lower)
+    lane_of: dict[int, int] = {}
+    lane_count: dict[str, int] = {}
+    for node in nodes:
+        node_runs = by_node[node]
+        assigned = lanes([(r.started or 0.0, end_of(r)) for r in node_runs])
+        lane_count[node] = max(assigned) + 1
+        lane_of.update({id(r): k for r, k in zip(node_runs, assigned, strict=True)})
+    total_lanes = sum(lane_count.values())
+    lane_height = 16.0 if total_lanes <= 45 else max(3.0, 720.0 / total_lanes)
+    rows, y = [], 4.0
+    for node in nodes:
+        height = max(lane_height * lane_count[node], 14.0 if lane_height >= 8 else lane_height)
+        rows.append(Row(node, y, height))
+        y += height
+    box = Box(label_width, 4, width - label_width - 10, y - 4)
     start = min(r.started for r in shown if r.started is not None)
     end = max(max(end_of(r) for r in shown), start + 1.0)
     scale = box.width / (end - start)
-    row = {node: i for i, node in enumerate(nodes)}
+    row_of = {row.node: row for row in rows}
     bars = []
     for r in shown:
         assert r.started is not None and r.node is not None
+        row = row_of[r.node]
+        lane_h = row.height / lane_count[r.node]
         x = box.x + (r.started - start) * scale
         w = max(1.0, (end_of(r) - r.started) * scale)
-        y = box.y + row[r.node] * row_height + 1
+        top = row.y + lane_of[id(r)] * lane_h + 0.5
         result = run_result(r)
-        bars.append(Bar(round(x, 2), round(y, 2), round(w, 2), round(row_height - 2, 2), result, f"{r.id}: {result}"))
-    return Timeline(nodes, bars, start, end, box, row_height)
+        bars.append(
+            Bar(round(x, 2), round(top, 2), round(w, 2), round(max(lane_h - 1, 1.0), 2), result, f"{r.id}: {result}")
+        )
+    return Timeline(rows, bars, start, end, box)
 
 
-def timeline_svg(line: Timeline, shown: int, total: int, width: int = 760) -> str:
+def timeline_svg(line: Timeline, shown: int, total: int, width: int = 1100) -> str:
     height = int(line.box.y + line.box.height + 24)
-    label = f"Task runs by node over time (UTC): {shown} of {total} runs on {len(line.nodes)} nodes"
+    label = f"Task runs by node over time (UTC): {shown} of {total} runs on {len(line.rows)} nodes"
     out = [
         f'<svg class="chart timeline" role="img" aria-label="{escape(label)}" viewBox="0 0 {width} {height}" '
         f'width="100%" preserveAspectRatio="xMinYMin meet" xmlns="http://www.w3.org/2000/svg">',
         f"<title>{escape(label)}</title>",
         _defs("runs"),
     ]
-    font = min(12.0, line.row_height - 4)
-    for i, node in enumerate(line.nodes):
-        y = line.box.y + i * line.row_height
+    for i, row in enumerate(line.rows):
         if i % 2:
             out.append(
-                f'<rect x="{line.box.x}" y="{y}" width="{line.box.width}" height="{line.row_height}" fill="#f1f3f5"/>'
+                f'<rect x="{line.box.x}" y="{row.y}" width="{line.box.width}" height="{row.height}" fill="#f1f3f5"/>'
             )
+        font = min(12.0, row.height - 3)
         if font >= 6:
             out.append(
-                f'<text class="node-label" x="{line.box.x - 6}" y="{y + line.row_height / 2 + font / 3:.1f}" '
-                f'font-size="{font:.0f}" text-anchor="end">{escape(node)}</text>'
+                f'<g class="node-row"><title>{escape(row.node)}</title><text class="node-label" x="{line.box.x - 6}" '
+                f'y="{row.y + row.height / 2 + font / 3:.1f}" font-size="{font:.0f}" text-anchor="end">'
+                f"{escape(short_node(row.node))}</text></g>"
             )
     for bar in line.bars:
         fill = RESULT_FILL.get(bar.result, "#7a7a7a").format(p="runs")
@@ -286,7 +345,7 @@ def timeline_svg(line: Timeline, shown: int, total: int, width: int = 760) -> st
             f'<rect class="run run-{bar.result}" x="{bar.x}" y="{bar.y}" width="{bar.width}" height="{bar.height}" '
             f'fill="{fill}"><title>{escape(bar.title)}</title></rect>'
         )
-    if line.nodes:
+    if line.rows:
         out.append(_axis(line.box, line.start, line.end))
     out.append("</svg>")
     return "".join(out)
