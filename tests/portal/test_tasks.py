@@ -196,6 +196,36 @@ def test_dependencies_are_listed_with_links_and_states(signed_in: Any, portal: s
     expect(page.locator("#blocked")).to_contain_text("Blocked: broken failed.")  # live: once broken has run
     expect(_state(page)).to_have_text("active")
 
+    satisfy = m.ExitConditions(
+        exit_codes=[m.ExitCodeMapping(code=1, exit_options=m.ExitOptions(dependency_action="satisfy"))]
+    )
+    client.create_task(setup.job_id, task_options("forgiven", "/bin/sh -c 'exit 1'", exit_conditions=satisfy))
+    on_forgiven = m.BatchTaskDependencies(task_ids=["forgiven"])
+    client.create_task(setup.job_id, task_options("runs-anyway", "/bin/sh -c 'echo ran'", depends_on=on_forgiven))
+    page.goto(setup.url(portal, "/tasks/forgiven"))
+    conditions = page.get_by_role("table", name="Exit conditions")
+    expect(conditions.get_by_role("row", name="exit code 1")).to_contain_text("satisfy")
+    page.goto(setup.url(portal, "/tasks/runs-anyway"))
+    expect(page.get_by_role("log", name="stdout.txt")).to_have_text("ran\n")
+    expect(page.locator("#blocked")).to_have_count(0)
+
+
+def test_a_multi_instance_task_shows_its_settings(signed_in: Any, portal: str, setup: Setup, client: Any) -> None:
+    page = signed_in
+    settings = m.MultiInstanceSettings(number_of_instances=1, coordination_command_line="/bin/sh -c 'echo coord'")
+    client.create_task(setup.job_id, task_options("mpi", "/bin/sh -c 'echo primary'", multi_instance_settings=settings))
+    page.goto(setup.url(portal, "/tasks/mpi"))
+    expect(_state(page)).to_have_text("completed")
+    page.reload()  # the subtasks are part of the definition, read with the page
+    subtasks = list(client.list_subtasks(setup.job_id, "mpi"))
+    definition = page.get_by_role("region", name="Definition")
+    expect(definition).to_contain_text("echo coord")
+    if subtasks:  # one instance on a one-node pool: the primary only, or one subtask for it
+        expect(page.get_by_role("table", name="Subtasks").get_by_role("row")).to_have_count(len(subtasks) + 1)
+    else:
+        expect(page.locator("#no-subtasks")).to_be_visible()
+    expect(page.get_by_role("log", name="stdout.txt")).to_have_text("primary\n")
+
 
 def test_terminate_and_delete(signed_in: Any, portal: str, setup: Setup, client: Any) -> None:
     page = signed_in

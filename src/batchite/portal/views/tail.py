@@ -12,6 +12,7 @@ and everything it wrote was sent.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import html
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -116,6 +117,11 @@ async def read_bytes(batch: BatchService, loc: FileLocation, start: int, end: in
     return b"".join(parts)
 
 
+def digest(html_text: str) -> str:
+    """A short digest of a fragment (the page tells the stream which summary it shows)."""
+    return hashlib.sha256(html_text.encode()).hexdigest()[:16]
+
+
 def offsets_id(logs: list[Log]) -> str:
     return ",".join(str(log.offset) for log in logs)
 
@@ -137,9 +143,12 @@ def stream(
     logs: list[Log],
     summary: Callable[[], Awaitable[str]],
     note: Callable[[Log, str], str],
+    shown: str = "",
 ) -> StreamingResponse:
-    """The task's live part: `summary` (its state and execution, when it changes), each log's new
-    bytes (`stdout`, `stderr`) and note (`stdout-note`, ...); `end` once all is sent after completion."""
+    """The task's live part: `summary` (its state and execution, when it changes from what the page
+    shows, whose digest is `shown`: an unchanged summary is not swapped, so an opened disclosure in
+    it stays open), each log's new bytes (`stdout`, `stderr`) and note (`stdout-note`, ...); `end`
+    once all is sent after completion."""
     request: Request = signed.request
     batch, account = signed.batch, signed.account
     stopping = signed.portal.stopping
@@ -157,8 +166,8 @@ def stream(
             final = state == BatchTaskState.COMPLETED
             pushed = False
             html_summary = await summary()
-            if sent.get("summary") != html_summary:
-                sent["summary"] = html_summary
+            if sent.get("summary", shown) != digest(html_summary):
+                sent["summary"] = digest(html_summary)
                 pushed = True
                 yield sse("summary", html_summary)
             for log in logs:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -121,8 +122,7 @@ def summary_values(signed: Signed, job_id: str, task: BatchTask) -> dict[str, An
     }
 
 
-def render_summary(signed: Signed, job_id: str, task_id: str) -> str:
-    task = signed.batch.tasks.get(signed.account, job_id, task_id).wire
+def render_summary(signed: Signed, job_id: str, task: BatchTask) -> str:
     template = signed.portal.templates.get_template("tasks/_summary.html")
     return template.render(summary_values(signed, job_id, task))
 
@@ -136,13 +136,16 @@ async def _page(signed: Signed, job_id: str, task_id: str, error: BatchError | N
     subtasks: list[BatchSubtask] = []
     if task.multi_instance_settings is not None:
         subtasks = signed.batch.tasks.subtasks(signed.account, job_id, task.id)
+    summary = render_summary(signed, job_id, task)
+    live = f"{url}/live?" + urlencode({"o": tail.offsets_id(logs), "h": tail.digest(summary)})
     values: dict[str, Any] = {
         **summary_values(signed, job_id, task),
+        "summary": summary,
         "logs": [
             {"log": log, "text": text, "note": log_note(log, task.state.value, url)}
             for log, text in zip(logs, texts, strict=True)
         ],
-        "live_url": None if final else f"{url}/live?o={tail.offsets_id(logs)}",
+        "live_url": None if final else live,
         "subtasks": subtasks,
     }
     if error is not None:
@@ -171,9 +174,12 @@ async def task_live(signed: Signed) -> Response:
     url = _task_url(signed, job_id, task_id)
 
     async def summary() -> str:
-        return render_summary(signed, job_id, task_id)
+        return render_summary(signed, job_id, signed.batch.tasks.get(signed.account, job_id, task_id).wire)
 
-    return tail.stream(signed, job_id, task_id, logs, summary, lambda log, state: log_note(log, state, url))
+    def note(log: tail.Log, state: str) -> str:
+        return log_note(log, state, url)
+
+    return tail.stream(signed, job_id, task_id, logs, summary, note, signed.query("h"))
 
 
 # -- adding a task --------------------------------------------------------------------------
