@@ -287,3 +287,19 @@ def test_run_as_admin(signed_in: Any, portal: str, setup: Setup, client: Any) ->
     expect(page.get_by_role("log", name="stdout.txt")).to_have_text("0\n")
     expect(page.get_by_role("region", name="Definition")).to_contain_text("auto-user (task scope, admin)")
     assert client.get_task(setup.job_id, "as-admin").user_identity.auto_user.elevation_level == "admin"
+
+
+def test_the_live_stream_goes_on_from_the_offsets_the_browser_had(
+    signed_in: Any, portal: str, setup: Setup, client: Any
+) -> None:
+    page = signed_in
+    client.create_task(setup.job_id, task_options("resume", "/bin/sh -c 'printf \"abcdef<ghi>\\n\"'"))
+    wait_for(lambda: client.get_task(setup.job_id, "resume").state == "completed")
+    live = setup.url(portal, "/tasks/resume/live?o=0,0")
+    answer = page.request.get(live, headers={"Last-Event-ID": "3,0"})  # a reconnection after 3 bytes
+    assert answer.status == 200 and answer.headers["content-type"].startswith("text/event-stream")
+    body = answer.text()
+    assert "event: stdout\ndata: def&lt;ghi&gt;\ndata: \nid: 12,0\n\n" in body, body
+    assert body.rstrip().endswith("event: end\ndata:")
+    fresh = page.request.get(live).text()  # no Last-Event-ID: from the page's offsets
+    assert "data: abcdef&lt;ghi&gt;\n" in fresh

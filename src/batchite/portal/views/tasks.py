@@ -124,7 +124,8 @@ def summary_values(signed: Signed, job_id: str, task: BatchTask) -> dict[str, An
 
 def render_summary(signed: Signed, job_id: str, task: BatchTask) -> str:
     template = signed.portal.templates.get_template("tasks/_summary.html")
-    return template.render(summary_values(signed, job_id, task))
+    html = template.render(summary_values(signed, job_id, task))
+    return "\n".join(line for line in html.splitlines() if line.strip())  # no blank data lines
 
 
 async def _page(signed: Signed, job_id: str, task_id: str, error: BatchError | None = None) -> Response:
