@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
 
-from batchite.store.base import TaskTimes
+from batchite.service.task_table import TaskTimes
 
 RUNNING_STATES = frozenset({"running", "preparing"})
 LAYERS = ("succeeded", "failed", "completed", "running", "active")  # stacked from the bottom

@@ -18,6 +18,8 @@ from batchite.domain.odata import parse_list_filter
 from batchite.service.context import ServiceContext, require
 from batchite.store.base import TaskSort, TaskTimes
 
+__all__ = ["PAGE_SIZES", "JobRuns", "TaskQuery", "TaskSort", "TaskTable", "TaskTablePage", "TaskTimes"]
+
 PAGE_SIZES = (50, 100, 200)
 DEFAULT_PAGE_SIZE = 100
 RECENT_RUNS = 2000  # the node x time timeline shows at most this many runs

@@ -5,6 +5,7 @@ links without JavaScript)."""
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -18,8 +19,7 @@ from batchite.domain.errors import BatchError
 from batchite.domain.states import JobState
 from batchite.portal import charts, live
 from batchite.portal.context import Signed, account_page
-from batchite.service.task_table import PAGE_SIZES, TaskQuery, TaskTable, TaskTablePage
-from batchite.store.base import TaskSort
+from batchite.service.task_table import PAGE_SIZES, TaskQuery, TaskSort, TaskTable, TaskTablePage
 
 TABLE_ID = "task-table"
 CHART_EVERY = 5.0  # seconds between redraws of the charts while tasks run (else when counts change)
@@ -143,31 +143,42 @@ async def charts_html(signed: Signed, job_id: str) -> str:
     )
 
 
-class ChartSource:
-    """The charts, redrawn when the job's counts change, and every CHART_EVERY s while tasks run
-    (their bars grow); else the last drawing is sent again (and live.stream sends nothing)."""
+@dataclass(frozen=True)
+class Drawing:
+    key: tuple[object, ...]  # the job's state and counts when drawn
+    at: float  # time.monotonic()
+    html: str
 
-    def __init__(self, signed: Signed, job_id: str) -> None:
-        self.signed = signed
-        self.job_id = job_id
-        self.key: tuple[object, ...] | None = None
-        self.drawn = 0.0
-        self.html = ""
 
-    async def __call__(self) -> str:
-        batch, account = self.signed.batch, self.signed.account
-        try:
-            state = batch.jobs.get(account, self.job_id).wire.state
-            c = batch.jobs.task_counts(account, self.job_id).task_counts
-            key: tuple[object, ...] = (state, c.active, c.running, c.completed, c.succeeded, c.failed)
-            running = c.running > 0
-        except BatchError:
-            key, running = ("gone",), False
-        fresh = time.monotonic()
-        if key != self.key or (running and fresh - self.drawn >= CHART_EVERY):
-            self.key, self.drawn = key, fresh
-            self.html = await charts_html(self.signed, self.job_id)
-        return self.html
+DRAWINGS: OrderedDict[tuple[str, str], Drawing] = OrderedDict()  # (account, job key): its last charts
+KEPT_DRAWINGS = 64
+
+
+def _chart_key(signed: Signed, job_id: str) -> tuple[tuple[object, ...], bool]:
+    """What changes the charts (the job's state and counts), and whether tasks run (bars grow)."""
+    try:
+        state = signed.batch.jobs.get(signed.account, job_id).wire.state
+        c = signed.batch.jobs.task_counts(signed.account, job_id).task_counts
+    except BatchError:
+        return ("gone",), False
+    return (state, c.active, c.running, c.completed, c.succeeded, c.failed), c.running > 0
+
+
+async def charts_now(signed: Signed, job_id: str) -> str:
+    """The charts, drawn again when the job's counts changed, or every CHART_EVERY s while tasks
+    run; else the last drawing (shared by the page, its live stream and every viewer of the job)."""
+    key, running = _chart_key(signed, job_id)
+    name = (signed.account, job_id.lower())
+    last = DRAWINGS.get(name)
+    now = time.monotonic()
+    if last is not None and last.key == key and (not running or now - last.at < CHART_EVERY):
+        return last.html
+    html = await charts_html(signed, job_id)
+    DRAWINGS[name] = Drawing(key, now, html)
+    DRAWINGS.move_to_end(name)
+    while len(DRAWINGS) > KEPT_DRAWINGS:
+        DRAWINGS.popitem(last=False)
+    return html
 
 
 # -- pages ------------------------------------------------------------------------------------------
@@ -189,7 +200,7 @@ async def job_detail(signed: Signed) -> Response:
         view.status,
         job=job,
         counts_html=counts_html(signed, job.id),
-        charts_html=await charts_html(signed, job.id),
+        charts_html=await charts_now(signed, job.id),
         completed=_is_completed(job),
         **values,
         **layout,
@@ -202,7 +213,7 @@ async def job_live(signed: Signed) -> Response:
     signed.batch.jobs.get(signed.account, job_id)  # JobNotFound before streaming
     sources: dict[str, live.Source] = {
         "counts": lambda: counts_html(signed, job_id),
-        "charts": ChartSource(signed, job_id),
+        "charts": lambda: charts_now(signed, job_id),
     }
     return live.stream(signed.request, sources)
 
