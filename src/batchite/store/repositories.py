@@ -336,12 +336,21 @@ class TaskRepository(SqliteRepository[Task]):
     ) -> builtins.list[Task]:
         where, args = self._where(account, job_key, flt)
         order = "DESC" if descending else "ASC"
-        expr = _TASK_SORTS[sort]
-        # The key is unique in a job: no tie-break needed, and the (account, kind, parent, key)
-        # index gives the order without a sort.
-        tail = "" if sort is TaskSort.ID else f", seq {order}"
-        sql = f"SELECT {_COLUMNS} FROM entities WHERE {where} ORDER BY {expr} {order} NULLS LAST{tail} LIMIT ? OFFSET ?"
-        rows = self._readers.rows(sql, [*args, limit, offset])
+        if sort is TaskSort.ID:
+            # The key is unique in a job (no tie-break) and the (account, kind, parent, key) index
+            # gives the order without a sort.
+            sql = f"SELECT {_COLUMNS} FROM entities WHERE {where} ORDER BY key {order} LIMIT ? OFFSET ?"
+            rows = self._readers.rows(sql, [*args, limit, offset])
+        else:
+            # Sort only (rowid, value, seq), then read the page's rows: the sorter keeps OFFSET+LIMIT
+            # small records, not whole documents (a last page of 100,000 is then as quick as the first).
+            by = f"v {order} NULLS LAST, s {order}"
+            sql = (
+                f"SELECT {', '.join('e.' + c for c in _COLUMNS.split(', '))} FROM "
+                f"(SELECT rowid AS r, {_TASK_SORTS[sort]} AS v, seq AS s FROM entities WHERE {where} "
+                f"ORDER BY {by} LIMIT ? OFFSET ?) AS p JOIN entities AS e ON e.rowid = p.r ORDER BY {by}"
+            )
+            rows = self._readers.rows(sql, [*args, limit, offset])
         return [self._from_row(account, r) for r in rows]
 
     def count_matching(self, account: str, job_key: str, flt: Filter | None = None) -> int:
