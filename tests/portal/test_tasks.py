@@ -303,3 +303,16 @@ def test_the_live_stream_goes_on_from_the_offsets_the_browser_had(
     assert body.rstrip().endswith("event: end\ndata:")
     fresh = page.request.get(live).text()  # no Last-Event-ID: from the page's offsets
     assert "data: abcdef&lt;ghi&gt;\n" in fresh
+
+
+def test_a_character_cut_between_pushes_is_shown_whole(signed_in: Any, portal: str, setup: Setup, client: Any) -> None:
+    page = signed_in
+    # the euro sign's first two bytes, a pause of several pushes, then its last byte
+    command = '/bin/sh -c \'printf "start \\342\\202"; sleep 1.5; printf "\\254 euro\\n"\''
+    client.create_task(setup.job_id, task_options("cut", command))
+    page.goto(setup.url(portal, "/tasks/cut"))
+    log = page.get_by_role("log", name="stdout.txt")
+    expect(log).to_have_text("start ")
+    expect(_state(page)).to_have_text("running")
+    expect(log).to_have_text("start € euro\n")
+    assert "\ufffd" not in log.inner_text()
