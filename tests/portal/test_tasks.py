@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from azure.batch import models as m
+from azure.batch.models._models import BatchJobTerminateOptions  # not exported by azure-batch 15.1.0
 from playwright.sync_api import expect
 
 from batchite.service.accounts import DEV_ACCOUNT_NAME
@@ -316,3 +317,33 @@ def test_a_character_cut_between_pushes_is_shown_whole(signed_in: Any, portal: s
     expect(_state(page)).to_have_text("running")
     expect(log).to_have_text("start € euro\n")
     assert "\ufffd" not in log.inner_text()
+
+
+def test_adding_to_a_completed_or_missing_job_shows_the_batch_error(
+    signed_in: Any, portal: str, setup: Setup, client: Any
+) -> None:
+    page = signed_in
+    done_id = f"{setup.job_id}-done"
+    client.create_job(job_options(done_id, setup.pool_id))
+    try:
+        page.goto(f"{portal}/a/{DEV_ACCOUNT_NAME}/jobs/{done_id}/tasks/new")
+        terminate = BatchJobTerminateOptions(termination_reason="done")  # the SDK needs a body
+        client.begin_terminate_job(done_id, terminate, polling_interval=POLL).result()
+        wait_for(lambda: client.get_job(done_id).state == "completed")
+        page.get_by_label("Task ID").fill("late")
+        page.get_by_label("Command line").fill("true")
+        with page.expect_response(lambda r: r.url.endswith("/tasks/new")) as answer:
+            page.get_by_role("button", name="Add task").click()
+        assert answer.value.status == 409
+        alert = page.get_by_role("alert")
+        expect(alert).to_contain_text("JobCompleted")
+        expect(alert).to_contain_text("The specified job is already in a completed state.")
+        expect(page.get_by_label("Task ID")).to_have_value("late")
+    finally:
+        client.begin_delete_job(done_id, polling_interval=POLL).result()
+    missing = page.goto(f"{portal}/a/{DEV_ACCOUNT_NAME}/jobs/no-such-job/tasks/new")
+    assert missing is not None and missing.status == 404
+    expect(page.get_by_role("alert")).to_contain_text("JobNotFound")
+    gone = page.goto(setup.url(portal, "/tasks/no-such-task"))
+    assert gone is not None and gone.status == 404
+    expect(page.get_by_role("alert")).to_contain_text("TaskNotFound")
