@@ -142,6 +142,7 @@ def test_a_running_task_is_tailed_live(signed_in: Any, portal: str, setup: Setup
     expect(_state(page)).to_have_text("completed")
     lines = stdout.inner_text().split()
     assert lines == [f"line-{i}" for i in range(1, 9)], lines  # each push appended once, in order
+    expect(page.locator(".live-mark")).to_have_text("")  # the stream ended
     expect(page.locator("#exit-code")).to_have_text("0")
 
 
