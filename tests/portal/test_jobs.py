@@ -205,6 +205,20 @@ def test_the_table_sorts_by_keyboard_without_javascript(
         context.close()
 
 
+def test_disable_and_enable_a_job(signed_in: Any, portal: str, client: Any, uid: Any, cleanup: Any) -> None:
+    page = signed_in
+    pool_id = _pool(client, cleanup, uid("dpool"), 0)
+    job_id = _job(client, cleanup, uid("pause"), pool_id)
+    page.goto(f"{portal}/a/{ACCOUNT}/jobs/{job_id}")
+    page.get_by_label("Running tasks").select_option("terminate")
+    page.get_by_role("button", name="Disable").click()
+    expect(page.locator(".job-state")).to_contain_text("disabled")
+    assert client.get_job(job_id).state == "disabled"
+    page.get_by_role("button", name="Enable").click()
+    expect(page.locator(".job-state")).to_contain_text("active")
+    assert wait_for(lambda: client.get_job(job_id).state == "active")
+
+
 def test_terminate_and_delete_a_job(signed_in: Any, portal: str, client: Any, uid: Any, cleanup: Any) -> None:
     page = signed_in
     pool_id = _pool(client, cleanup, uid("tpool"), 0)
