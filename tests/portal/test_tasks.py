@@ -67,8 +67,8 @@ def test_add_a_task_through_the_form_and_see_it_complete_with_its_output(
     page.get_by_role("button", name="Add task").click()
 
     page.wait_for_url(setup.url(portal, "/tasks/hello"))
-    expect(page.get_by_role("log", name="stdout.txt")).to_contain_text("hello-portal from-env")
-    expect(page.get_by_role("log", name="stderr.txt")).to_contain_text("oops")
+    expect(page.get_by_role("log", name="stdout.txt", exact=True)).to_contain_text("hello-portal from-env")
+    expect(page.get_by_role("log", name="stderr.txt", exact=True)).to_contain_text("oops")
     expect(_state(page)).to_have_text("completed")
     expect(page.locator("#exit-code")).to_have_text("0")
     expect(page.locator("#command-line")).to_have_text("/bin/sh -c 'echo hello-portal $GREETING; echo oops >&2'")
@@ -132,7 +132,7 @@ def test_a_running_task_is_tailed_live(signed_in: Any, portal: str, setup: Setup
     command = "/bin/sh -c 'for i in 1 2 3 4 5 6 7 8; do echo line-$i; sleep 0.3; done'"
     client.create_task(setup.job_id, task_options("ticker", command))
     page.goto(setup.url(portal, "/tasks/ticker"))
-    stdout = page.get_by_role("log", name="stdout.txt")
+    stdout = page.get_by_role("log", name="stdout.txt", exact=True)
     expect(stdout).to_contain_text("line-1")
     seen_first = stdout.inner_text()
     state_then = _state(page).inner_text()
@@ -155,7 +155,7 @@ def test_a_failing_task_shows_its_failure_and_exit_info(signed_in: Any, portal: 
     failure = page.get_by_role("group", name="Failure")
     expect(failure).to_contain_text("usererror")
     expect(page.locator("#failure-code")).to_have_text("FailureExitCode")
-    expect(page.get_by_role("log", name="stderr.txt")).to_contain_text("bad-news")
+    expect(page.get_by_role("log", name="stderr.txt", exact=True)).to_contain_text("bad-news")
 
     page.get_by_role("button", name="Reactivate").click()
     page.wait_for_url(setup.url(portal, "/tasks/fails"))
@@ -186,7 +186,7 @@ def test_dependencies_are_listed_with_links_and_states(signed_in: Any, portal: s
             "href", f"/portal/a/{DEV_ACCOUNT_NAME}/jobs/{setup.job_id}/tasks/{task_id}"
         )
     expect(deps.get_by_role("row", name=re.compile("dep-a")).locator(".state")).to_have_text("completed")
-    expect(page.get_by_role("log", name="stdout.txt")).to_contain_text("after")
+    expect(page.get_by_role("log", name="stdout.txt", exact=True)).to_contain_text("after")
     deps.get_by_role("link", name="dep-a", exact=True).click()
     page.wait_for_url(setup.url(portal, "/tasks/dep-a"))
     expect(page.get_by_role("heading", level=1)).to_contain_text("dep-a")
@@ -208,7 +208,7 @@ def test_dependencies_are_listed_with_links_and_states(signed_in: Any, portal: s
     conditions = page.get_by_role("table", name="Exit conditions")
     expect(conditions.get_by_role("row", name="exit code 1")).to_contain_text("satisfy")
     page.goto(setup.url(portal, "/tasks/runs-anyway"))
-    expect(page.get_by_role("log", name="stdout.txt")).to_have_text("ran\n")
+    expect(page.get_by_role("log", name="stdout.txt", exact=True)).to_have_text("ran\n")
     expect(page.locator("#blocked")).to_have_count(0)
 
 
@@ -226,14 +226,14 @@ def test_a_multi_instance_task_shows_its_settings(signed_in: Any, portal: str, s
         expect(page.get_by_role("table", name="Subtasks").get_by_role("row")).to_have_count(len(subtasks) + 1)
     else:
         expect(page.locator("#no-subtasks")).to_be_visible()
-    expect(page.get_by_role("log", name="stdout.txt")).to_have_text("primary\n")
+    expect(page.get_by_role("log", name="stdout.txt", exact=True)).to_have_text("primary\n")
 
 
 def test_terminate_and_delete(signed_in: Any, portal: str, setup: Setup, client: Any) -> None:
     page = signed_in
     client.create_task(setup.job_id, task_options("sleeper", "/bin/sh -c 'echo started; sleep 60'"))
     page.goto(setup.url(portal, "/tasks/sleeper"))
-    expect(page.get_by_role("log", name="stdout.txt")).to_contain_text("started")
+    expect(page.get_by_role("log", name="stdout.txt", exact=True)).to_contain_text("started")
     page.get_by_role("button", name="Terminate").click()
     expect(_state(page)).to_have_text("completed")
     assert client.get_task(setup.job_id, "sleeper").state == "completed"
@@ -256,7 +256,7 @@ def test_a_task_waiting_for_its_dependency_says_so_then_tails_its_output(
         "stdout.txt does not exist yet (the task is active); waiting for it."
     )
     expect(_state(page)).to_have_text("active")
-    expect(page.get_by_role("log", name="stdout.txt")).to_have_text("gated-output\n")
+    expect(page.get_by_role("log", name="stdout.txt", exact=True)).to_have_text("gated-output\n")
     expect(_state(page)).to_have_text("completed")
     expect(page.locator("#stdout-note")).to_have_text("")
 
@@ -267,7 +267,7 @@ def test_a_big_log_starts_with_its_end(signed_in: Any, portal: str, setup: Setup
     wait_for(lambda: client.get_task(setup.job_id, "big").state == "completed")
     size = sum(len(f"{i}\n") for i in range(1, 50001))
     page.goto(setup.url(portal, "/tasks/big"))
-    log = page.get_by_role("log", name="stdout.txt")
+    log = page.get_by_role("log", name="stdout.txt", exact=True)
     expect(log).to_contain_text("49999\n50000")
     shown = len(log.inner_text().encode())
     assert shown <= 64 * 1024
@@ -286,7 +286,7 @@ def test_run_as_admin(signed_in: Any, portal: str, setup: Setup, client: Any) ->
     page.get_by_label("Run as admin").check()
     page.get_by_label("Task ID").press("Enter")  # Enter in a field adds the task (not a row)
     page.wait_for_url(setup.url(portal, "/tasks/as-admin"))
-    expect(page.get_by_role("log", name="stdout.txt")).to_have_text("0\n")
+    expect(page.get_by_role("log", name="stdout.txt", exact=True)).to_have_text("0\n")
     expect(page.get_by_role("region", name="Definition")).to_contain_text("auto-user (task scope, admin)")
     assert client.get_task(setup.job_id, "as-admin").user_identity.auto_user.elevation_level == "admin"
 
@@ -313,7 +313,7 @@ def test_a_character_cut_between_pushes_is_shown_whole(signed_in: Any, portal: s
     command = '/bin/sh -c \'printf "start \\342\\202"; sleep 1.5; printf "\\254 euro\\n"\''
     client.create_task(setup.job_id, task_options("cut", command))
     page.goto(setup.url(portal, "/tasks/cut"))
-    log = page.get_by_role("log", name="stdout.txt")
+    log = page.get_by_role("log", name="stdout.txt", exact=True)
     expect(log).to_have_text("start ")
     expect(_state(page)).to_have_text("running")
     expect(log).to_have_text("start € euro\n")
