@@ -18,7 +18,7 @@ from batchite.domain.odata import parse_list_filter
 from batchite.service.context import ServiceContext, require
 from batchite.store.base import TaskSort, TaskTimes
 
-__all__ = ["PAGE_SIZES", "JobRuns", "TaskQuery", "TaskSort", "TaskTable", "TaskTablePage", "TaskTimes"]
+__all__ = ["PAGE_SIZES", "JobCharts", "JobRuns", "TaskQuery", "TaskSort", "TaskTable", "TaskTablePage", "TaskTimes"]
 
 PAGE_SIZES = (50, 100, 200)
 DEFAULT_PAGE_SIZE = 100
@@ -79,6 +79,24 @@ class JobRuns:
     total: int
 
 
+RAN_STATES = frozenset({"running", "preparing", "completed"})
+
+
+def latest_runs(times: list[TaskTimes], limit: int = RECENT_RUNS) -> JobRuns:
+    """The `limit` latest-started runs on nodes (running or completed tasks), latest first."""
+    ran = [t for t in times if t.state in RAN_STATES and t.started is not None and t.node]
+    ran.sort(key=lambda t: t.started or 0.0, reverse=True)
+    return JobRuns(ran[:limit], len(ran))
+
+
+@dataclass(frozen=True)
+class JobCharts:
+    """What the job page's charts are drawn from: every task's times, and the latest runs."""
+
+    times: list[TaskTimes]
+    runs: JobRuns
+
+
 class TaskTable:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
@@ -107,13 +125,12 @@ class TaskTable:
         )
         return TaskTablePage(found, total, shown)
 
-    async def times(self, account: str, job_id: str) -> list[TaskTimes]:
-        """Every task of the job with its creation, start and end times and its result."""
+    async def charts(self, account: str, job_id: str, limit: int = RECENT_RUNS) -> JobCharts:
+        """Every task of the job with its times and result, and its latest `limit` runs: one
+        read of the job's tasks, on a worker thread."""
         job = self._job(account, job_id)
-        return await asyncio.to_thread(self.ctx.store.tasks.times, account, job.key)
+        return await asyncio.to_thread(self._charts, account, job.key, limit)
 
-    async def recent_runs(self, account: str, job_id: str, limit: int = RECENT_RUNS) -> JobRuns:
-        """The `limit` latest-started runs of the job's tasks on nodes (running or completed)."""
-        job = self._job(account, job_id)
-        runs, total = await asyncio.to_thread(self.ctx.store.tasks.recent_runs, account, job.key, limit)
-        return JobRuns(runs, total)
+    def _charts(self, account: str, job_key: str, limit: int) -> JobCharts:
+        times = self.ctx.store.tasks.times(account, job_key)
+        return JobCharts(times, latest_runs(times, limit))

@@ -161,11 +161,6 @@ class TaskRepository(Repository[Task], Protocol):
         call from any thread."""
         ...
 
-    def recent_runs(self, account: str, job_key: str, limit: int) -> tuple[builtins.list[TaskTimes], int]:
-        """The `limit` latest-started tasks of a job that ran on a node (running or completed),
-        and how many there are in all. Safe to call from any thread."""
-        ...
-
 
 class JobRepository(Repository[Job], Protocol):
     def of_schedule(self, account: str, schedule_key: str) -> builtins.list[Job]: ...

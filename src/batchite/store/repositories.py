@@ -252,7 +252,6 @@ _TIMES = (
     + ", ".join(_EPOCH.format(p) for p in ("$.creationTime", "$.executionInfo.startTime", "$.executionInfo.endTime"))
     + " FROM entities WHERE account=? AND kind=? AND parent=?"
 )
-_RAN = "state IN ('running', 'preparing', 'completed')"
 
 
 def _times(row: Sequence[Any]) -> TaskTimes:
@@ -361,14 +360,6 @@ class TaskRepository(SqliteRepository[Task]):
     def times(self, account: str, job_key: str) -> builtins.list[TaskTimes]:
         rows = self._readers.rows(_TIMES + " ORDER BY seq", [account, Task.KIND, job_key])
         return [_times(r) for r in rows]
-
-    def recent_runs(self, account: str, job_key: str, limit: int) -> tuple[builtins.list[TaskTimes], int]:
-        ran = f" AND {_RAN} AND json_extract(doc, '$.executionInfo.startTime') IS NOT NULL"
-        args = [account, Task.KIND, job_key]
-        total = self._readers.rows(f"SELECT COUNT(*) FROM entities WHERE account=? AND kind=? AND parent=?{ran}", args)
-        order = " ORDER BY json_extract(doc, '$.executionInfo.startTime') DESC, seq DESC LIMIT ?"
-        rows = self._readers.rows(_TIMES + ran + order, [*args, limit])
-        return [_times(r) for r in rows], int(total[0][0])
 
 
 class JobRepository(SqliteRepository[Job]):

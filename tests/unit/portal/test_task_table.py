@@ -13,7 +13,7 @@ import pytest
 from batchite.domain.entities import Task
 from batchite.domain.entities.records import TaskInternal
 from batchite.domain.odata import parse_list_filter
-from batchite.service.task_table import TaskQuery, TaskTablePage
+from batchite.service.task_table import TaskQuery, TaskTablePage, latest_runs
 from batchite.store.base import TaskSort
 from batchite.store.sqlite import SqliteStore
 from batchite.wire.enums import BatchTaskExecutionResult, BatchTaskState
@@ -122,8 +122,8 @@ def test_times_and_latest_runs(store: SqliteStore) -> None:
     assert b.created == pytest.approx(T0.timestamp(), abs=0.002)
     assert b.started == pytest.approx(T0.timestamp() + 30, abs=0.002)
     assert times["task-d"].started is None and times["task-d"].ended is None
-    runs, total = store.tasks.recent_runs(ACCOUNT, JOB, limit=2)
-    assert total == 5 and [r.id for r in runs] == ["task-e", "task-c"]  # the latest started first
+    latest = latest_runs(list(times.values()), limit=2)
+    assert latest.total == 5 and [r.id for r in latest.runs] == ["task-e", "task-c"]  # the latest started first
 
 
 def test_read_from_a_worker_thread_sees_what_is_committed(store: SqliteStore) -> None:

@@ -123,13 +123,13 @@ async def charts_html(signed: Signed, job_id: str) -> str:
     table = TaskTable(signed.batch.ctx)
     try:
         job = signed.batch.jobs.get(signed.account, job_id)
-        times = await table.times(signed.account, job_id)
-        runs = await table.recent_runs(signed.account, job_id)
+        data = await table.charts(signed.account, job_id)
     except BatchError as err:
         return _fragment(signed, "jobs/_live_error.html", error=err)
     now = signed.batch.clock.now().timestamp()
     info = job.wire.execution_info
     end = info.end_time.timestamp() if info is not None and info.end_time is not None else now
+    times, runs = data.times, data.runs
     samples = charts.state_series(times, job.wire.creation_time.timestamp(), end)
     line = charts.timeline(runs.runs, now)
     return _fragment(
