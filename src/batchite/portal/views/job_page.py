@@ -14,9 +14,7 @@ from urllib.parse import quote, urlencode
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from batchite.domain.entities import Job
 from batchite.domain.errors import BatchError
-from batchite.domain.states import JobState
 from batchite.portal import charts, live
 from batchite.portal.context import Signed, account_page
 from batchite.service.task_table import PAGE_SIZES, TaskQuery, TaskSort, TaskTable, TaskTablePage
@@ -145,7 +143,7 @@ async def charts_html(signed: Signed, job_id: str) -> str:
 
 @dataclass(frozen=True)
 class Drawing:
-    key: tuple[object, ...]  # the job's state and counts when drawn
+    key: tuple[object, ...]  # the job (its creation time), its state and counts when drawn
     at: float  # time.monotonic()
     html: str
 
@@ -157,11 +155,12 @@ KEPT_DRAWINGS = 64
 def _chart_key(signed: Signed, job_id: str) -> tuple[tuple[object, ...], bool]:
     """What changes the charts (the job's state and counts), and whether tasks run (bars grow)."""
     try:
-        state = signed.batch.jobs.get(signed.account, job_id).wire.state
+        job = signed.batch.jobs.get(signed.account, job_id).wire
         c = signed.batch.jobs.task_counts(signed.account, job_id).task_counts
     except BatchError:
         return ("gone",), False
-    return (state, c.active, c.running, c.completed, c.succeeded, c.failed), c.running > 0
+    key = (job.creation_time, job.state, c.active, c.running, c.completed, c.succeeded, c.failed)
+    return key, c.running > 0
 
 
 async def charts_now(signed: Signed, job_id: str) -> str:
@@ -182,10 +181,6 @@ async def charts_now(signed: Signed, job_id: str) -> str:
 
 
 # -- pages ------------------------------------------------------------------------------------------
-def _is_completed(job: Job) -> bool:
-    return job.wire.state == JobState.COMPLETED
-
-
 @account_page
 async def job_detail(signed: Signed) -> Response:
     job_id = _job_id(signed)
@@ -201,7 +196,6 @@ async def job_detail(signed: Signed) -> Response:
         job=job,
         counts_html=counts_html(signed, job.id),
         charts_html=await charts_now(signed, job.id),
-        completed=_is_completed(job),
         **values,
         **layout,
     )
