@@ -8,6 +8,7 @@ links are relative to the pool page (`<pool>/nodes/<node>`), which keeps the fra
 
 from __future__ import annotations
 
+import re
 from html import escape
 from urllib.parse import quote
 
@@ -35,21 +36,31 @@ GLYPHS: dict[NodeState, str] = {
 }
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9_.-]*")  # ids that need neither escaping nor quoting (the service's own)
+
+
+def _attr(value: str) -> str:
+    return value if _PLAIN.fullmatch(value) else escape(value, quote=True)
+
+
+def _path(value: str) -> str:
+    return value if _PLAIN.fullmatch(value) else escape(quote(value, safe=""), quote=True)
+
+
 def glyph(state: NodeState) -> str:
     return GLYPHS.get(state, "?")
 
 
 def cells_html(pool_id: str, cells: list[NodeCell]) -> str:
     """The cells: one `<a>` per node, laid out by the CSS grid of `.heatmap`."""
-    prefix = escape(quote(pool_id, safe=""), quote=True) + "/nodes/"
+    prefix = _path(pool_id) + "/nodes/"
     parts = []
     for cell in cells:
-        state = str(cell.state)
-        node = escape(cell.id, quote=True)
+        state = cell.state.value
         kind = "" if cell.dedicated else " lp"
         parts.append(
-            f'<a href="{prefix}{escape(quote(cell.id, safe=""), quote=True)}" class="c s-{state}{kind}" '
-            f'aria-label="{node}: {state}">{GLYPHS.get(cell.state, "?")}</a>'
+            f'<a href="{prefix}{_path(cell.id)}" class="c s-{state}{kind}" '
+            f'aria-label="{_attr(cell.id)}: {state}">{GLYPHS.get(cell.state, "?")}</a>'
         )
     return "".join(parts)
 
