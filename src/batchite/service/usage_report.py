@@ -23,6 +23,7 @@ from batchite.service.prices import PriceService, PriceTable
 from batchite.wire.models import BatchTask
 
 UNKNOWN_SIZE = "unknown"
+TASK_PAGE = 500  # tasks read at a time
 
 
 @dataclass(frozen=True)
@@ -133,52 +134,112 @@ def _add_cost(total: float | None, part: float | None) -> float | None:
     return None if total is None or part is None else total + part
 
 
-def aggregate(spans: Iterable[NodeSpan], period: Period, prices: PriceTable, by_owner: bool = True) -> UsageTable:
-    """Node-hours of the spans inside the period, per (owner, VM size), priced; rows with no time
-    in the period are left out; rows sorted by owner then VM size."""
-    hours: dict[tuple[str, str], list[float]] = {}
-    for span in spans:
-        seconds = period.seconds(span.start, span.end) * span.share
+class Accumulator:
+    """Node-hours of spans inside a period, per (owner, VM size), added as they come (a report
+    reads its runs a page at a time and keeps only these sums, not the runs)."""
+
+    def __init__(self, period: Period, by_owner: bool = True) -> None:
+        self.period = period
+        self.by_owner = by_owner
+        self._hours: dict[tuple[str, str], list[float]] = {}
+
+    def add(self, span: NodeSpan) -> None:
+        seconds = self.period.seconds(span.start, span.end) * span.share
         if seconds <= 0:
-            continue
-        key = (span.owner if by_owner else "", span.vm_size)
-        cell = hours.setdefault(key, [0.0, 0.0])
+            return
+        key = (span.owner if self.by_owner else "", span.vm_size)
+        cell = self._hours.get(key)
+        if cell is None:
+            cell = self._hours[key] = [0.0, 0.0]
         cell[0 if span.dedicated else 1] += seconds / 3600.0
-    table = UsageTable()
-    total = table.total
-    for (owner, vm_size), (dedicated, low) in sorted(
-        hours.items(), key=lambda kv: (kv[0][0].lower(), kv[0][1].lower())
-    ):
-        price = prices.find(vm_size)
-        row = UsageRow(
-            owner,
-            vm_size,
-            dedicated,
-            low,
-            _cost(dedicated, price.dedicated if price else None),
-            _cost(low, price.low_priority if price else None),
-        )
-        table.rows.append(row)
-        total.dedicated_hours += dedicated
-        total.low_priority_hours += low
-        total.dedicated_cost = _add_cost(total.dedicated_cost, row.dedicated_cost)
-        total.low_priority_cost = _add_cost(total.low_priority_cost, row.low_priority_cost)
-    return table
+
+    def table(self, prices: PriceTable) -> UsageTable:
+        """The rows (those with time in the period), sorted by owner then VM size, priced."""
+        table = UsageTable()
+        total = table.total
+        for (owner, vm_size), (dedicated, low) in sorted(
+            self._hours.items(), key=lambda kv: (kv[0][0].lower(), kv[0][1].lower())
+        ):
+            price = prices.find(vm_size)
+            row = UsageRow(
+                owner,
+                vm_size,
+                dedicated,
+                low,
+                _cost(dedicated, price.dedicated if price else None),
+                _cost(low, price.low_priority if price else None),
+            )
+            table.rows.append(row)
+            total.dedicated_hours += dedicated
+            total.low_priority_hours += low
+            total.dedicated_cost = _add_cost(total.dedicated_cost, row.dedicated_cost)
+            total.low_priority_cost = _add_cost(total.low_priority_cost, row.low_priority_cost)
+        return table
+
+
+def aggregate(spans: Iterable[NodeSpan], period: Period, prices: PriceTable, by_owner: bool = True) -> UsageTable:
+    acc = Accumulator(period, by_owner)
+    for span in spans:
+        acc.add(span)
+    return acc.table(prices)
+
+
+def left_span(record: NodeUsageRecord) -> NodeSpan | None:
+    """A node that has left its pool: its allocated time, on the VM size the ledger records."""
+    if record.end <= record.start:
+        return None
+    return NodeSpan(record.pool_id, record.vm_size, record.dedicated is not False, record.start, record.end)
+
+
+class RunAttribution:
+    """Whose node a run was on: the node's VM size is its pool's (the ledger's for a pool that was
+    deleted); dedicated as the node is or was (a node found nowhere: dedicated); `share` =
+    requiredSlots / taskSlotsPerNode (1 when the pool is gone). Keys are strings, so a big ledger
+    leaves nothing for the garbage collector to walk."""
+
+    def __init__(self, pools: Iterable[PoolFacts], now: datetime) -> None:
+        self.now = now
+        self.pools = {p.id.lower(): p for p in pools}
+        self._dedicated: dict[str, bool] = {}
+        self._left_sizes: dict[str, str] = {}
+
+    def left(self, record: NodeUsageRecord) -> None:
+        self._dedicated[f"{record.pool_id.lower()}\n{record.node_id}"] = record.dedicated is not False
+        self._left_sizes[record.pool_id.lower()] = record.vm_size
+
+    def live(self, node: LiveNode) -> None:
+        self._dedicated[f"{node.pool_id.lower()}\n{node.node_id}"] = node.dedicated
+
+    def live_span(self, node: LiveNode) -> NodeSpan:
+        """A node still in its pool: from its allocation to now."""
+        pool = self.pools.get(node.pool_id.lower())
+        size = pool.vm_size if pool else UNKNOWN_SIZE
+        return NodeSpan(node.pool_id, size, node.dedicated, node.allocated, max(self.now, node.allocated))
+
+    def spans(self, run: TaskRun) -> list[NodeSpan]:
+        pool_key = run.pool_id.lower()
+        pool = self.pools.get(pool_key)
+        size = pool.vm_size if pool else self._left_sizes.get(pool_key, UNKNOWN_SIZE)
+        slots = max(1, pool.slots_per_node) if pool else 1
+        share = min(1.0, max(1, run.required_slots) / slots)
+        kind = self._dedicated.get(f"{pool_key}\n{run.node_id}", True)
+        end = run.end or max(self.now, run.start)
+        spans = []
+        if end > run.start:
+            spans.append(NodeSpan(run.job_id, size, kind, run.start, end, share))
+        earlier = run.earlier_seconds - (end - run.start).total_seconds() * (run.end is not None)
+        if earlier > 0.5:  # retries before the last run (its own time is in the sum once it ended)
+            spans.append(NodeSpan(run.job_id, size, kind, run.start - timedelta(seconds=earlier), run.start, share))
+        return spans
 
 
 def pool_spans(
     pools: Iterable[PoolFacts], live: Iterable[LiveNode], ledger: Iterable[NodeUsageRecord], now: datetime
 ) -> list[NodeSpan]:
-    """Every node's allocated time: those that left (the ledger, on the VM size it records) and those
-    still in their pool (to now)."""
-    sizes = {p.id.lower(): p.vm_size for p in pools}
-    spans = [
-        NodeSpan(r.pool_id, r.vm_size, r.dedicated is not False, r.start, r.end) for r in ledger if r.end > r.start
-    ]
-    for node in live:
-        size = sizes.get(node.pool_id.lower(), UNKNOWN_SIZE)
-        spans.append(NodeSpan(node.pool_id, size, node.dedicated, node.allocated, max(now, node.allocated)))
-    return spans
+    """Every node's allocated time: those that left (the ledger) and those still in their pool."""
+    attribution = RunAttribution(pools, now)
+    spans = [span for span in map(left_span, ledger) if span is not None]
+    return spans + [attribution.live_span(node) for node in live]
 
 
 def job_spans(
@@ -188,32 +249,13 @@ def job_spans(
     ledger: Iterable[NodeUsageRecord],
     now: datetime,
 ) -> list[NodeSpan]:
-    """The node time of tasks' runs, owned by their jobs. A node's VM size is its pool's (the
-    ledger's for a pool that was deleted); dedicated as the node is or was (a node found nowhere:
-    dedicated); `share` = requiredSlots / taskSlotsPerNode (1 when the pool is gone)."""
-    by_pool = {p.id.lower(): p for p in pools}
-    dedicated: dict[tuple[str, str], bool] = {}
-    left_sizes: dict[str, str] = {}
+    """The node time of tasks' runs, owned by their jobs (RunAttribution says how)."""
+    attribution = RunAttribution(pools, now)
     for record in ledger:
-        dedicated[(record.pool_id.lower(), record.node_id)] = record.dedicated is not False
-        left_sizes[record.pool_id.lower()] = record.vm_size
+        attribution.left(record)
     for node in live:
-        dedicated[(node.pool_id.lower(), node.node_id)] = node.dedicated
-    spans: list[NodeSpan] = []
-    for run in runs:
-        pool_key = run.pool_id.lower()
-        pool = by_pool.get(pool_key)
-        size = pool.vm_size if pool else left_sizes.get(pool_key, UNKNOWN_SIZE)
-        slots = max(1, pool.slots_per_node) if pool else 1
-        share = min(1.0, max(1, run.required_slots) / slots)
-        kind = dedicated.get((pool_key, run.node_id), True)
-        end = run.end or max(now, run.start)
-        if end > run.start:
-            spans.append(NodeSpan(run.job_id, size, kind, run.start, end, share))
-        earlier = run.earlier_seconds - (end - run.start).total_seconds() * (run.end is not None)
-        if earlier > 0.5:  # retries before the last run (its own time is in the sum once it ended)
-            spans.append(NodeSpan(run.job_id, size, kind, run.start - timedelta(seconds=earlier), run.start, share))
-    return spans
+        attribution.live(node)
+    return [span for run in runs for span in attribution.spans(run)]
 
 
 class UsageReports:
@@ -236,36 +278,37 @@ class UsageReports:
             pools.append(PoolFacts(pool.id, pool.wire.vm_size, int(pool.wire.task_slots_per_node or 1)))
             for node in store.nodes.list(account, pool.key):
                 if node.wire.allocation_time is not None:
-                    live.append(
-                        LiveNode(pool.id, node.id, node.wire.is_dedicated is not False, node.wire.allocation_time)
-                    )
-        ledger = [u.wire for u in store.node_usage.every() if u.account == account]
-        runs: list[TaskRun] = []
+                    dedicated = node.wire.is_dedicated is not False
+                    live.append(LiveNode(pool.id, node.id, dedicated, node.wire.allocation_time))
+        attribution = RunAttribution(pools, now)
+        by_pool, by_size, by_job = Accumulator(period), Accumulator(period, by_owner=False), Accumulator(period)
+        for usage in store.node_usage.every():
+            if usage.account == account:
+                attribution.left(usage.wire)
+                span = left_span(usage.wire)
+                if span is not None:
+                    by_pool.add(span)
+                    by_size.add(span)
+        for alive in live:
+            attribution.live(alive)
+            span = attribution.live_span(alive)
+            by_pool.add(span)
+            by_size.add(span)
         for job in store.jobs.list(account, ""):
-            for task in store.tasks.list(account, job.key):
-                run = _task_run(
-                    job.id, task.wire, task.internal.usage.wall_clock_seconds if task.internal.usage else 0.0
-                )
-                if run is not None:
-                    runs.append(run)
+            after: int | None = 0
+            while after is not None:  # in pages: the store's lock is held for one page at a time
+                page = store.tasks.page(account, job.key, after, TASK_PAGE)
+                for task in page.items:
+                    usage_of = task.internal.usage
+                    run = _task_run(job.id, task.wire, usage_of.wall_clock_seconds if usage_of else 0.0)
+                    if run is not None:
+                        for span in attribution.spans(run):
+                            by_job.add(span)
+                after = page.next_after
         prices = self.prices.table(account)
-        pool_usage = pool_spans(pools, live, ledger, now)
-        unpriced = sorted(
-            {s.vm_size for s in pool_usage if period.seconds(s.start, s.end) > 0 and _missing(prices, s)}, key=str.lower
-        )
-        return UsageReport(
-            period=period,
-            currency=prices.currency,
-            pools=aggregate(pool_usage, period, prices),
-            jobs=aggregate(job_spans(runs, pools, live, ledger, now), period, prices),
-            sizes=aggregate(pool_usage, period, prices, by_owner=False),
-            unpriced=unpriced,
-        )
-
-
-def _missing(prices: PriceTable, span: NodeSpan) -> bool:
-    row = prices.find(span.vm_size)
-    return row is None or (row.dedicated if span.dedicated else row.low_priority) is None
+        sizes = by_size.table(prices)
+        unpriced = [r.vm_size for r in sizes.rows if r.dedicated_cost is None or r.low_priority_cost is None]
+        return UsageReport(period, prices.currency, by_pool.table(prices), by_job.table(prices), sizes, unpriced)
 
 
 def _task_run(job_id: str, wire: BatchTask, earlier_seconds: float) -> TaskRun | None:
