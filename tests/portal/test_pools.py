@@ -99,6 +99,12 @@ def test_heatmap_cells_change_state_live_and_open_the_node(
     expect(idle).to_have_count(2)
     expect(page.get_by_role("list", name="Nodes by state")).to_contain_text("idle 2")
 
+    first, second = cells.nth(0), cells.nth(1)
+    first.focus()
+    page.keyboard.press("ArrowRight")  # one tab stop; the arrow keys move between the cells
+    expect(second).to_be_focused()
+    expect(first).to_have_attribute("tabindex", "-1")
+
     cleanup("job", job_id)
     client.create_job(job_options(job_id, pool_id))
     client.create_task(job_id, task_options("sleeper", "/bin/sh -c 'sleep 3'"))
@@ -106,6 +112,7 @@ def test_heatmap_cells_change_state_live_and_open_the_node(
     expect(running).to_have_count(1)
     expect(running).to_have_text("▶")  # the state's glyph: colour is not the only signal
     assert page.evaluate("window.batchiteNoReload") is True  # the cells changed without a reload
+    expect(second).to_be_focused()  # and the focused cell kept the focus through the redraws
 
     label = running.get_attribute("aria-label")
     node_id = label.split(":")[0]
@@ -208,3 +215,24 @@ def test_delete_a_pool_with_a_keyboard_confirmation(
     wait_for(gone)
     page.reload()
     expect(page.get_by_role("link", name=pool_id)).to_have_count(0)
+
+
+def test_reboot_a_node_then_remove_it_from_its_pool(
+    signed_in: Any, portal: str, client: Any, uid: Any, cleanup: Any
+) -> None:
+    page = signed_in
+    pool_id = uid("node-actions")
+    cleanup("pool", pool_id)
+    client.create_pool(pool_options(pool_id, dedicated=1))
+    node = wait_for(lambda: next((n for n in client.list_nodes(pool_id) if n.state == "idle"), None))
+    page.goto(f"{portal}/a/{ACCOUNT}/pools/{pool_id}/nodes/{node.id}")
+    expect(page.locator("#node-details")).to_contain_text("idle")
+    page.get_by_role("button", name="Reboot").click()
+    page.wait_for_url(f"{portal}/a/{ACCOUNT}/pools/{pool_id}/nodes/{node.id}")
+    wait_for(lambda: client.get_node(pool_id, node.id).last_boot_time > node.last_boot_time)
+    expect(page.locator("#node-details")).to_contain_text("idle")
+
+    page.get_by_role("button", name="Remove from pool").click()
+    page.wait_for_url(f"{portal}/a/{ACCOUNT}/pools/{pool_id}")
+    expect(page.locator("#heatmap")).to_contain_text("This pool has no nodes.")  # live, once it has left
+    assert client.get_pool(pool_id).target_dedicated_nodes == 0
