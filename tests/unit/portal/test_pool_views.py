@@ -43,6 +43,10 @@ def test_the_legend_counts_each_state_present() -> None:
     assert '<span class="legend-state">idle</span> <span class="legend-count">4</span>' in legend
     assert '<span class="legend-state">running</span> <span class="legend-count">3</span>' in legend
     assert 'total <span class="legend-count">7</span>' in legend
+    assert "low-priority" not in legend
+    assert 'round cells: low-priority <span class="legend-count">1</span>' in legend_html(
+        [*cells, NodeCell("spot", NodeState.IDLE, False)]
+    )
 
 
 def test_a_pool_without_nodes_says_so() -> None:

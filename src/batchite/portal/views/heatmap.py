@@ -72,6 +72,9 @@ def legend_html(cells: list[NodeCell]) -> str:
         f'<span class="legend-state">{state}</span> <span class="legend-count">{count}</span></li>'
         for state, count in state_counts(cells).items()
     ]
+    low = sum(1 for cell in cells if not cell.dedicated)
+    if low:
+        items.append(f'<li class="legend-kind">round cells: low-priority <span class="legend-count">{low}</span></li>')
     total = f'<li class="legend-total">total <span class="legend-count">{len(cells)}</span></li>'
     return f'<ul class="legend" aria-label="Nodes by state">{"".join(items)}{total}</ul>'
 
