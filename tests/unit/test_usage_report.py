@@ -4,11 +4,19 @@ by VM size, jobs' node-hours from their tasks' runs (by slot), costs at the user
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
-from batchite.domain.entities.records import NodeUsageRecord
-from batchite.service.prices import PriceTable, VmPrice
+from batchite.clock import ManualClock
+from batchite.domain.entities import Job, NodeUsage, Task
+from batchite.domain.entities.records import NodeUsageRecord, RunUsage
+from batchite.domain.urls import Urls
+from batchite.scheduler import Scheduler
+from batchite.service.accounts import AccountRegistry
+from batchite.service.context import ServiceContext
+from batchite.service.prices import InMemoryPrices, PriceService, PriceTable, VmPrice
 from batchite.service.usage_report import (
     UNKNOWN_SIZE,
     LiveNode,
@@ -16,10 +24,13 @@ from batchite.service.usage_report import (
     Period,
     PoolFacts,
     TaskRun,
+    UsageReports,
     aggregate,
     job_spans,
     pool_spans,
 )
+from batchite.store.sqlite import SqliteStore
+from batchite.wire import models
 
 T0 = datetime(2026, 12, 1, tzinfo=UTC)
 H = timedelta(hours=1)
@@ -131,3 +142,54 @@ def test_costs_at_prices_and_unpriced_cells() -> None:
     assert table.total.cost is None and not table.complete
     priced = PriceTable(prices=[VmPrice(vm_size="standard_d2s_v3", dedicated=0.1, low_priority=0.02)])
     assert aggregate(spans, Period(None, at(10)), priced).total.cost == pytest.approx(1.2 + 0.02)
+
+
+def stored_task(task_id: str, state: str, start: float, end: float | None, node: str, **extra: Any) -> Task:
+    wire = models.BatchTask(
+        id=task_id,
+        command_line="x",
+        creation_time=at(0),
+        state=models.BatchTaskState(state),
+        state_transition_time=at(0),
+        execution_info=models.BatchTaskExecutionInfo(
+            start_time=at(start), end_time=at(end) if end is not None else None, retry_count=0, requeue_count=0
+        ),
+        node_info=models.BatchNodeInfo(pool_id="p", node_id=node),
+        **extra,
+    )
+    return Task("acct", "job", wire)
+
+
+def test_the_report_reads_the_store_of_its_account_only(tmp_path: Path) -> None:
+    clock = ManualClock(at(10))
+    store = SqliteStore(tmp_path / "b.db", clock)
+    ledger = [("acct", left("p", "gone", "standard_a1", 1, 3, dedicated=False)), ("other", left("p", "x", "s", 0, 9))]
+    for account, record in ledger:
+        store.node_usage.insert(NodeUsage(account, "p", record))
+    job = models.BatchJob(
+        id="job",
+        creation_time=at(0),
+        state=models.BatchJobState.ACTIVE,
+        state_transition_time=at(0),
+        pool_info=models.BatchPoolInfo(pool_id="p"),
+    )
+    store.jobs.insert(Job("acct", "", job))
+    retried = stored_task("retried", "completed", 8, 9, "gone")
+    retried.internal.usage = RunUsage(wall_clock_seconds=3 * 3600)  # 2 h before its last run
+    for task in [stored_task(f"t{i}", "completed", 1, 2, "gone") for i in range(1200)] + [retried]:
+        store.tasks.insert(task)
+    store.flush()
+    ctx = ServiceContext(store, cast(Scheduler, None), clock, AccountRegistry([]), Urls(lambda _: ""))
+    prices = PriceService(InMemoryPrices())
+    prices.replace("acct", PriceTable(prices=[VmPrice(vm_size="standard_a1", low_priority=0.5)]))
+    report = UsageReports(ctx, prices).report("acct", None)
+    assert [(r.owner, r.vm_size, r.low_priority_hours) for r in report.pools.rows] == [
+        ("p", "standard_a1", pytest.approx(2.0))
+    ]
+    (job_row,) = report.jobs.rows  # read in pages: every one of the 1,201 tasks counted
+    assert job_row.low_priority_hours == pytest.approx(1200 + 3)
+    assert job_row.low_priority_cost == pytest.approx(0.5 * 1203)
+    assert report.unpriced == [] and report.pools.complete
+    last_hours = UsageReports(ctx, prices).report("acct", at(7)).jobs.rows[0]
+    assert last_hours.hours == pytest.approx(2.0)  # 1 h of the retries' time and the last run
+    store.close()

@@ -122,6 +122,8 @@ class UsageReport:
     jobs: UsageTable
     sizes: UsageTable  # the pools' node-hours by VM size
     unpriced: list[str]  # VM sizes with hours and a missing price
+    pool_ids: set[str] = field(default_factory=set)  # the pools that still exist (lower-cased ids)
+    job_ids: set[str] = field(default_factory=set)  # the jobs that still exist
 
 
 def _cost(hours: float, price: float | None) -> float | None:
@@ -294,7 +296,9 @@ class UsageReports:
             span = attribution.live_span(alive)
             by_pool.add(span)
             by_size.add(span)
+        job_ids: set[str] = set()
         for job in store.jobs.list(account, ""):
+            job_ids.add(job.key)
             after: int | None = 0
             while after is not None:  # in pages: the store's lock is held for one page at a time
                 page = store.tasks.page(account, job.key, after, TASK_PAGE)
@@ -308,7 +312,16 @@ class UsageReports:
         prices = self.prices.table(account)
         sizes = by_size.table(prices)
         unpriced = [r.vm_size for r in sizes.rows if r.dedicated_cost is None or r.low_priority_cost is None]
-        return UsageReport(period, prices.currency, by_pool.table(prices), by_job.table(prices), sizes, unpriced)
+        return UsageReport(
+            period,
+            prices.currency,
+            by_pool.table(prices),
+            by_job.table(prices),
+            sizes,
+            unpriced,
+            pool_ids={p.id.lower() for p in pools},
+            job_ids=job_ids,
+        )
 
 
 def _task_run(job_id: str, wire: BatchTask, earlier_seconds: float) -> TaskRun | None:
