@@ -44,7 +44,7 @@ POOL, JOB, HELLO = "demo-pool", "demo-job", "hello"
 VM_SIZE = "standard_d2s_v3"
 TASKS = 300  # quick tasks in the demo job
 FAILING_EVERY = 17  # one task in this many exits 3
-MAX_HEIGHT = 3200  # px: a longer page is cut there (keeps each PNG small)
+MAX_HEIGHT = 2400  # px: a longer page is cut there (keeps each PNG small)
 LIVE_WAIT = 8.0  # s: how long a page's live parts may take to fill
 
 
