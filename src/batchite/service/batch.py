@@ -24,6 +24,7 @@ from batchite.service.packages import PackageService
 from batchite.service.pools import PoolService
 from batchite.service.prices import InMemoryPrices, PriceRepository, PriceService, PriceTable
 from batchite.service.statistics import StatisticsService
+from batchite.service.task_table import TaskTable
 from batchite.service.tasks import TaskService
 from batchite.service.usage_report import UsageReports
 from batchite.storage.linked import LinkedStorage
@@ -64,6 +65,7 @@ class BatchService:
         self.batch_accounts = BatchAccountService(self.ctx)  # management's accounts; per-account quotas
         self.prices = PriceService(prices or InMemoryPrices())  # the portal's price tables
         self.usage_reports = UsageReports(self.ctx, self.prices)
+        self.task_table = TaskTable(self.ctx)  # the portal's sorted, filtered task pages and charts
 
     @classmethod
     def local(

@@ -129,7 +129,8 @@ class StatisticsService:
             if node.wire.is_dedicated is not False and node.wire.allocation_time is not None:
                 seconds += max(0.0, (now - node.wire.allocation_time).total_seconds())
         for left in store.node_usage.list(pool.account, pool.key):
-            if left.wire.start >= created:  # not of an earlier pool of the same id
+            # not of an earlier pool of the same id, nor a low-priority node (older records: dedicated)
+            if left.wire.start >= created and left.wire.dedicated is not False:
                 seconds += max(0.0, (left.wire.end - left.wire.start).total_seconds())
         return BatchPoolStatistics(
             url=url,

@@ -144,12 +144,14 @@ class Accumulator:
         self.period = period
         self.by_owner = by_owner
         self._hours: dict[tuple[str, str], list[float]] = {}
+        self._spelling: dict[str, str] = {}
 
     def add(self, span: NodeSpan) -> None:
         seconds = self.period.seconds(span.start, span.end) * span.share
         if seconds <= 0:
             return
-        key = (span.owner if self.by_owner else "", span.vm_size)
+        key = (span.owner if self.by_owner else "", span.vm_size.lower())  # VM sizes match in any case
+        self._spelling.setdefault(key[1], span.vm_size)  # shown as first seen
         cell = self._hours.get(key)
         if cell is None:
             cell = self._hours[key] = [0.0, 0.0]
@@ -159,9 +161,10 @@ class Accumulator:
         """The rows (those with time in the period), sorted by owner then VM size, priced."""
         table = UsageTable()
         total = table.total
-        for (owner, vm_size), (dedicated, low) in sorted(
-            self._hours.items(), key=lambda kv: (kv[0][0].lower(), kv[0][1].lower())
+        for (owner, size_key), (dedicated, low) in sorted(
+            self._hours.items(), key=lambda kv: (kv[0][0].lower(), kv[0][1])
         ):
+            vm_size = self._spelling[size_key]
             price = prices.find(vm_size)
             row = UsageRow(
                 owner,

@@ -17,7 +17,7 @@ from starlette.routing import BaseRoute, Route
 from batchite.domain.errors import BatchError
 from batchite.portal import charts, live
 from batchite.portal.context import Signed, account_page
-from batchite.service.task_table import PAGE_SIZES, TaskQuery, TaskSort, TaskTable, TaskTablePage
+from batchite.service.task_table import PAGE_SIZES, TaskQuery, TaskSort, TaskTablePage
 
 TABLE_ID = "task-table"
 CHART_EVERY = 5.0  # seconds between redraws of the charts while tasks run (else when counts change)
@@ -79,7 +79,7 @@ class TableView:
 
 async def table_view(signed: Signed, job_id: str, query: TaskQuery) -> TableView:
     try:
-        page = await TaskTable(signed.batch.ctx).page(signed.account, job_id, query)
+        page = await signed.batch.task_table.page(signed.account, job_id, query)
     except BatchError as err:
         if err.code in ("JobNotFound",):
             raise
@@ -118,7 +118,7 @@ def counts_html(signed: Signed, job_id: str) -> str:
 
 
 async def charts_html(signed: Signed, job_id: str) -> str:
-    table = TaskTable(signed.batch.ctx)
+    table = signed.batch.task_table
     try:
         job = signed.batch.jobs.get(signed.account, job_id)
         data = await table.charts(signed.account, job_id)

@@ -106,8 +106,10 @@ def form_rows(table: PriceTable, report: UsageReport | None) -> list[PriceRow]:
     """The saved rows, a row for each VM size used in the period without one, and blank rows."""
     rows = [PriceRow(p.vm_size, price_text(p.dedicated), price_text(p.low_priority)) for p in table.prices]
     if report is not None:
+        seen = {p.vm_size.lower() for p in table.prices}
         for size in report.unpriced:
-            if table.find(size) is None:
+            if size.lower() not in seen:  # one row a size, however its pools spell it
+                seen.add(size.lower())
                 rows.append(PriceRow(size, "", ""))
     return rows + [PriceRow("", "", "") for _ in range(BLANK_ROWS)]
 
