@@ -20,9 +20,12 @@ Source = Callable[[], str | Awaitable[str]]
 KEEPALIVE = 15.0  # seconds between comments that keep proxies from closing an idle stream
 
 
-def event(name: str, html: str) -> str:
-    data = "".join(f"data: {line}\n" for line in html.splitlines() or [""])
-    return f"event: {name}\n{data}\n"
+def event(name: str, html: str, event_id: str | None = None) -> str:
+    """One event; every line of `html` kept (a trailing newline too: the browser joins the data
+    lines with newlines). A bare CR, which would end an event's line, is written as `&#13;`."""
+    text = html.replace("\r\n", "\n").replace("\r", "&#13;")
+    data = "".join(f"data: {line}\n" for line in text.split("\n"))
+    return f"event: {name}\n{data}" + (f"id: {event_id}\n" if event_id is not None else "") + "\n"
 
 
 async def _render(source: Source) -> str:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from batchite.domain.errors import BatchError
+from batchite.portal.live import event as sse
 from batchite.portal.views.files import (
     Scope,
     clean_path,
@@ -17,7 +18,7 @@ from batchite.portal.views.files import (
     natural_key,
     page_of,
 )
-from batchite.portal.views.tail import as_html, complete_length, first_boundary, parse_offsets, sse
+from batchite.portal.views.tail import as_html, complete_length, first_boundary, parse_offsets
 from batchite.portal.views.task_form import TaskForm, parse_dependencies
 from batchite.service.files import FileInfo
 from batchite.wire.enums import ElevationLevel

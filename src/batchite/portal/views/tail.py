@@ -22,6 +22,7 @@ from starlette.responses import StreamingResponse
 
 from batchite.domain.errors import BatchError
 from batchite.portal.context import Signed
+from batchite.portal.live import KEEPALIVE, event
 from batchite.service import BatchService
 from batchite.service.files import FileLocation
 from batchite.wire.enums import BatchTaskState
@@ -29,7 +30,6 @@ from batchite.wire.enums import BatchTaskState
 TAIL_BYTES = 64 * 1024  # what a page starts with, and the most one push carries
 LOGS = ("stdout.txt", "stderr.txt")
 INTERVAL = 0.4  # seconds between looks at a running task's logs
-KEEPALIVE = 15.0
 
 
 def complete_length(data: bytes) -> int:
@@ -60,13 +60,6 @@ def as_html(data: bytes) -> str:
     line ends at a bare CR)."""
     text = data.decode("utf-8", errors="replace").replace("\r\n", "\n")
     return html.escape(text, quote=False).replace("\r", "&#13;")
-
-
-def sse(name: str, data: str, event_id: str | None = None) -> str:
-    """One event; every line of `data` kept (a trailing newline too: the browser joins the data lines
-    with newlines)."""
-    lines = "".join(f"data: {line}\n" for line in data.split("\n"))
-    return f"event: {name}\n{lines}" + (f"id: {event_id}\n" if event_id is not None else "") + "\n"
 
 
 @dataclass
@@ -161,7 +154,7 @@ def stream(
             try:
                 state = batch.tasks.get(account, job_id, task_id).wire.state
             except BatchError:
-                yield sse("end", "")
+                yield event("end", "")
                 return
             final = state == BatchTaskState.COMPLETED
             pushed = False
@@ -169,19 +162,19 @@ def stream(
             if sent.get("summary", shown) != digest(html_summary):
                 sent["summary"] = digest(html_summary)
                 pushed = True
-                yield sse("summary", html_summary)
+                yield event("summary", html_summary)
             for log in logs:
                 text = await read_new(batch, account, job_id, task_id, log, final)
                 if text:
                     pushed = True
-                    yield sse(log.key, text, offsets_id(logs))
+                    yield event(log.key, text, offsets_id(logs))
                 said = note(log, state.value)
                 if sent.get(log.key + "-note") != said:
                     sent[log.key + "-note"] = said
                     pushed = True
-                    yield sse(log.key + "-note", said)
+                    yield event(log.key + "-note", said)
             if final:
-                yield sse("end", "")
+                yield event("end", "")
                 return
             quiet = 0.0 if pushed else quiet + INTERVAL
             if quiet >= KEEPALIVE:
