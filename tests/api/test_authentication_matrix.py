@@ -219,8 +219,9 @@ def test_every_attack_is_refused_the_same_for_an_existing_and_a_missing_pool(
 
 def test_an_unknown_account_reads_as_a_wrong_key(two_accounts: ChildServer) -> None:
     path = f"/pools/{EXISTING}"
-    unknown = send(two_accounts.endpoint, signed_as(path, account="nosuchaccount", key=WRONG_KEY))
-    wrong = send(two_accounts.endpoint, signed_as(path, key=WRONG_KEY))
+    date = now_text()  # one date for both: the detail quotes the string to sign, date included
+    unknown = send(two_accounts.endpoint, signed_as(path, account="nosuchaccount", key=WRONG_KEY, date=date))
+    wrong = send(two_accounts.endpoint, signed_as(path, key=WRONG_KEY, date=date))
 
     def shape(response: httpx.Response, account: str) -> str:
         detail = {v["key"]: v["value"] for v in response.json()["values"]}["AuthenticationErrorDetail"]

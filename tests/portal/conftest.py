@@ -28,8 +28,10 @@ def chromium_path() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
+    """Chromium for the portal tests; gone when they end (Playwright's sync API keeps an event loop
+    running on this thread while it is open, where later tests call asyncio.run)."""
     executable = chromium_path()
     if executable is None:
         pytest.skip("Debian's chromium is not installed (scripts/system-packages installs it as root)")

@@ -158,7 +158,8 @@ Handler = Callable[[Signed], Awaitable[Response]]
 
 def account_page(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     """A page of one account: the session must hold it with a key the account still has (a
-    regenerated key signs it out); a POST must carry the CSRF token; a BatchError is shown as such."""
+    regenerated key signs it out); a POST must carry the CSRF token, and is answered once its change
+    is committed; a BatchError is shown as such."""
 
     async def endpoint(request: Request) -> Response:
         portal = portal_of(request)
@@ -177,9 +178,12 @@ def account_page(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
                 return forbidden(portal, request)
         signed = Signed(request, portal, session, account, form)
         try:
-            return await handler(signed)
+            response = await handler(signed)
         except BatchError as err:
             return signed.error(err)
+        if form is not None:
+            await portal.batch.committed()  # what a change did is on disk before it is shown done
+        return response
 
     endpoint.__name__ = handler.__name__
     endpoint.__doc__ = handler.__doc__
