@@ -94,14 +94,24 @@ def start_child_server(
     mgmt_port: serve the management plane there (0: on a free port); None: not at all;
     https_port: serve the data plane over HTTPS there too (0: on a free port); None: only with the
     management plane (on a free port)."""
-    port = port or free_port()
+    taken: set[int] = {p for p in (port, mgmt_port, https_port) if p}
+
+    def another_port() -> int:
+        """A free port none of the others is (the system may hand out a port just freed again)."""
+        found = free_port()
+        while found in taken:
+            found = free_port()
+        taken.add(found)
+        return found
+
+    port = port or another_port()
     data_dir = data_dir or Path(tempfile.mkdtemp(prefix="batchite-"))
     cmd = [sys.executable, "-m", "batchite.cli.main", "serve", "--port", str(port), "--data-dir", str(data_dir)]
     if mgmt_port == 0:
-        mgmt_port = free_port()
+        mgmt_port = another_port()
     cmd += ["--mgmt-port", str(mgmt_port or 0)]
     if https_port == 0 or (https_port is None and mgmt_port):
-        https_port = free_port()
+        https_port = another_port()
     cmd += ["--https-port", str(https_port or 0)]
     if "--keep-agents" in (extra_args or []):  # the agents outlive this server (restart tests)
         extra_args = [a for a in extra_args or [] if a != "--keep-agents"]
