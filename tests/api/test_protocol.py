@@ -317,3 +317,16 @@ def test_if_match_on_update_with_a_stale_etag_is_412(client: Any, pool: str) -> 
         )
     assert info.value.status_code == 412
     assert [(i.name, i.value) for i in client.get_pool(pool).metadata] == [("v", "1")]
+
+
+def test_no_such_resource_or_verb_is_the_batch_error(endpoint: str) -> None:
+    """What no client sends: a path that names no resource (404 InvalidUri with its path) and a verb
+    a resource does not take (405 UnsupportedHttpVerb), as the Batch error body."""
+    unknown = httpx.get(f"{endpoint}/no/such/resource")
+    assert unknown.status_code == 404
+    assert unknown.json()["code"] == "InvalidUri"
+    assert unknown.json()["values"] == [{"key": "UriPath", "value": "/no/such/resource"}]
+    verb = httpx.delete(f"{endpoint}/_batchite/health")
+    assert verb.status_code == 405
+    assert verb.json()["code"] == "UnsupportedHttpVerb"
+    assert "DELETE" in verb.json()["message"]["value"]

@@ -28,7 +28,7 @@ from batchite.api.routes import (
     pools,
     tasks,
 )
-from batchite.domain.errors import BatchError
+from batchite.domain.errors import no_such_route
 from batchite.service import BatchService
 
 
@@ -45,16 +45,7 @@ async def health(request: Request) -> Response:
 
 async def _unknown(request: Request, exc: Exception) -> Response:
     base = f"{request.url.scheme}://{request.headers.get('host', '')}"
-    status = getattr(exc, "status_code", 404)
-    if status == 405:
-        err = BatchError(405, "UnsupportedHttpVerb", f"The resource doesn't support the HTTP verb {request.method}.")
-    else:
-        err = BatchError(
-            404,
-            "InvalidUri",
-            "The requested URI does not represent any resource on the server.",
-            [("UriPath", request.url.path)],
-        )
+    err = no_such_route(getattr(exc, "status_code", 404), request.method, request.url.path)
     return error_response(err, str(uuid.uuid4()), base, head=request.method == "HEAD")
 
 

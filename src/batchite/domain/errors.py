@@ -70,3 +70,12 @@ def missing_property(name: str) -> BatchError:
 
 def conflict(code: str, message: str, values: Iterable[tuple[str, str]] = ()) -> BatchError:
     return BatchError(409, code, message, values)
+
+
+def no_such_route(status: int, method: str, path: str) -> BatchError:
+    """What a request to no resource (404 InvalidUri) or with a verb it does not take (405) is answered."""
+    if status == 405:
+        return BatchError(405, "UnsupportedHttpVerb", f"The resource doesn't support the HTTP verb {method}.")
+    return BatchError(
+        404, "InvalidUri", "The requested URI does not represent any resource on the server.", [("UriPath", path)]
+    )

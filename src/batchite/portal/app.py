@@ -12,7 +12,7 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from batchite.domain.errors import BatchError
+from batchite.domain.errors import no_such_route
 from batchite.portal import signin
 from batchite.portal.context import Portal, PortalSettings, portal_of
 from batchite.portal.formatting import FILTERS
@@ -30,16 +30,7 @@ def templates() -> Jinja2Templates:
 
 async def _unknown(request: Request, exc: Exception) -> Response:
     """No such page: said as the data plane says it, on a portal page."""
-    status = getattr(exc, "status_code", 404)
-    if status == 405:
-        err = BatchError(405, "UnsupportedHttpVerb", f"The resource doesn't support the HTTP verb {request.method}.")
-    else:
-        err = BatchError(
-            404,
-            "InvalidUri",
-            "The requested URI does not represent any resource on the server.",
-            [("UriPath", request.url.path)],
-        )
+    err = no_such_route(getattr(exc, "status_code", 404), request.method, request.url.path)
     return portal_of(request).render(request, "error.html", {"error": err}, err.status)
 
 

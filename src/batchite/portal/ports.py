@@ -9,8 +9,9 @@ from typing import Protocol
 class ResourceGroups(Protocol):
     """The management plane's resource groups, for creating a Batch account in one.
 
-    Calls may block (the management plane keeps its groups in a file): the portal runs them in a
-    thread. `ensure` raises a `batchite.domain.errors.BatchError` carrying the management plane's
+    Calls run on the event loop, as the management plane's own do (its groups are in memory, `ensure`
+    rewrites a small file), so the two never write the store at once. `ensure` raises a
+    `batchite.domain.errors.BatchError` carrying the management plane's
     error (InvalidResourceGroup, ResourceGroupBeingDeleted...)."""
 
     def names(self, subscription_id: str) -> list[str]:

@@ -10,7 +10,6 @@ served, the form says so.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from dataclasses import dataclass
 
@@ -164,7 +163,7 @@ async def _create(portal: Portal, values: dict[str, str]) -> BatchAccountRecord:
             (400, "AccountNameInvalid") if availability.reason == "Invalid" else (409, "AccountAlreadyExists")
         )
         raise BatchError(status, code, availability.message or "", [("AccountName", name)])
-    await asyncio.to_thread(groups.ensure, DEV_SUBSCRIPTION_ID, group, location)
+    groups.ensure(DEV_SUBSCRIPTION_ID, group, location)  # on the loop, as the management plane writes it
     record = accounts.create(DEV_SUBSCRIPTION_ID, group, name, location, None, storage_id)
     await portal.batch.committed()
     return record
