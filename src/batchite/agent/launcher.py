@@ -116,9 +116,26 @@ def spawn(
     """Start argv (argv[0] an absolute path) in cwd with exactly env, stdin /dev/null, in a session of
     its own; as uid/gid when given. Raises OSError as execve would (ENOENT, EACCES)."""
     switch = uid is not None and os.geteuid() == 0
-    if not _own_directory() or (switch and _numbers is None):
+    if switch and _numbers is None:
         return _popen(argv, cwd, env, stdout, stderr, uid, gid)
-    os.chdir(cwd)
+    if _own_directory():
+        os.chdir(cwd)
+        return _spawn_in_place(argv, env, stdout, stderr, uid, gid, switch)
+    home = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.chdir(cwd)
+        try:
+            return _spawn_in_place(argv, env, stdout, stderr, uid, gid, switch)
+        finally:
+            os.fchdir(home)
+    finally:
+        os.close(home)
+
+
+def _spawn_in_place(
+    argv: Sequence[str], env: dict[str, str], stdout: int, stderr: int, uid: int | None, gid: int | None, switch: bool
+) -> Child:
+    """posix_spawn in the current working directory (see spawn)."""
     actions = [
         (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
         (os.POSIX_SPAWN_DUP2, stdout, 1),

@@ -87,19 +87,36 @@ def _write_user_database(directory: Path, users: NodeUsers) -> None:
 
 def prepare_task_directory(task_dir: Path, users: NodeUsers | None, uid: int | None) -> None:
     """A task's directory and working directory (and the directories between them and the node
-    root), owned by the task's user and the pool's group."""
+    root), owned by the task's user and the pool's group. Only what is missing is made (a retry
+    finds its directory there): two directories for a new task of a job already seen."""
     wd = task_dir / "wd"
-    if wd.is_dir():
-        return
-    wd.mkdir(parents=True, exist_ok=True)
-    if users is None:
-        return
-    node_dirs = {sub for sub in NODE_SUBDIRS}
+    missing: list[Path] = []
     path = wd
-    while path.name not in node_dirs and path != path.parent:
-        mine = path in (wd, task_dir)
-        _own(path, users, uid if mine else None, GROUP_DIR if mine else NODE_DIR)
-        path = path.parent
+    while True:
+        try:
+            os.mkdir(path)
+        except FileNotFoundError:  # its parent is missing too: made first, then this one
+            if path == path.parent:
+                raise
+            missing.append(path)
+            path = path.parent
+            continue
+        except FileExistsError:
+            pass
+        else:
+            _own_new(path, task_dir, users, uid)
+        break
+    for path in reversed(missing):
+        try:
+            os.mkdir(path)
+        except FileExistsError:
+            continue
+        _own_new(path, task_dir, users, uid)
+
+
+def _own_new(path: Path, task_dir: Path, users: NodeUsers | None, uid: int | None) -> None:
+    mine = path in (task_dir, task_dir / "wd")
+    _own(path, users, uid if mine else None, GROUP_DIR if mine else NODE_DIR)
 
 
 def task_relative_dir(job_id: str, task_id: str) -> str:

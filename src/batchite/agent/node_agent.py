@@ -21,6 +21,7 @@ from batchite.agent.identity import Isolation, NodeUsers, spawn_as
 from batchite.agent.layout import NodeIdentity, TaskLaunch, environment, prepare_node, task_directory
 from batchite.agent.process import Launch, ProcessOutcome, ProcessRunner, RunningProcess
 from batchite.agent.protocol import AddNode, Message, NodeFailed, NodeReady, RunEnded
+from batchite.agent.run_journal import RunJournal
 from batchite.agent.safe_files import FileRefused, Tree
 
 log = logging.getLogger("batchite.agent")
@@ -38,7 +39,6 @@ class HostedNode:
 class RunRecord:
     node_id: str
     process: RunningProcess
-    pid_file: Path | None = None
 
 
 class NodeAgent:
@@ -48,7 +48,7 @@ class NodeAgent:
         isolation: Isolation,
         hide: list[str],
         report: Callable[[Message], None],
-        spawn_threads: int = 2,
+        spawn_threads: int = 0,
     ) -> None:
         self.state_dir = state_dir
         self.isolation = isolation
@@ -58,7 +58,7 @@ class NodeAgent:
         self.nodes: dict[str, HostedNode] = {}
         self.runs: dict[str, RunRecord] = {}
         self.ended: dict[str, ProcessOutcome] = {}  # reported, not yet acknowledged
-        (state_dir / "runs").mkdir(parents=True, exist_ok=True)
+        self.journal = RunJournal(state_dir)
 
     # -- nodes --------------------------------------------------------------------------
     def add_node(self, msg: AddNode) -> None:
@@ -126,18 +126,12 @@ class NodeAgent:
 
     def _spawned(self, run_id: str, pid: int) -> None:
         """Where a run's process is, on disk: if this agent dies, its processes can be found and ended."""
-        record = self.runs.get(run_id)
-        if record is None:
-            return
-        record.pid_file = self.state_dir / "runs" / run_id
-        with contextlib.suppress(OSError):
-            record.pid_file.write_text(f"{pid} {_start_time(pid)}\n")
+        if run_id in self.runs:
+            self.journal.started(run_id, pid)
 
     def _ended(self, run_id: str, node_id: str | None, outcome: ProcessOutcome) -> None:
-        record = self.runs.pop(run_id, None)
-        if record is not None and record.pid_file is not None:
-            with contextlib.suppress(OSError):
-                record.pid_file.unlink()
+        if self.runs.pop(run_id, None) is not None:
+            self.journal.ended(run_id)
         node = self.nodes.get(node_id) if node_id else None
         if node is not None:
             node.runs.discard(run_id)
@@ -167,36 +161,9 @@ class NodeAgent:
 
     def stop(self) -> None:
         self.runner.shutdown()
+        self.journal.close()
 
 
 def _not_started(message: str, code: str = "TaskProcessStartError") -> ProcessOutcome:
     now = datetime.now(tz=UTC)
     return ProcessOutcome(now, now, None, code, message)
-
-
-def _start_time(pid: int) -> str:
-    """The process's start time in clock ticks since boot (field 22 of /proc/PID/stat): with the
-    pid, it names the process even after pids wrap around."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return "0"
-    return stat.rsplit(")", 1)[1].split()[19]
-
-
-def kill_recorded_runs(state_dir: Path) -> int:
-    """End the processes an agent that is gone left running (by their pid files); how many."""
-    killed = 0
-    for pid_file in (state_dir / "runs").glob("*"):
-        try:
-            pid_text, start = pid_file.read_text().split()
-            pid = int(pid_text)
-        except (OSError, ValueError):
-            continue
-        if _start_time(pid) == start:  # the same process, not a later one with that pid
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pid, 9)
-                killed += 1
-        with contextlib.suppress(OSError):
-            pid_file.unlink()
-    return killed

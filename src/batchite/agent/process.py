@@ -22,7 +22,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
 
 from batchite.agent import launcher
 from batchite.agent.credentials import acting_as
@@ -99,11 +98,19 @@ def split_command_line(command_line: str) -> list[str]:
     return shlex.split(command_line)
 
 
-def _output(path: Path, launch: Launch) -> BinaryIO:
-    """stdout.txt or stderr.txt, new for each run, opened with the task user's rights (a symlink the
-    task left there leads nowhere it could not write itself); the user owns it."""
+_OUTPUT_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
+
+
+def _outputs(launch: Launch) -> tuple[int, int]:
+    """stdout.txt and stderr.txt (file descriptors), new for each run, opened with the task user's
+    rights (a symlink the task left there leads nowhere it could not write itself); the user owns them."""
     with acting_as(launch.spawn.uid, launch.spawn.gid):
-        return open(path, "wb")
+        out = os.open(launch.task_dir / "stdout.txt", _OUTPUT_FLAGS, 0o666)
+        try:
+            return out, os.open(launch.task_dir / "stderr.txt", _OUTPUT_FLAGS, 0o666)
+        except BaseException:
+            os.close(out)
+            raise
 
 
 def executable(name: str, cwd: Path, path: str | None) -> str:
@@ -119,7 +126,8 @@ def executable(name: str, cwd: Path, path: str | None) -> str:
 def _spawn(launch: Launch) -> Child:
     wd = launch.working_dir or (launch.task_dir / "wd")
     prepare_task_directory(launch.task_dir, launch.users, launch.spawn.uid)
-    wd.mkdir(parents=True, exist_ok=True)
+    if launch.working_dir is not None:
+        wd.mkdir(parents=True, exist_ok=True)
     argv = split_command_line(launch.command_line)
     if not argv:
         raise FileNotFoundError("empty command line")
@@ -127,8 +135,12 @@ def _spawn(launch: Launch) -> Child:
     argv[0] = executable(argv[0], wd, launch.env.get("PATH"))
     if spawn.prefix:
         argv = [*spawn.prefix, *argv]
-    with _output(launch.task_dir / "stdout.txt", launch) as out, _output(launch.task_dir / "stderr.txt", launch) as err:
-        return launcher.spawn(argv, str(wd), launch.env, out.fileno(), err.fileno(), spawn.uid, spawn.gid)
+    out, err = _outputs(launch)
+    try:
+        return launcher.spawn(argv, str(wd), launch.env, out, err, spawn.uid, spawn.gid)
+    finally:
+        os.close(out)
+        os.close(err)
 
 
 def _stage_out_as_user(staging: TaskStaging, launch: Launch, code: int) -> TaskFailure | None:
@@ -146,10 +158,13 @@ def exit_status(returncode: int) -> int:
 
 
 class ProcessRunner:
-    def __init__(self, spawn_threads: int = 2, stage_threads: int = 4, transfer_threads: int = 8) -> None:
-        self._pool = ThreadPoolExecutor(
-            max_workers=spawn_threads, thread_name_prefix="spawn", initializer=launcher.prepare_thread
-        )
+    def __init__(self, spawn_threads: int = 0, stage_threads: int = 4, transfer_threads: int = 8) -> None:
+        """spawn_threads: 0 spawns on the event loop itself (the fastest: a spawn holds the GIL
+        anyway, and a handoff to a thread costs more than the spawn); tasks with resource files
+        are spawned from the staging threads once their files are in."""
+        self._pool: ThreadPoolExecutor | None = None
+        if spawn_threads:
+            self._pool = ThreadPoolExecutor(spawn_threads, "spawn", initializer=launcher.prepare_thread)
         self._stage_pool = ThreadPoolExecutor(  # tasks with resource files are spawned from there
             max_workers=stage_threads, thread_name_prefix="stage", initializer=launcher.prepare_thread
         )
@@ -162,10 +177,21 @@ class ProcessRunner:
         self._running.add(rp)
         if launch.staging is not None and launch.staging.has_stage_in():
             fut = loop.run_in_executor(self._stage_pool, self._stage_and_spawn, rp)
+            fut.add_done_callback(lambda f: self._spawned(rp, f.exception(), None if f.exception() else f.result()))
+        elif self._pool is None:
+            loop.call_soon(self._spawn_here, rp)  # once the caller has noted the run
         else:
             fut = loop.run_in_executor(self._pool, _spawn, launch)
-        fut.add_done_callback(lambda f: self._spawned(rp, f))
+            fut.add_done_callback(lambda f: self._spawned(rp, f.exception(), None if f.exception() else f.result()))
         return rp
+
+    def _spawn_here(self, rp: RunningProcess) -> None:
+        try:
+            child = _spawn(rp.launch)
+        except Exception as exc:
+            self._spawned(rp, exc, None)
+            return
+        self._spawned(rp, None, child)
 
     def _stage_and_spawn(self, rp: RunningProcess) -> Child:
         """On a staging thread: packages and resource files, then the process (unless killed meanwhile)."""
@@ -186,8 +212,7 @@ class ProcessRunner:
         if rp.on_exit is not None:
             rp.on_exit(outcome)
 
-    def _spawned(self, rp: RunningProcess, fut: asyncio.Future[Child]) -> None:
-        exc = fut.exception()
+    def _spawned(self, rp: RunningProcess, exc: BaseException | None, popen: Child | None) -> None:
         if isinstance(exc, StageError):
             self._finish(
                 rp,
@@ -209,7 +234,7 @@ class ProcessRunner:
                 code, message = "TaskProcessStartError", str(exc)
             self._finish(rp, ProcessOutcome(rp.start_time, _now(), None, code, message))
             return
-        popen = fut.result()
+        assert popen is not None
         rp.popen = popen
         rp.start_time = _now()
         if rp.on_spawned is not None:
@@ -278,4 +303,5 @@ class ProcessRunner:
     def shutdown(self) -> None:
         self.kill_all()
         for pool in (self._pool, self._stage_pool, self._transfer_pool):
-            pool.shutdown(wait=False, cancel_futures=True)
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)

@@ -24,7 +24,6 @@ from typing import Any
 
 from batchite.agent.identity import Isolation
 from batchite.agent.layout import TaskLaunch
-from batchite.agent.node_agent import kill_recorded_runs
 from batchite.agent.protocol import (
     AddNode,
     FileRequest,
@@ -38,6 +37,7 @@ from batchite.agent.protocol import (
     Start,
     Stop,
 )
+from batchite.agent.run_journal import kill_recorded_runs
 from batchite.agent.safe_files import FileInfo, FileRefused
 from batchite.compute.agents import AgentLink, agent_token, start_agent_process
 from batchite.compute.protocol import Durable, NodeEvents, NodeSpec, ProcessOutcome

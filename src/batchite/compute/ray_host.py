@@ -18,7 +18,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from batchite.agent.node_agent import kill_recorded_runs
+from batchite.agent.run_journal import kill_recorded_runs
 from batchite.compute.agents import START_TIMEOUT, agent_command
 from batchite.compute.local import PASS_THROUGH
 

@@ -1,0 +1,1 @@
+"""Batchite's benchmarks: `python -m bench` runs each row beside its reference (see runner.py)."""
