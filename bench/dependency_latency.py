@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
-import uuid
 
 from azure.batch import BatchClient
-from azure.batch import models as m
 from azure.core.credentials import AzureNamedKeyCredential
-from bench_pool import ubuntu_pool
+from rowkit import chain
 
 from batchite.cli.server import start_child_server
 from batchite.service.accounts import DEV_ACCOUNT_KEY, DEV_ACCOUNT_NAME
@@ -24,28 +21,7 @@ from batchite.service.accounts import DEV_ACCOUNT_KEY, DEV_ACCOUNT_NAME
 
 def run(endpoint: str, n: int) -> list[float]:
     client = BatchClient(endpoint=endpoint, credential=AzureNamedKeyCredential(DEV_ACCOUNT_NAME, DEV_ACCOUNT_KEY))
-    suffix = uuid.uuid4().hex[:6]
-    pool_id, job_id = f"deps-pool-{suffix}", f"deps-job-{suffix}"
-    client.create_pool(ubuntu_pool(pool_id, dedicated=1, slots=2))
-    client.create_job(
-        m.BatchJobCreateOptions(id=job_id, pool_info=m.BatchPoolInfo(pool_id=pool_id), uses_task_dependencies=True)
-    )
-    tasks = [
-        m.BatchTaskCreateOptions(
-            id=f"t{i}",
-            command_line="/bin/true",
-            depends_on=m.BatchTaskDependencies(task_ids=[f"t{i - 1}"]) if i else None,
-        )
-        for i in range(n)
-    ]
-    client.create_tasks(job_id, tasks)
-    while client.get_job_task_counts(job_id).task_counts.completed < n:
-        time.sleep(0.2)
-    done = {t.id: t for t in client.list_tasks(job_id)}
-    latencies = []
-    for i in range(1, n):
-        before, after = done[f"t{i - 1}"].execution_info, done[f"t{i}"].execution_info
-        latencies.append((after.start_time - before.end_time).total_seconds() * 1000)
+    pool_id, job_id, latencies = chain(client, n)
     client.begin_delete_job(job_id, polling_interval=0).result()
     client.begin_delete_pool(pool_id, polling_interval=0).result()
     client.close()
