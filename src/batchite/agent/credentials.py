@@ -14,10 +14,36 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+_PR_SET_PDEATHSIG, _PR_GET_PDEATHSIG = 1, 2
+
+
+def _parent_death_signal() -> int:
+    found = ctypes.c_int(0)
+    _libc.prctl(_PR_GET_PDEATHSIG, ctypes.byref(found))
+    return found.value
+
+
+# The signal this process gets when its parent dies (a Ray actor's agent: SIGTERM), and that parent.
+# The kernel clears it whenever the thread holding it changes a user or group id, as the agent's
+# event loop thread does for a moment at every spawn: `restore_parent_death_signal` sets it again.
+_DEATH_SIGNAL = _parent_death_signal()
+_PARENT = os.getppid()
+
+
+def restore_parent_death_signal() -> None:
+    """After the main thread changed ids: the parent-death signal set again; if the parent died in
+    between, the signal is raised now."""
+    if not _DEATH_SIGNAL or threading.current_thread() is not threading.main_thread():
+        return
+    _libc.prctl(_PR_SET_PDEATHSIG, ctypes.c_ulong(_DEATH_SIGNAL))
+    if os.getppid() != _PARENT:
+        signal.raise_signal(_DEATH_SIGNAL)
 
 
 def _set(call: ctypes._NamedFuncPointer, wanted: int) -> None:
@@ -45,6 +71,7 @@ def acting_as(uid: int | None, gid: int | None) -> Iterator[None]:
             _set(_libc.setfsuid, 0)
     finally:
         _set(_libc.setfsgid, 0)
+        restore_parent_death_signal()
 
 
 def drop_supplementary_groups() -> None:

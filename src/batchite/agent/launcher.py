@@ -27,6 +27,8 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from batchite.agent.credentials import restore_parent_death_signal
+
 _SYSCALLS = {"x86_64": (117, 119), "aarch64": (147, 149)}  # setresuid, setresgid
 _CLONE_FS = 0x200
 _DEFAULT_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -164,6 +166,7 @@ def _spawn_in_place(
             _restore(set_uid)
     finally:
         _restore(set_gid)
+        restore_parent_death_signal()
     return Child(pid)
 
 
