@@ -21,7 +21,7 @@ from batchite.scheduler import SchedulerSettings
 from batchite.service import BatchService
 from batchite.service.accounts import DEV_ACCOUNT_KEY, DEV_ACCOUNT_NAME, Account, AccountRegistry
 from batchite.service.batch_accounts import BatchAccountError, QuotaChange
-from batchite.store.sqlite import SqliteStore
+from batchite.store.sqlite import SCHEMA_VERSION, SqliteStore
 from batchite.wire.models import (
     BatchJobCreateOptions,
     BatchJobScheduleCreateOptions,
@@ -247,7 +247,7 @@ def test_a_schema_4_data_directory_opens_and_keeps_its_data(tmp_path: Path) -> N
     store = SqliteStore(path)
     try:
         assert store.accounts.list() == []
-        assert int(store.db.conn.execute("PRAGMA user_version").fetchone()[0]) == 5
+        assert int(store.db.conn.execute("PRAGMA user_version").fetchone()[0]) == SCHEMA_VERSION
     finally:
         store.close()
 

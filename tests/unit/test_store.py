@@ -485,6 +485,69 @@ def test_aggregate_empty(store: SqliteStore) -> None:
     assert state_result_rows(store, "acc", "nothing") == []
 
 
+def counted_from_rows(store: SqliteStore, account: str, job_key: str) -> set[tuple[Any, ...]]:
+    rows = store.db.conn.execute(
+        "SELECT state, result, COUNT(*), SUM(slots) FROM entities WHERE account=? AND kind='task' AND parent=? "
+        "GROUP BY state, result",
+        (account, job_key),
+    ).fetchall()
+    return {(state, result, n, slots) for state, result, n, slots in rows}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["insert", "update", "delete", "delete_all"]),
+            st.sampled_from(["a", "b", "c", "d"]),
+            st.sampled_from([TaskState.ACTIVE, TaskState.RUNNING, TaskState.COMPLETED]),
+            st.sampled_from([None, "success", "failure"]),
+            st.sampled_from([None, 1, 3]),
+        ),
+        max_size=30,
+    )
+)
+def test_the_kept_counts_are_always_those_of_the_rows(store: SqliteStore, ops: list[tuple[Any, ...]]) -> None:
+    store.tasks.delete_all("acc", "j")
+    for op, id_, state, result, slots in ops:
+        if op == "delete":
+            store.tasks.delete("acc", "j", id_)
+        elif op == "delete_all":
+            store.tasks.delete_all("acc", "j")
+        else:
+            result = result if state == TaskState.COMPLETED else None
+            t = task(id_, parent="j", state=state, result=result, required_slots=slots)
+            existing = store.tasks.get("acc", "j", id_)
+            if existing is not None:
+                t.seq = existing.seq
+                store.tasks.update(t)
+            else:
+                store.tasks.insert(t)
+        assert set(state_result_rows(store, "acc", "j")) == counted_from_rows(store, "acc", "j")
+
+
+def test_a_schema_5_data_directory_gets_its_task_counts(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    s1 = SqliteStore(path)
+    s1.tasks.insert(task("t1", parent="j", state=TaskState.ACTIVE))
+    s1.tasks.insert(task("t2", parent="j", state=TaskState.COMPLETED, result="success", required_slots=2))
+    s1.close()
+    conn = sqlite3.connect(path)
+    conn.execute("DROP TABLE task_counts")
+    for name in ("insert", "update", "delete"):
+        conn.execute(f"DROP TRIGGER task_counts_{name}")
+    conn.execute("PRAGMA user_version=5")
+    conn.commit()
+    conn.close()
+    s2 = SqliteStore(path)
+    try:
+        assert set(state_result_rows(s2, "acc", "j")) == {("active", None, 1, 1), ("completed", "success", 1, 2)}
+        s2.tasks.insert(task("t3", parent="j", state=TaskState.ACTIVE))
+        assert ("active", None, 2, 2) in state_result_rows(s2, "acc", "j")
+    finally:
+        s2.close()
+
+
 # -- persistence ----------------------------------------------------------------------------------
 
 
@@ -634,3 +697,22 @@ def test_reads_see_uncommitted_writes_of_the_same_store(tmp_path: Path, clock: M
             s.close()
 
     asyncio.run(main())
+
+
+def test_a_write_before_commit_is_made_once_per_key_in_the_commit(tmp_path: Path, clock: ManualClock) -> None:
+    store = SqliteStore(tmp_path / "b.db", clock)
+    try:
+        made: list[str] = []
+        j = store.jobs.insert(job("j1"))
+        store.flush()
+        for n in range(3):
+            store.write_before_commit("totals", lambda n=n: made.append(f"write {n}"))
+        store.write_before_commit("other", lambda: made.append("other"))
+        store.write_before_commit("late", lambda: (made.append("late"), store.jobs.update(j)))
+        assert made == [] and committed_rows(tmp_path / "b.db") == 1
+        store.flush()
+        assert made == ["write 2", "other", "late"]
+        store.flush()
+        assert made == ["write 2", "other", "late"]
+    finally:
+        store.close()

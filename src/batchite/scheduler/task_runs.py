@@ -282,7 +282,15 @@ class TaskRunner:
             add(job.internal.totals, before, -1)
         if after is not None:
             add(job.internal.totals, share(after))
-        self.store.jobs.update(job, modified=False)
+        if live is None:
+            self.store.jobs.update(job, modified=False)
+            return
+        # A live job's totals are written once per commit, however many of its tasks changed.
+        self.store.write_before_commit(("job totals", account, job_key), partial(self._write_totals, live))
+
+    def _write_totals(self, live: LiveJob) -> None:
+        if self.projection.jobs.get((live.account, live.key)) is live:  # not deleted meanwhile
+            self.store.jobs.update(live.entity, modified=False)
 
     # -- stops the API (and the other parts) ask for --------------------------------------
     def stop(self, job: LiveJob, task: LiveTask, reason: KillReason, entity: Task | None = None) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import builtins
 import enum
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, NamedTuple, Protocol, TypeVar
@@ -218,6 +218,12 @@ class Store(Protocol):
 
     def next_number(self, name: str) -> int:
         """The next number of a counter that only grows (0 first), stored with everything else."""
+        ...
+
+    def write_before_commit(self, key: Hashable, write: Callable[[], None]) -> None:
+        """A write that can wait for the next commit and is made just before it, in its
+        transaction: given again for the same key before then, only the last one is made (a job's
+        totals change with each of its tasks and are written once per commit)."""
         ...
 
     def flush(self) -> None:

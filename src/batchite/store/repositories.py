@@ -32,6 +32,17 @@ _COLUMNS = "parent, doc, extra, etag, last_modified, seq"
 FILTER_COLUMNS = {"id": "key", "state": "state", "lastModified": "last_modified"}
 
 
+# In place (an UPDATE when the row is there): only the indexes whose columns change are written,
+# and the task counts' triggers see one update rather than a deletion and an insertion.
+_UPSERT = (
+    "INSERT INTO entities (account, kind, parent, key, id, state, etag, last_modified, "
+    "seq, doc, extra, result, slots, expires) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+    "ON CONFLICT (account, kind, parent, key) DO UPDATE SET id=excluded.id, state=excluded.state, "
+    "etag=excluded.etag, last_modified=excluded.last_modified, seq=excluded.seq, doc=excluded.doc, "
+    "extra=excluded.extra, result=excluded.result, slots=excluded.slots, expires=excluded.expires"
+)
+
+
 def _state_text(value: Any) -> str:
     return "" if value is None else str(value)
 
@@ -66,8 +77,7 @@ class SqliteRepository(Generic[E]):
         with self.db.lock:
             self.db.begin()
             self.db.conn.execute(
-                "INSERT OR REPLACE INTO entities (account, kind, parent, key, id, state, etag, last_modified, "
-                "seq, doc, extra, result, slots, expires) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                _UPSERT,
                 (
                     entity.account,
                     self.kind,
@@ -299,14 +309,14 @@ class TaskRepository(SqliteRepository[Task]):
             )
 
     def counts(self, account: str, job_key: str) -> builtins.list[StateCount]:
-        """From the covering index: tasks (and slots) by state and result."""
+        """Tasks (and their slots) by state and result, from the table the store's triggers keep
+        (store/task_counts.py): a few rows, however many tasks the job has."""
         with self.db.lock:
             rows = self.db.conn.execute(
-                "SELECT state, result, COUNT(*), SUM(slots) FROM entities "
-                "WHERE account=? AND kind=? AND parent=? GROUP BY state, result",
-                (account, self.kind, job_key),
+                "SELECT state, result, tasks, slots FROM task_counts WHERE account=? AND job=? AND tasks > 0",
+                (account, job_key),
             ).fetchall()
-        return [StateCount(str(state), result, int(count), int(slots or 0)) for state, result, count, slots in rows]
+        return [StateCount(str(state), result or None, int(count), int(slots)) for state, result, count, slots in rows]
 
     def multi_instance(self, account: str, job_key: str) -> builtins.list[Task]:
         return self._select(account, job_key, where="json_extract(doc, '$.multiInstanceSettings') IS NOT NULL")

@@ -8,7 +8,8 @@ after its change is on disk, and a burst of writes shares a commit.
 One table holds every kind: the wire part and the internal part as JSON, and beside them the
 columns queries need (state, a task's result and required slots, and when a completed task's
 directory expires). The Batch accounts created through management have a table of their own
-(store/accounts.py). A data directory of an earlier schema (3 or 4) is migrated when it opens.
+(store/accounts.py); each job's task counts too, kept by triggers (store/task_counts.py). A data
+directory of an earlier schema (3 to 5) is migrated when it opens.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import asyncio
 import sqlite3
 import threading
 import time
+from collections.abc import Callable, Hashable
 from pathlib import Path
 
 from batchite.clock import Clock, SystemClock, format_time
@@ -36,10 +38,11 @@ from batchite.domain.retention import retention_expiry
 from batchite.domain.states import TaskState
 from batchite.store.accounts import ACCOUNTS_TABLE, SqliteAccountRepository
 from batchite.store.repositories import JobRepository, SqliteRepository, TaskRepository
+from batchite.store.task_counts import FILL_TASK_COUNTS, TASK_COUNT_TRIGGERS, TASK_COUNTS_TABLE
 from batchite.wire.models import BatchTask
 from batchite.wire.types import decode
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 MIGRATES_FROM = 3  # the oldest schema `_migrate` brings up to SCHEMA_VERSION
 COMMIT_DELAY = 0.01  # seconds: how long the scheduler's own writes may wait to share a commit
 SCHEMA = (
@@ -67,6 +70,8 @@ CREATE INDEX IF NOT EXISTS entities_expires ON entities (expires) WHERE expires 
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
     + ACCOUNTS_TABLE
+    + TASK_COUNTS_TABLE
+    + TASK_COUNT_TRIGGERS
 )
 
 
@@ -96,6 +101,7 @@ class Database:
         self.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         self.lock = threading.RLock()  # only the CLI and tests touch the store off the loop
         self._in_tx = False
+        self._before_commit: dict[Hashable, Callable[[], None]] = {}
         self._commit_future: asyncio.Future[None] | None = None
         self._commit_timer: asyncio.TimerHandle | None = None
         self._commit_soon = False
@@ -105,7 +111,14 @@ class Database:
 
     def _migrate(self, version: int) -> None:
         """Schema 3 -> 4: the `expires` column (and its index), filled in for the completed tasks.
-        Schema 4 -> 5: the `batch_accounts` table (created with the schema, empty)."""
+        Schema 4 -> 5: the `batch_accounts` table (created with the schema, empty).
+        Schema 5 -> 6: the `task_counts` table, filled from the tasks (store/task_counts.py)."""
+        if version < 6:
+            self.conn.execute("BEGIN")
+            self.conn.execute(TASK_COUNTS_TABLE)
+            self.conn.execute("DELETE FROM task_counts")
+            self.conn.execute(FILL_TASK_COUNTS)
+            self.conn.execute("COMMIT")
         if version >= 4:
             return
         self.conn.execute("BEGIN")
@@ -158,8 +171,17 @@ class Database:
         if fut is not None and not fut.done():
             fut.set_result(None)
 
+    def write_before_commit(self, key: Hashable, write: Callable[[], None]) -> None:
+        with self.lock:
+            self.begin()
+            self._before_commit[key] = write
+
     def flush(self) -> None:
         with self.lock:
+            while self._before_commit:  # a write may ask for another
+                writes, self._before_commit = self._before_commit, {}
+                for write in writes.values():
+                    write()
             if self._in_tx:
                 self.conn.execute("COMMIT")
                 self._in_tx = False
@@ -209,6 +231,9 @@ class SqliteStore:
                 (name,),
             ).fetchone()
         return int(row[0])
+
+    def write_before_commit(self, key: Hashable, write: Callable[[], None]) -> None:
+        self.db.write_before_commit(key, write)
 
     def flush(self) -> None:
         self.db.flush()

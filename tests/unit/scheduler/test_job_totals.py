@@ -10,6 +10,7 @@ from tests.unit.scheduler.fakes import FakeBackend, Harness
 
 
 def stored(h: Harness, job_id: str = "j") -> Job:
+    h.store.flush()  # a live job's totals are written with the next commit
     found = h.store.jobs.get(h.account, "", job_id)
     assert found is not None
     return found
