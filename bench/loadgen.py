@@ -12,8 +12,8 @@ reading its answer's last byte), answers that were not 200, and the CPU seconds 
 The bare endpoint: a Starlette application answering a small JSON body on the data plane's task
 paths (and the health probe), served by uvicorn as `batchite serve` serves its data plane: the
 same http protocol class (LimitedHttpToolsProtocol), logging off, run by the same `serve_all` on
-the loop asyncio.run makes. If src/batchite/cli/main.py changes its loop or http options, change
-`serve_bare` to match.
+the same event loop (`run_event_loop`: uvloop). If src/batchite/cli/main.py changes its loop or
+http options, change `serve_bare` to match.
 
     python bench/loadgen.py load < spec.json     (spec: see `load`; the result as JSON on stdout)
     python bench/loadgen.py bare --port PORT     (the bare endpoint, until terminated)
@@ -228,13 +228,14 @@ def bare_app() -> Any:
 def serve_bare(port: int) -> None:
     import uvicorn
 
+    from batchite.agent.event_loop import run_event_loop
     from batchite.api.http_limits import LimitedHttpToolsProtocol
     from batchite.cli.management import serve_all
 
     config = uvicorn.Config(
         bare_app(), host="127.0.0.1", port=port, log_level="warning", access_log=False, http=LimitedHttpToolsProtocol
     )
-    asyncio.run(serve_all(uvicorn.Server(config)))
+    run_event_loop(serve_all(uvicorn.Server(config)))
 
 
 class BareServer:

@@ -75,14 +75,19 @@ def _format(value: float | None, unit: str = "") -> str:
     return f"{text} {unit}".strip()
 
 
-def table(figures: list[Figure]) -> str:
-    head = "| row | figure | reference | ratio | target | result |\n| --- | --- | --- | --- | --- | --- |\n"
+def table(figures: list[Figure], notes: bool = False) -> str:
+    """The figures as a Markdown table; with `notes`, a last column with each figure's notes."""
+    columns = ["row", "figure", "reference", "ratio", "target", "result"] + (["notes"] if notes else [])
+    head = "| " + " | ".join(columns) + " |\n|" + " --- |" * len(columns) + "\n"
     lines = []
     for f in figures:
         reference = f"{_format(f.reference, f.unit)} ({f.reference_name})" if f.reference is not None else "-"
         ratio = f"{f.ratio:.2f}" if f.ratio is not None else "-"
         result = "pass" if f.passed else "FAIL"
-        lines.append(f"| {f.label} | {_format(f.value, f.unit)} | {reference} | {ratio} | {f.target} | {result} |")
+        cells = [f.label, _format(f.value, f.unit), reference, ratio, f.target, result]
+        if notes:
+            cells.append(f.notes.replace("|", "/") or "-")
+        lines.append("| " + " | ".join(cells) + " |")
     return head + "\n".join(lines) + "\n"
 
 
@@ -131,7 +136,9 @@ def run_rows(names: list[str], context: Context) -> list[Figure]:
 def write_results(figures: list[Figure]) -> None:
     RESULTS.mkdir(exist_ok=True)
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    (RESULTS / "latest.md").write_text(f"# Batchite benchmark, {stamp}\n\n{json.dumps(machine())}\n\n" + table(figures))
+    (RESULTS / "latest.md").write_text(
+        f"# Batchite benchmark, {stamp}\n\n{json.dumps(machine())}\n\n" + table(figures, notes=True)
+    )
     document = {"time": stamp, "machine": machine(), "figures": [asdict(f) | {"label": f.label} for f in figures]}
     (RESULTS / "latest.json").write_text(json.dumps(document, indent=2, default=str) + "\n")
 

@@ -12,6 +12,7 @@ RFC 1123 (HTTP headers).
 from __future__ import annotations
 
 import asyncio
+import functools
 import heapq
 import itertools
 import time
@@ -145,6 +146,7 @@ def http_date(value: datetime) -> str:
     return format_datetime(to_utc(value), usegmt=True)
 
 
+@functools.lru_cache(maxsize=256)  # every request of a second carries the same date
 def parse_http_date(value: str) -> datetime:
     """RFC 1123 (and the other HTTP forms); a date without a zone is GMT. Raises ValueError."""
     try:

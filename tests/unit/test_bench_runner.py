@@ -75,7 +75,8 @@ def test_results_files_hold_the_table_the_machine_and_every_figure(results: Path
     runner.write_results(figures)
     markdown = (results / "latest.md").read_text()
     assert markdown.startswith("# Batchite benchmark, ")
-    assert runner.table(figures) in markdown
+    assert runner.table(figures, notes=True) in markdown
+    assert "| pass | n |" in markdown  # the notes, in a last column
     assert f'"cpus": {os.cpu_count()}' in markdown
     document = json.loads((results / "latest.json").read_text())
     assert document["machine"] == json.loads(json.dumps(runner.machine()))

@@ -58,6 +58,9 @@ class NodeAgent:
         self.nodes: dict[str, HostedNode] = {}
         self.runs: dict[str, RunRecord] = {}
         self.ended: dict[str, ProcessOutcome] = {}  # reported, not yet acknowledged
+        # Successors: runs that start the moment another ends, on its slots (Start.after).
+        self.successors: dict[str, tuple[str, TaskLaunch]] = {}  # predecessor run id -> (node id, launch)
+        self.predecessors: dict[str, str] = {}  # successor run id -> predecessor run id
         self.journal = RunJournal(state_dir)
 
     # -- nodes --------------------------------------------------------------------------
@@ -79,6 +82,9 @@ class NodeAgent:
         self.report(NodeReady(msg.node_id))
 
     def remove_node(self, node_id: str) -> None:
+        for queued_node, launch in list(self.successors.values()):
+            if queued_node == node_id:
+                self.kill(launch.run_id)
         node = self.nodes.pop(node_id, None)
         if node is None:
             return
@@ -93,7 +99,12 @@ class NodeAgent:
         return node.tree
 
     # -- runs ---------------------------------------------------------------------------
-    def start(self, node_id: str, launch: TaskLaunch) -> None:
+    def start(self, node_id: str, launch: TaskLaunch, after: str = "") -> None:
+        """Start a run now, or with `after` the moment that run ends (now if it is not running)."""
+        if after and after in self.runs and after not in self.successors:
+            self.successors[after] = (node_id, launch)
+            self.predecessors[launch.run_id] = after
+            return
         node = self.nodes.get(node_id)
         if node is None:
             self._ended(launch.run_id, None, _not_started("the node is not hosted by this agent"))
@@ -137,8 +148,19 @@ class NodeAgent:
             node.runs.discard(run_id)
         self.ended[run_id] = outcome
         self.report(RunEnded(run_id, outcome))
+        queued = self.successors.pop(run_id, None)
+        if queued is not None:  # its successor takes its slots at once, reported after its end
+            self.predecessors.pop(queued[1].run_id, None)
+            self.start(*queued)
 
     def kill(self, run_id: str) -> None:
+        predecessor = self.predecessors.pop(run_id, None)
+        if predecessor is not None:  # a successor not started yet: it never will be
+            self.successors.pop(predecessor, None)
+            outcome = _not_started("Killed before it started", "TaskEnded")
+            outcome.killed = True
+            self._ended(run_id, None, outcome)
+            return
         record = self.runs.get(run_id)
         if record is not None:
             self.runner.kill(record.process)
@@ -155,6 +177,11 @@ class NodeAgent:
         if node is not None and node.tree is not None:
             with contextlib.suppress(FileRefused, OSError):
                 node.tree.remove(relative_dir)
+
+    def drop_successors(self) -> None:
+        """The successors waiting are killed (a service that reconnects has forgotten them)."""
+        for run_id in list(self.predecessors):
+            self.kill(run_id)
 
     def running(self) -> list[str]:
         return list(self.runs)

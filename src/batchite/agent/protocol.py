@@ -23,6 +23,7 @@ from batchite.agent.process import ProcessOutcome
 from batchite.agent.safe_files import FileInfo
 
 VERSION = 1
+SUCCESSORS = "successors"  # a feature: Start.after
 MAX_FRAME = 16 * 1024 * 1024
 _LENGTH = struct.Struct(">I")
 
@@ -34,13 +35,15 @@ class Hello(msgspec.Struct, tag=True):
 
 
 class Welcome(msgspec.Struct, tag=True):
-    """The agent's answer: who it is, its nodes, and which runs are still running."""
+    """The agent's answer: who it is, its nodes, which runs are still running, and what it can do
+    beyond version 1 (`features`: "successors", a Start that waits for another run's end)."""
 
     version: int
     agent_id: str
     pid: int
     nodes: list[str]
     running: list[str]
+    features: list[str] = []
 
 
 class AddNode(msgspec.Struct, tag=True):
@@ -63,8 +66,12 @@ class RemoveNode(msgspec.Struct, tag=True):
 
 
 class Start(msgspec.Struct, tag=True):
+    """Run a process; with `after` (a run id), once that run has ended, at once, on its slots
+    (if it has already ended, now). Sent only to an agent whose Welcome lists "successors"."""
+
     node_id: str
     launch: TaskLaunch
+    after: str = ""
 
 
 class Kill(msgspec.Struct, tag=True):

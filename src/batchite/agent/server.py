@@ -21,9 +21,11 @@ import sys
 from pathlib import Path
 
 from batchite.agent.credentials import drop_supplementary_groups
+from batchite.agent.event_loop import run_event_loop
 from batchite.agent.identity import Isolation
 from batchite.agent.node_agent import NodeAgent
 from batchite.agent.protocol import (
+    SUCCESSORS,
     VERSION,
     Ack,
     AddNode,
@@ -106,7 +108,10 @@ class AgentServer:
         if self.control is not None:
             self.control.close()  # a restarted service takes over
         self.control = writer
-        welcome = Welcome(VERSION, self.agent_id, os.getpid(), list(self.agent.nodes), self.agent.running())
+        self.agent.drop_successors()  # a service that connects knows nothing of the ones queued before
+        welcome = Welcome(
+            VERSION, self.agent_id, os.getpid(), list(self.agent.nodes), self.agent.running(), [SUCCESSORS]
+        )
         writer.write(encode_batch([welcome, *self.agent.unacknowledged()]))
         try:
             while True:
@@ -123,7 +128,7 @@ class AgentServer:
     def _command(self, message: Message) -> None:
         agent = self.agent
         if isinstance(message, Start):
-            agent.start(message.node_id, message.launch)
+            agent.start(message.node_id, message.launch, message.after)
         elif isinstance(message, Kill):
             agent.kill(message.run_id)
         elif isinstance(message, Ack):
@@ -264,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     drop_supplementary_groups()  # the threads acting for tasks must not keep root's groups
     args.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(args.dir, 0o700)
-    asyncio.run(serve(args.dir, args.id, token, Isolation(args.isolation), args.hide, args.listen))
+    run_event_loop(serve(args.dir, args.id, token, Isolation(args.isolation), args.hide, args.listen))
     return 0
 
 

@@ -17,6 +17,7 @@ from batchite import __version__
 from batchite.api.admission import Admission
 from batchite.api.errors import error_response
 from batchite.api.openapi import openapi_json
+from batchite.api.route_index import IndexedRouter
 from batchite.api.routes import (
     account,
     admin,
@@ -77,6 +78,7 @@ def create_app(
         lifespan=lifespan,
         exception_handlers={404: _unknown, 405: _unknown},
     )
+    app.router = IndexedRouter(routes, lifespan=lifespan)
     app.state.batch = batch
     app.state.settings = settings
     return app

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
 import typing
@@ -13,6 +12,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from batchite.agent.event_loop import run_event_loop
 from batchite.cli.apps import apps
 from batchite.cli.az_setup import az_setup
 from batchite.cli.submit import register as register_job_commands
@@ -153,7 +153,7 @@ def _serve(settings: Settings) -> None:
         mgmt_server = TlsServer(tls_config(plane.app, settings, settings.mgmt_port, tls))
     portal.stopping = lambda: bool(data_server.should_exit)
     console.print(f"  portal:       {settings.url}/portal/")
-    asyncio.run(serve_all(data_server, https_server, mgmt_server))
+    run_event_loop(serve_all(data_server, https_server, mgmt_server))
 
 
 def _serve_command() -> Callable[..., None]:

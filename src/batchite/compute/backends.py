@@ -38,8 +38,11 @@ class BackendSet:
     def release(self, node: NodeSpec) -> None:
         self.of(node).release(node)
 
-    def start(self, node: NodeSpec, launch: TaskLaunch) -> None:
-        self.of(node).start(node, launch)
+    def start(self, node: NodeSpec, launch: TaskLaunch, after: str = "") -> None:
+        self.of(node).start(node, launch, after)
+
+    def takes_successors(self, node: NodeSpec) -> bool:
+        return self.of(node).takes_successors(node)
 
     def kill(self, node: NodeSpec, run_id: str) -> None:
         self.of(node).kill(node, run_id)

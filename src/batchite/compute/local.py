@@ -25,6 +25,7 @@ from typing import Any
 from batchite.agent.identity import Isolation
 from batchite.agent.layout import TaskLaunch
 from batchite.agent.protocol import (
+    SUCCESSORS,
     AddNode,
     FileRequest,
     Kill,
@@ -266,8 +267,12 @@ class LocalBackend:
         link.send(message)
         return True
 
-    def start(self, node: NodeSpec, launch: TaskLaunch) -> None:
-        if not self._send(node, Start(node.node_id, launch)):
+    def takes_successors(self, node: NodeSpec) -> bool:
+        link = self.links.get(self.agent_id(node))
+        return link is not None and not link.lost and link.welcome is not None and SUCCESSORS in link.welcome.features
+
+    def start(self, node: NodeSpec, launch: TaskLaunch, after: str = "") -> None:
+        if not self._send(node, Start(node.node_id, launch, after)):
             now = _now()
             outcome = ProcessOutcome(now, now, None, "NodeNotReady", "the node's agent is not connected")
             asyncio.get_running_loop().call_soon(self.events.run_finished, launch.run_id, outcome)

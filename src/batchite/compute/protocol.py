@@ -93,8 +93,14 @@ class NodeBackend(Protocol):
         """The node leaves: its runs are killed and its directory tree removed."""
         ...
 
-    def start(self, node: NodeSpec, launch: TaskLaunch) -> None:
-        """Run one process; its end is reported by run_finished(launch.run_id, ...)."""
+    def start(self, node: NodeSpec, launch: TaskLaunch, after: str = "") -> None:
+        """Run one process; its end is reported by run_finished(launch.run_id, ...). With `after`
+        (a run id on the same node; only where `takes_successors`), it starts the moment that run
+        ends, on its slots, or now if that run has already ended."""
+        ...
+
+    def takes_successors(self, node: NodeSpec) -> bool:
+        """Whether `start(..., after=...)` may be used on this node (its agent can queue a run)."""
         ...
 
     def kill(self, node: NodeSpec, run_id: str) -> None:

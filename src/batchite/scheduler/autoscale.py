@@ -97,7 +97,7 @@ class AutoScaler:
         for job in self.projection.jobs.values():
             if job.account == pool.account and job.pool_key == pool.key and job.state == JobState.ACTIVE:
                 running += job.running
-                active += sum(1 for t in job.tasks.values() if t.run is None)
+                active += sum(1 for t in job.tasks.values() if t.run is None or t.run.waiting)
         succeeded, failed = self.completed.pop((pool.account, pool.key), [0, 0])
         nodes = [n for n in pool.nodes.values() if n.state in USABLE]
         size = vmsizes.find(pool.vm_size)

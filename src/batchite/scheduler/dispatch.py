@@ -7,7 +7,7 @@ the most free slots, `pack` the one with the fewest that still fit.
 
 from __future__ import annotations
 
-from batchite.scheduler.live import LiveJob, LiveNode, LivePool, LiveTask, PrepState, Projection
+from batchite.scheduler.live import LiveJob, LiveNode, LivePool, LiveTask, PrepState, Projection, Run
 from batchite.scheduler.multi_instance import MultiInstance
 from batchite.scheduler.preemption import Preemption
 from batchite.scheduler.queue import ReadyQueue
@@ -23,6 +23,17 @@ def pick_node(pool: LivePool, slots: int, job: LiveJob) -> LiveNode | None:
         if best is None or (node.free < best.free if pack else node.free > best.free):
             best = node
     return best
+
+
+def _may_follow(run: Run, slots: int) -> bool:
+    return (
+        run.successor is None
+        and not run.detached
+        and run.kill_reason is None
+        and run.started
+        and run.slots >= slots
+        and run.node.accepts(0)  # the node still takes new work (nothing asked of it, not leaving)
+    )
 
 
 class Dispatcher:
@@ -75,8 +86,24 @@ class Dispatcher:
                 if slots > pool.slots_per_node:
                     parked.append(job.ready.popleft())
                     continue
+                before = None if task.exclusive else self._followable(job, slots)
+                if before is not None:
+                    job.ready.popleft()
+                    self.tasks.follow(job, task, before)
+                    continue
                 self.preemption.make_room(pool, job)
                 break
             job.ready.popleft()
             self.tasks.start(job, task, node, slots)
         job.ready.extendleft(reversed(parked))
+
+    @staticmethod
+    def _followable(job: LiveJob, slots: int) -> Run | None:
+        """A run of the job's own that a task of `slots` may follow (see Run.successor): the job's
+        parallelism and priority stay as they were, and its preparation task has run on that node."""
+        for run in list(job.followable):
+            if _may_follow(run, slots):
+                return run
+            if run.successor is not None or run.detached or run.kill_reason is not None:
+                job.followable.discard(run)
+        return None

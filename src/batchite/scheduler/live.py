@@ -87,6 +87,18 @@ class Run:
     detached: bool = False  # the task's state already moved on; the exit only frees the slot
     wall_timer: Timer | None = None
     started: bool = False  # its process was asked for (not waiting for a preparation task)
+    # A successor: a run the node's agent starts the moment this one ends, on its slots, so that a
+    # slot never waits for the service between two tasks. Until then it is `waiting` on this run:
+    # its task is still active (stored so), holds no slot and counts nowhere.
+    successor: Run | None = None
+    waiting_on: Run | None = None
+    # After a restart: a successor the agent may have started while the service was away; whether
+    # it did is known when the node's agent is found again (or its end comes first).
+    held: bool = False
+
+    @property
+    def waiting(self) -> bool:
+        return self.waiting_on is not None
 
 
 @dataclass(eq=False)
@@ -204,6 +216,7 @@ class LiveJob:
     waiting: dict[str, LiveTask] = field(default_factory=dict)
     dependents: dict[str, set[str]] = field(default_factory=dict)
     running: int = 0
+    followable: set[Run] = field(default_factory=set)  # its started runs that may take a successor
     ready: deque[LiveTask] = field(default_factory=deque)
     tasks: dict[str, LiveTask] = field(default_factory=dict)  # tasks not yet completed, by key
 

@@ -97,6 +97,10 @@ class NodeAgents:
         live.allocating = max(0, live.allocating - 1)
         for run in [r for r in node.runs if r.id and r.id not in running]:
             self.tasks.lost(run)
+        for run in [r for r in node.runs if r.held]:  # successors it started while the service was away
+            job = self.projection.job_of(run)
+            if job is not None:
+                self.tasks.confirm_held(job, run)
         state = node.state
         if state in (NodeState.IDLE, NodeState.RUNNING):
             busy = NodeState.RUNNING if node.runs else NodeState.IDLE

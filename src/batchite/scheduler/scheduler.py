@@ -192,7 +192,7 @@ class Scheduler:
                     self.dependencies.recovered(live_job, done)
             for task in self.store.tasks.list(job.account, job.key, exclude_states=[TaskState.COMPLETED]):
                 live_task = LiveTask.of(task)
-                if self._keep_running(live_job, live_task, task):
+                if self._keep_running(live_job, live_task, task) or self._hold_successor(live_job, live_task, task):
                     continue
                 if task.wire.state in (TaskState.RUNNING, TaskState.PREPARING):
                     info = execution_info(task)
@@ -210,6 +210,21 @@ class Scheduler:
         self.autoscale.start()
         self.preemption.start()
         self.kick()
+
+    def _hold_successor(self, job: LiveJob, task: LiveTask, entity: Task) -> bool:
+        """An active task stored as a successor waiting on a node: its agent may have started it
+        while the service was away, so it waits for that node's agent before it is queued."""
+        place = entity.internal.waiting_on_node
+        if entity.wire.state != TaskState.ACTIVE or not entity.internal.run_id or place is None:
+            return False
+        found = self.projection.node(entity.account, *place)
+        node = found[1] if found is not None else None
+        if node is None or not node.attaching or node.leaving:
+            entity.internal.run_id = entity.internal.waiting_on_node = None
+            self.store.tasks.update(entity, modified=False)
+            return False
+        self.tasks.hold(job, task, entity, node)
+        return True
 
     def _keep_running(self, job: LiveJob, task: LiveTask, entity: Task) -> bool:
         """A running task whose node is waiting for its agent keeps its run until the agent says."""

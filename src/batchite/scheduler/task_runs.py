@@ -6,10 +6,10 @@ The one writer of a task's state and executionInfo once it exists: every move go
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
-from batchite.agent.layout import TaskLaunch, task_relative_dir
+from batchite.agent.layout import TaskLaunch
 from batchite.agent.process import ProcessOutcome
 from batchite.clock import Clock
 from batchite.compute.protocol import NodeBackend
@@ -20,16 +20,16 @@ from batchite.domain.urls import Urls
 from batchite.scheduler.events import EventBus, RunEnded, RunStarted, TaskCompleted
 from batchite.scheduler.failures import TASK_ENDED, failure_info, failure_stage, outcome_failure
 from batchite.scheduler.job_tasks import JobPreparation
+from batchite.scheduler.launches import node_info, task_launch
 from batchite.scheduler.live import KillReason, LiveJob, LiveNode, LiveTask, Projection, Run
 from batchite.scheduler.multi_instance import MultiInstance
 from batchite.scheduler.queue import ReadyQueue
 from batchite.scheduler.retention import Retention
-from batchite.scheduler.run_as import run_as
 from batchite.scheduler.runs import RunTable
 from batchite.scheduler.staging import Staging
 from batchite.store.base import Store
 from batchite.wire.enums import BatchTaskExecutionResult
-from batchite.wire.models import BatchNodeInfo, BatchTaskExecutionInfo
+from batchite.wire.models import BatchTaskExecutionInfo
 
 
 def execution_info(task: Task) -> BatchTaskExecutionInfo:
@@ -76,23 +76,10 @@ class TaskRunner:
             job.tasks.pop(task.key, None)
             return
         now = self.clock.now()
-        info = execution_info(entity)
-        info.end_time = info.exit_code = info.result = info.failure_info = None
-        info.start_time = now
-        rel_dir = task_relative_dir(job.id, task.id)
-        node_url = self.urls.node(node.spec.account, node.spec.pool_id, node.id)
-        entity.wire.node_info = BatchNodeInfo(
-            affinity_id=f"TVM:{node.id}",
-            node_url=node_url,
-            pool_id=node.spec.pool_id,
-            node_id=node.id,
-            task_root_directory=rel_dir,
-            task_root_directory_url=f"{node_url}/files/{rel_dir}",
-        )
         run = Run(id="", task=task, node=node, job_key=job.key, slots=slots)
         if task.instances == 1:  # its run id is kept, so that a restarted service finds it again
             run.id = self.runs.new(partial(self._on_exit, job, run))
-        entity.internal.run_id = run.id or None
+        self._mark_started(job, entity, run, now)
         self._take(job, run)
         if not self.preparation.ensure_prepared(job, node, partial(self._prepared, job, run)):
             transition(entity.wire, TaskState.PREPARING, now)  # waits for the job preparation task
@@ -101,6 +88,98 @@ class TaskRunner:
         transition(entity.wire, TaskState.RUNNING, now)
         self.store.tasks.update(entity)
         self._launch(job, run, entity)
+
+    def _mark_started(self, job: LiveJob, entity: Task, run: Run, now: datetime) -> None:
+        info = execution_info(entity)
+        info.end_time = info.exit_code = info.result = info.failure_info = None
+        info.start_time = now
+        entity.wire.node_info = node_info(self.urls, job, run)
+        entity.internal.run_id = run.id or None
+        entity.internal.waiting_on_node = None
+
+    # -- successors (see Run.successor) -------------------------------------------------
+    def follow(self, job: LiveJob, task: LiveTask, before: Run) -> None:
+        """Queue a task on `before`'s node to start the moment `before` ends, on its slots."""
+        entity = self._task(job, task)
+        if entity is None:
+            job.tasks.pop(task.key, None)
+            return
+        run = Run(id="", task=task, node=before.node, job_key=job.key, slots=before.slots, waiting_on=before)
+        run.id = self.runs.new(partial(self._on_exit, job, run))
+        task.run, before.successor = run, run
+        job.followable.discard(before)
+        # Stored before the agent hears of it: a service that restarts knows it may have started.
+        entity.internal.run_id, entity.internal.waiting_on_node = run.id, (run.node.spec.pool_id, run.node.id)
+        self.store.tasks.update(entity, modified=False)
+        self.backend.start(run.node.spec, self._task_launch(job, run, entity), after=before.id)
+
+    def _hand_over(self, job: LiveJob, before: Run) -> None:
+        """`before` ended: its successor (started by the agent already) runs on its slots now, or is
+        stopped and queued again if the job, the node or the task no longer lets it run."""
+        run = before.successor
+        if run is None:
+            return
+        before.successor = run.waiting_on = None
+        entity = None
+        if run.task.run is run and job.can_run_more() and run.node.accepts(run.slots):
+            entity = self._task(job, run.task)
+        if entity is None:
+            self._unfollow(job, run)
+            return
+        self._mark_started(job, entity, run, self.clock.now())
+        self._take(job, run)
+        transition(entity.wire, TaskState.RUNNING, self.clock.now())
+        self.store.tasks.update(entity)
+        self._started(job, run, entity)
+
+    def _unfollow(self, job: LiveJob, run: Run, requeue: bool = True) -> None:
+        """A successor that will not run here: stopped on the node, its task queued again as it was
+        (unless it is being stopped itself)."""
+        if run.waiting_on is not None:
+            run.waiting_on.successor = None
+            run.waiting_on = None
+        self.runs.forget(run.id)
+        self.backend.kill(run.node.spec, run.id)
+        self._forget_waiting(job, run)
+        if run.task.run is run:
+            run.task.run = None
+            if requeue:
+                self.queue.enqueue(job, run.task, front=True)
+
+    def _forget_waiting(self, job: LiveJob, run: Run) -> None:
+        entity = self._task(job, run.task)
+        if entity is not None and entity.internal.run_id == run.id:
+            entity.internal.run_id = entity.internal.waiting_on_node = None
+            self.store.tasks.update(entity, modified=False)
+
+    # -- after a restart: successors that may have started ---------------------------------
+    def hold(self, job: LiveJob, task: LiveTask, entity: Task, node: LiveNode) -> None:
+        """A successor stored as waiting on a node whose agent is being looked for: it keeps its
+        slots until the agent says whether it started (`confirm_held`) or not (`lost`)."""
+        assert entity.internal.run_id is not None
+        run = Run(id=entity.internal.run_id, task=task, node=node, job_key=job.key, slots=task.required_slots)
+        run.started = run.held = True
+        job.tasks[task.key] = task
+        self.runs.adopt(run.id, partial(self._on_exit, job, run))
+        self._take(job, run)
+
+    def confirm_held(self, job: LiveJob, run: Run) -> None:
+        """It started: it is running, from now."""
+        run.held = False
+        entity = self._task(job, run.task)
+        if entity is None:
+            return
+        self._mark_started(job, entity, run, self.clock.now())
+        transition(entity.wire, TaskState.RUNNING, self.clock.now())
+        self.store.tasks.update(entity)
+
+    def _drop_held(self, job: LiveJob, run: Run) -> None:
+        """It never started: queued again as it was."""
+        self.runs.forget(run.id)
+        self._release(job, run)
+        self._forget_waiting(job, run)
+        if job.tasks.get(run.task.key) is run.task:
+            self.queue.enqueue(job, run.task, front=True)
 
     def _take(self, job: LiveJob, run: Run) -> None:
         run.task.run = run
@@ -130,6 +209,9 @@ class TaskRunner:
     def lost(self, run: Run) -> None:
         """A run its node no longer has (the agent does not know it): the task runs again."""
         job = self.projection.job_of(run)
+        if run.held and job is not None:
+            self._drop_held(job, run)
+            return
         self.runs.forget(run.id)
         if job is not None and run.task.run is run:
             self.stop(job, run.task, KillReason.REQUEUE)
@@ -145,6 +227,8 @@ class TaskRunner:
         job = self.projection.job_of(run)
         if job is not None:
             self._release(job, run)
+            if run.successor is not None:
+                self._unfollow(job, run.successor)
         else:
             run.node.runs.discard(run)
             run.node.used = max(0, run.node.used - run.slots)
@@ -169,36 +253,25 @@ class TaskRunner:
         self._launch(job, run, entity)
 
     def _launch(self, job: LiveJob, run: Run, entity: Task) -> None:
-        task, node, wire = run.task, run.node, entity.wire
-        run.started = True
-        env = job.environment(wire.environment_settings)
-        multi = wire.multi_instance_settings
-        if task.instances > 1:
+        if run.task.instances > 1:
+            env = job.environment(entity.wire.environment_settings)
             self.multi.launch(job, run, entity, env, partial(self._on_exit, job, run))
         else:
-            pool = self.projection.pool_of(node)
-            launch = TaskLaunch(
-                run_id=run.id,
-                command_line=wire.command_line,
-                job_id=job.id,
-                task_id=task.id,
-                relative_dir=task_relative_dir(job.id, task.id),
-                user_environment=env,
-                job_prep_relative_dir=job.prep_dir,
-                staging=self.staging.build(
-                    task.account,
-                    pool_refs=pool.package_refs if pool is not None else (),
-                    task_refs=wire.application_package_references,
-                    resource_files=wire.resource_files,
-                    common_resource_files=multi.common_resource_files if multi else None,
-                    output_files=wire.output_files,
-                ),
-                run_as=run_as(wire.user_identity),
-            )
-            self.backend.start(node.spec, launch)
-        limit = wire.constraints.max_wall_clock_time if wire.constraints else None
+            self.backend.start(run.node.spec, self._task_launch(job, run, entity))
+        self._started(job, run, entity)
+
+    def _task_launch(self, job: LiveJob, run: Run, entity: Task) -> TaskLaunch:
+        return task_launch(job, run, entity, self.projection.pool_of(run.node), self.staging)
+
+    def _started(self, job: LiveJob, run: Run, entity: Task) -> None:
+        """Its process was asked for: its wall clock runs, and it may take a successor."""
+        run.started = True
+        constraints = entity.wire.constraints
+        limit = constraints.max_wall_clock_time if constraints else None
         if limit is not None and not limit.unlimited:
             run.wall_timer = self.clock.call_later(limit, partial(self._wall_clock_expired, run))
+        if _may_be_followed(run, entity) and self.backend.takes_successors(run.node.spec):
+            job.followable.add(run)
 
     def _wall_clock_expired(self, run: Run) -> None:
         run.wall_timer = None
@@ -213,9 +286,11 @@ class TaskRunner:
 
     # -- exit ---------------------------------------------------------------------------
     def _release(self, job: LiveJob, run: Run) -> None:
+        """The run's slots are free (its successor, if it has one, is the caller's to hand over or stop)."""
         if run.wall_timer is not None:
             run.wall_timer.cancel()
             run.wall_timer = None
+        job.followable.discard(run)
         if run in run.node.runs:
             run.node.runs.discard(run)
             run.node.used -= run.slots
@@ -226,6 +301,19 @@ class TaskRunner:
             self.multi.release(job, run.task)
 
     def _on_exit(self, job: LiveJob, run: Run, outcome: ProcessOutcome) -> None:
+        self._exit(job, run, outcome)
+        if run.successor is not None:  # once the end is stored: its successor starts after it
+            self._hand_over(job, run)
+
+    def _exit(self, job: LiveJob, run: Run, outcome: ProcessOutcome) -> None:
+        if run.waiting:  # a successor that never started (its node's agent could not be reached)
+            self._unfollow(job, run)
+            return
+        if run.held:  # after a restart, the end of a successor: it may never have started
+            if outcome.exit_code is None and outcome.killed:
+                self._drop_held(job, run)
+                return
+            self.confirm_held(job, run)
         self._release(job, run)
         task, node = run.task, run.node
         entity = None if run.detached else self._task(job, task)
@@ -299,8 +387,17 @@ class TaskRunner:
         REQUEUE: back to active (requeueCount + 1); TERMINATE: completed, TaskEnded; DELETE: the
         task is going away.
         """
-        was_running = task.run is not None
         run = task.run
+        if run is not None and run.waiting:  # a successor: it never ran; requeued, it is just queued again
+            self._unfollow(job, run, requeue=reason == KillReason.REQUEUE)
+            if reason == KillReason.REQUEUE:
+                return
+            run = None
+        was_running = run is not None
+        if run is not None:
+            job.followable.discard(run)
+        if run is not None and run.successor is not None:
+            self._unfollow(job, run.successor)
         if run is not None:
             run.detached = True
             run.kill_reason = reason
@@ -316,7 +413,7 @@ class TaskRunner:
         before = share(entity)
         now = self.clock.now()
         info = execution_info(entity)
-        entity.internal.run_id = None
+        entity.internal.run_id = entity.internal.waiting_on_node = None
         if reason == KillReason.REQUEUE:
             if was_running:
                 info.requeue_count += 1
@@ -337,6 +434,13 @@ class TaskRunner:
             job = self.projection.job_of(run)
             if job is not None and not run.detached:
                 self.stop(job, run.task, reason)
+
+
+def _may_be_followed(run: Run, entity: Task) -> bool:
+    """A run whose end cannot change its job (no job manager, no exit conditions) and whose
+    process is one: a successor may wait behind it."""
+    internal = entity.internal
+    return run.task.instances == 1 and not internal.job_manager and entity.wire.exit_conditions is None
 
 
 def _add_usage(entity: Task, outcome: ProcessOutcome, wall_clock_seconds: float) -> None:

@@ -126,8 +126,9 @@ class TaskService:
         return require(self.ctx.store.jobs.get(account, "", job_id), not_found("job"))
 
     def get(self, account: str, job_id: str, task_id: str) -> Task:
-        job = self._job(account, job_id)
-        return require(self.ctx.store.tasks.get(account, job.key, task_id), not_found("task"))
+        if not self.ctx.store.jobs.exists(account, "", job_id):  # the job's document is not needed
+            raise not_found("job")
+        return require(self.ctx.store.tasks.get(account, job_id.lower(), task_id), not_found("task"))
 
     def _changeable(self, account: str, job_id: str, task_id: str) -> Task:
         """A task whose job is not being deleted (409 JobBeingDeleted: its tasks can only be read)."""

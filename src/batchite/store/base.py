@@ -81,6 +81,10 @@ class TaskTimes(NamedTuple):
 class Repository(Protocol[E]):
     def get(self, account: str, parent: str, id: str) -> E | None: ...
 
+    def exists(self, account: str, parent: str, id: str) -> bool:
+        """Whether it is there (nothing decoded)."""
+        ...
+
     def insert(self, entity: E) -> E:
         """Store a new entity: it gets the next position (`seq`), an ETag and Last-Modified."""
         ...

@@ -133,6 +133,14 @@ class SqliteRepository(Generic[E]):
             ).fetchone()
         return self._from_row(account, row) if row else None
 
+    def exists(self, account: str, parent: str, id: str) -> bool:
+        with self.db.lock:
+            row = self.db.conn.execute(
+                "SELECT 1 FROM entities WHERE account=? AND kind=? AND parent=? AND key=?",
+                (account, self.kind, parent, id.lower()),
+            ).fetchone()
+        return row is not None
+
     def _select(
         self,
         account: str,

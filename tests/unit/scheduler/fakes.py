@@ -44,6 +44,7 @@ class FakeRun:
     launch: TaskLaunch
     killed: bool = False
     done: bool = False
+    after: str = ""  # a successor waiting for this run's end (an agent's Start.after)
 
 
 @dataclass
@@ -57,6 +58,7 @@ class FakeBackend:
     removed_dirs: list[tuple[str, str]] = field(default_factory=list)
     runs: dict[str, FakeRun] = field(default_factory=dict)  # by run id, in start order
     still_running: set[str] = field(default_factory=set)  # what attach reports as still running
+    successors: bool = False  # queues successors as an agent does (takes_successors)
 
     def connect(self, events: NodeEvents, durable: Any) -> None:
         self.events = events
@@ -77,14 +79,19 @@ class FakeBackend:
     def release(self, node: NodeSpec) -> None:
         self.released.append(node.node_id)
 
-    def start(self, node: NodeSpec, launch: TaskLaunch) -> None:
-        self.runs[launch.run_id] = FakeRun(node, launch)
+    def start(self, node: NodeSpec, launch: TaskLaunch, after: str = "") -> None:
+        waiting = after if after in self.runs and not self.runs[after].done else ""
+        self.runs[launch.run_id] = FakeRun(node, launch, after=waiting)
+
+    def takes_successors(self, node: NodeSpec) -> bool:
+        return self.successors
 
     def kill(self, node: NodeSpec, run_id: str) -> None:
         run = self.runs.get(run_id)
         if run is not None and not run.done:
             run.killed = True
-            self.clock.call_soon(lambda: self.finish(run_id, 137, killed=True))
+            code = None if run.after else 137  # a waiting successor never started
+            self.clock.call_soon(lambda: self.finish(run_id, code, killed=True))
 
     def remove_directory(self, node: NodeSpec, relative_dir: str) -> None:
         self.removed_dirs.append((node.node_id, relative_dir))
@@ -109,16 +116,28 @@ class FakeBackend:
     # -- what a test does ---------------------------------------------------------------
     def running(self, task_id: str | None = None) -> list[str]:
         """Run ids not finished (of one task id: its processes, coordination ones included)."""
-        return [r for r, run in self.runs.items() if not run.done and task_id in (None, run.launch.task_id)]
+        return [
+            r
+            for r, run in self.runs.items()
+            if not run.done and not run.after and task_id in (None, run.launch.task_id)
+        ]
+
+    def waiting(self) -> list[str]:
+        """Successors not started yet (each waits for its `after` run's end)."""
+        return [r for r, run in self.runs.items() if not run.done and run.after]
 
     def finish(self, run_id: str, exit_code: int | None = 0, *, killed: bool = False, **outcome: Any) -> None:
         run = self.runs[run_id]
         if run.done:
             return
         run.done = True
+        run.after = ""
         now = self.clock.now()
         assert self.events is not None
         self.events.run_finished(run_id, ProcessOutcome(now, now, exit_code, killed=killed, **outcome))
+        for successor in self.runs.values():
+            if successor.after == run_id:
+                successor.after = ""  # it starts now, on the slots this run left
         self.clock.settle()
 
     def finish_task(self, task_id: str, exit_code: int | None = 0) -> None:

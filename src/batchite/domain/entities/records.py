@@ -149,7 +149,8 @@ class TaskInternal(Internal):
     kill_job_on_completion: bool = True
     run_exclusive: bool = True
     failure_stage: FailureStage | None = None  # where the last run failed, if not in its process
-    run_id: str | None = None  # the run on a node while it runs
+    run_id: str | None = None  # the run on a node while it runs (or waits there as a successor)
+    waiting_on_node: tuple[str, str] | None = None  # (pool id, node id) where it waits as a successor
     usage: RunUsage | None = None  # of its ended runs
 
 
