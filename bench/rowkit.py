@@ -20,6 +20,8 @@ from azure.batch import BatchClient
 from azure.batch import models as m
 from bench_pool import ubuntu_pool
 
+from bench.runner import Figure
+
 TRUE = "/bin/true"
 
 
@@ -106,3 +108,27 @@ def spawn_chain_gaps(n: int) -> list[float]:
         gaps.append((time.perf_counter() - ended) * 1000)
     os.waitpid(pid, 0)
     return gaps
+
+
+def percentile_figures(
+    row: str, samples: list[float], direct: list[float], targets_ms: dict[str, float], reference_name: str, notes: str
+) -> list[Figure]:
+    """p50 and p99 of `samples` (ms) against their targets, beside the same percentiles of `direct`."""
+    figures = []
+    for name, target in targets_ms.items():
+        fraction = 0.5 if name == "p50" else 0.99
+        value = percentile(samples, fraction)
+        figures.append(
+            Figure(
+                row,
+                name,
+                value,
+                "ms",
+                f"< {target:.0f} ms",
+                value < target,
+                reference=percentile(direct, fraction),
+                reference_name=reference_name,
+                notes=notes,
+            )
+        )
+    return figures

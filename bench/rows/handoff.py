@@ -13,7 +13,7 @@ next posix_spawn's return.
 from __future__ import annotations
 
 from load import client_for
-from rowkit import chain, percentile, spawn_chain_gaps
+from rowkit import chain, percentile_figures, spawn_chain_gaps
 
 from batchite.cli.server import start_child_server
 from bench.runner import Context, Figure
@@ -32,21 +32,11 @@ def run(context: Context) -> list[Figure]:
         client.close()
     finally:
         child.stop()
-    figures = []
-    for name, target in TARGETS_MS.items():
-        fraction = 0.5 if name == "p50" else 0.99
-        value = percentile(gaps, fraction)
-        figures.append(
-            Figure(
-                NAME,
-                name,
-                value,
-                "ms",
-                f"< {target:.0f} ms",
-                value < target,
-                reference=percentile(direct, fraction),
-                reference_name="direct spawn-to-spawn gap",
-                notes=f"{len(gaps)} samples, max {max(gaps):.2f} ms, min {min(gaps):.2f} ms",
-            )
-        )
-    return figures
+    return percentile_figures(
+        NAME,
+        gaps,
+        direct,
+        TARGETS_MS,
+        "direct spawn-to-spawn gap",
+        f"{len(gaps)} samples, max {max(gaps):.2f} ms, min {min(gaps):.2f} ms",
+    )

@@ -17,7 +17,7 @@ import uuid
 
 from azure.batch import models as m
 from load import client_for
-from rowkit import idle_pool, percentile, run_times, spawn_times
+from rowkit import idle_pool, percentile_figures, run_times, spawn_times
 
 from batchite.cli.server import start_child_server
 from bench.runner import Context, Figure
@@ -58,21 +58,11 @@ def run(context: Context) -> list[Figure]:
         samples = add_to_running(child.endpoint, n)
     finally:
         child.stop()
-    figures = []
-    for name, target in TARGETS_MS.items():
-        fraction = 0.5 if name == "p50" else 0.99
-        value = percentile(samples, fraction)
-        figures.append(
-            Figure(
-                NAME,
-                name,
-                value,
-                "ms",
-                f"< {target:.0f} ms",
-                value < target,
-                reference=percentile(direct, fraction),
-                reference_name="posix_spawn of /bin/true",
-                notes=f"{n} samples, max {max(samples):.2f} ms; posix_spawn max {max(direct):.2f} ms",
-            )
-        )
-    return figures
+    return percentile_figures(
+        NAME,
+        samples,
+        direct,
+        TARGETS_MS,
+        "posix_spawn of /bin/true",
+        f"{n} samples, max {max(samples):.2f} ms; posix_spawn max {max(direct):.2f} ms",
+    )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from batchite.agent.layout import TaskLaunch, task_relative_dir
 from batchite.domain.entities import Task
 from batchite.domain.urls import Urls
-from batchite.scheduler.live import LiveJob, LivePool, Run
+from batchite.scheduler.live import LiveJob, LiveNode, LivePool, Run
 from batchite.scheduler.run_as import run_as
 from batchite.scheduler.staging import Staging
 from batchite.wire.models import BatchNodeInfo
@@ -35,9 +35,9 @@ def task_launch(job: LiveJob, run: Run, entity: Task, pool: LivePool | None, sta
     )
 
 
-def node_info(urls: Urls, job: LiveJob, run: Run) -> BatchNodeInfo:
-    node = run.node
-    rel_dir = task_relative_dir(job.id, run.task.id)
+def node_info(urls: Urls, node: LiveNode, job_id: str, task_id: str) -> BatchNodeInfo:
+    """Where a task (or a subtask) runs, as its nodeInfo shows it."""
+    rel_dir = task_relative_dir(job_id, task_id)
     node_url = urls.node(node.spec.account, node.spec.pool_id, node.id)
     return BatchNodeInfo(
         affinity_id=f"TVM:{node.id}",

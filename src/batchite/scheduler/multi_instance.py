@@ -21,13 +21,14 @@ from batchite.domain.states import SubtaskState, transition
 from batchite.domain.urls import Urls
 from batchite.scheduler.events import EventBus, RunEnded, RunStarted
 from batchite.scheduler.failures import outcome_failure
+from batchite.scheduler.launches import node_info
 from batchite.scheduler.live import LiveJob, LiveNode, LivePool, LiveTask, PrepState, Projection, Run
 from batchite.scheduler.run_as import run_as
 from batchite.scheduler.runs import RunTable
 from batchite.scheduler.staging import Part, Staging
 from batchite.store.base import Store
 from batchite.wire.enums import BatchTaskExecutionResult
-from batchite.wire.models import BatchApplicationPackageReference, BatchNodeInfo, BatchSubtask
+from batchite.wire.models import BatchApplicationPackageReference, BatchSubtask
 
 MASTER_PORT = 6000
 Finish = Callable[[ProcessOutcome], None]
@@ -217,16 +218,7 @@ class MultiInstance:
         sub = self.store.subtasks.get(task.account, parent, str(index))
         now = self.clock.now()
         if sub is None:
-            node_url = self.urls.node(node.spec.account, node.spec.pool_id, node.id)
-            rel_dir = task_relative_dir(job.id, task.id)
-            info = BatchNodeInfo(
-                affinity_id=f"TVM:{node.id}",
-                node_url=node_url,
-                pool_id=node.spec.pool_id,
-                node_id=node.id,
-                task_root_directory=rel_dir,
-                task_root_directory_url=f"{node_url}/files/{rel_dir}",
-            )
+            info = node_info(self.urls, node, job.id, task.id)
             sub = self.store.subtasks.insert(Subtask(task.account, parent, BatchSubtask(id=index, node_info=info)))
         transition(sub.wire, new, now)
         if new == SubtaskState.RUNNING:

@@ -93,7 +93,7 @@ class TaskRunner:
         info = execution_info(entity)
         info.end_time = info.exit_code = info.result = info.failure_info = None
         info.start_time = now
-        entity.wire.node_info = node_info(self.urls, job, run)
+        entity.wire.node_info = node_info(self.urls, run.node, job.id, run.task.id)
         entity.internal.run_id = run.id or None
         entity.internal.waiting_on_node = None
 
