@@ -101,13 +101,16 @@ def machine() -> dict[str, object]:
 
 
 @contextmanager
-def scratch_directory() -> Iterator[Path]:
+def scratch_directory(keep: bool = False) -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(prefix="batchite-bench-", dir="/tmp"))
     os.chmod(path, 0o711)  # the pools' users pass through it
     try:
         yield path
     finally:
-        shutil.rmtree(path, ignore_errors=True)
+        if keep:
+            print(f"the rows' data directories are kept in {path}")
+        else:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def run_rows(names: list[str], context: Context) -> list[Figure]:
@@ -149,13 +152,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated, among: {', '.join(ROWS)}")
     parser.add_argument("--quick", action="store_true", help="smaller counts, to check that the rows run")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the rows' data directories (removing them slows file creation on ext4 for minutes after)",
+    )
     args = parser.parse_args(argv)
     names = [name.strip() for name in args.rows.split(",") if name.strip()]
     unknown = [name for name in names if name not in ROWS]
     if unknown:
         parser.error(f"unknown row(s) {', '.join(unknown)}; choose among {', '.join(ROWS)}")
     sys.path.insert(0, str(Path(__file__).parent))  # the rows import bench_pool and the older scripts
-    with scratch_directory() as scratch:
+    with scratch_directory(args.keep) as scratch:
         figures = run_rows(names, Context(quick=args.quick, scratch=scratch, args=args))
     print()
     print(table(figures))

@@ -716,3 +716,15 @@ def test_a_write_before_commit_is_made_once_per_key_in_the_commit(tmp_path: Path
         assert made == ["write 2", "other", "late"]
     finally:
         store.close()
+
+
+def test_the_internal_part_alone_is_written_with_its_etag_and_state_kept(store: SqliteStore) -> None:
+    t = store.tasks.insert(task("t1", parent="j", state=TaskState.ACTIVE))
+    t.internal.run_id = "r1"
+    t.wire.command_line = "not written"
+    store.tasks.update_internal(t)
+    again = store.tasks.get("acc", "j", "t1")
+    assert again is not None
+    assert (again.internal.run_id, again.etag, again.last_modified) == ("r1", t.etag, t.last_modified)
+    assert again.wire.command_line == "x"
+    assert state_result_rows(store, "acc", "j") == [("active", None, 1, 1)]

@@ -110,7 +110,7 @@ class TaskRunner:
         job.followable.discard(before)
         # Stored before the agent hears of it: a service that restarts knows it may have started.
         entity.internal.run_id, entity.internal.waiting_on_node = run.id, (run.node.spec.pool_id, run.node.id)
-        self.store.tasks.update(entity, modified=False)
+        self.store.tasks.update_internal(entity)
         self.backend.start(run.node.spec, self._task_launch(job, run, entity), after=before.id)
 
     def _hand_over(self, job: LiveJob, before: Run) -> None:
@@ -150,7 +150,7 @@ class TaskRunner:
         entity = self._task(job, run.task)
         if entity is not None and entity.internal.run_id == run.id:
             entity.internal.run_id = entity.internal.waiting_on_node = None
-            self.store.tasks.update(entity, modified=False)
+            self.store.tasks.update_internal(entity)
 
     # -- after a restart: successors that may have started ---------------------------------
     def hold(self, job: LiveJob, task: LiveTask, entity: Task, node: LiveNode) -> None:

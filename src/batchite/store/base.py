@@ -121,7 +121,11 @@ class Repository(Protocol[E]):
 
 class TaskRepository(Repository[Task], Protocol):
     def counts(self, account: str, job_key: str) -> builtins.list[StateCount]:
-        """A job's tasks by state and result (from an index: no task is read)."""
+        """A job's tasks by state and result (from the counts the store keeps: no task is read)."""
+        ...
+
+    def update_internal(self, task: Task) -> None:
+        """Write the internal part alone (bookkeeping nobody sees: ETag and Last-Modified kept)."""
         ...
 
     def multi_instance(self, account: str, job_key: str) -> builtins.list[Task]:

@@ -281,6 +281,14 @@ class TaskRepository(SqliteRepository[Task]):
         super().__init__(db, Task)
         self._readers = _Readers(db)  # the task table's queries, from worker threads
 
+    def update_internal(self, task: Task) -> None:
+        with self.db.lock:
+            self.db.begin()
+            self.db.conn.execute(
+                "UPDATE entities SET extra=? WHERE account=? AND kind=? AND parent=? AND key=?",
+                (encode(task.internal).decode(), task.account, self.kind, task.parent, task.key),
+            )
+
     def _columns(self, entity: Task) -> tuple[str | None, int, str | None]:
         info = entity.wire.execution_info
         result = info.result if info is not None else None
