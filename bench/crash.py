@@ -182,12 +182,13 @@ def sampler(clients: Clients, stop: threading.Event) -> None:
     client = client_for(clients.service.endpoint)
     seen: dict[str, tuple[int, str]] = {}
     report = clients.report
-    while not stop.wait(0.5):
+    while not stop.is_set():
         try:
             rows = [(t.id, int(t.etag, 16), t.state) for t in client.list_tasks(JOB, select=["id", "eTag", "state"])]
         except CUT_OFF:
             clients.wait_up()
-            continue
+            continue  # again at once: just after a restart is when something would have gone back
+        stop.wait(0.5)
         with clients.lock:
             report.samples += 1
             for task_id, etag, state in rows:
