@@ -27,6 +27,7 @@ from batchite.scheduler.queue import ReadyQueue
 from batchite.scheduler.retention import Retention
 from batchite.scheduler.runs import RunTable
 from batchite.scheduler.staging import Staging
+from batchite.scheduler.successor_runs import SuccessorRuns, may_be_followed
 from batchite.store.base import Store
 from batchite.wire.enums import BatchTaskExecutionResult
 from batchite.wire.models import BatchTaskExecutionInfo
@@ -38,7 +39,7 @@ def execution_info(task: Task) -> BatchTaskExecutionInfo:
     return task.wire.execution_info
 
 
-class TaskRunner:
+class TaskRunner(SuccessorRuns):
     def __init__(
         self,
         store: Store,
@@ -96,90 +97,6 @@ class TaskRunner:
         entity.wire.node_info = node_info(self.urls, run.node, job.id, run.task.id)
         entity.internal.run_id = run.id or None
         entity.internal.waiting_on_node = None
-
-    # -- successors (see Run.successor) -------------------------------------------------
-    def follow(self, job: LiveJob, task: LiveTask, before: Run) -> None:
-        """Queue a task on `before`'s node to start the moment `before` ends, on its slots."""
-        entity = self._task(job, task)
-        if entity is None:
-            job.tasks.pop(task.key, None)
-            return
-        run = Run(id="", task=task, node=before.node, job_key=job.key, slots=before.slots, waiting_on=before)
-        run.id = self.runs.new(partial(self._on_exit, job, run))
-        task.run, before.successor = run, run
-        job.followable.discard(before)
-        # Stored before the agent hears of it: a service that restarts knows it may have started.
-        entity.internal.run_id, entity.internal.waiting_on_node = run.id, (run.node.spec.pool_id, run.node.id)
-        self.store.tasks.update_internal(entity)
-        self.backend.start(run.node.spec, self._task_launch(job, run, entity), after=before.id)
-
-    def _hand_over(self, job: LiveJob, before: Run) -> None:
-        """`before` ended: its successor (started by the agent already) runs on its slots now, or is
-        stopped and queued again if the job, the node or the task no longer lets it run."""
-        run = before.successor
-        if run is None:
-            return
-        before.successor = run.waiting_on = None
-        entity = None
-        if run.task.run is run and job.can_run_more() and run.node.accepts(run.slots):
-            entity = self._task(job, run.task)
-        if entity is None:
-            self._unfollow(job, run)
-            return
-        self._mark_started(job, entity, run, self.clock.now())
-        self._take(job, run)
-        transition(entity.wire, TaskState.RUNNING, self.clock.now())
-        self.store.tasks.update(entity)
-        self._started(job, run, entity)
-
-    def _unfollow(self, job: LiveJob, run: Run, requeue: bool = True) -> None:
-        """A successor that will not run here: stopped on the node, its task queued again as it was
-        (unless it is being stopped itself)."""
-        if run.waiting_on is not None:
-            run.waiting_on.successor = None
-            run.waiting_on = None
-        self.runs.forget(run.id)
-        self.backend.kill(run.node.spec, run.id)
-        self._forget_waiting(job, run)
-        if run.task.run is run:
-            run.task.run = None
-            if requeue:
-                self.queue.enqueue(job, run.task, front=True)
-
-    def _forget_waiting(self, job: LiveJob, run: Run) -> None:
-        entity = self._task(job, run.task)
-        if entity is not None and entity.internal.run_id == run.id:
-            entity.internal.run_id = entity.internal.waiting_on_node = None
-            self.store.tasks.update_internal(entity)
-
-    # -- after a restart: successors that may have started ---------------------------------
-    def hold(self, job: LiveJob, task: LiveTask, entity: Task, node: LiveNode) -> None:
-        """A successor stored as waiting on a node whose agent is being looked for: it keeps its
-        slots until the agent says whether it started (`confirm_held`) or not (`lost`)."""
-        assert entity.internal.run_id is not None
-        run = Run(id=entity.internal.run_id, task=task, node=node, job_key=job.key, slots=task.required_slots)
-        run.started = run.held = True
-        job.tasks[task.key] = task
-        self.runs.adopt(run.id, partial(self._on_exit, job, run))
-        self._take(job, run)
-
-    def confirm_held(self, job: LiveJob, run: Run) -> None:
-        """It started: it is running, from now."""
-        run.held = False
-        entity = self._task(job, run.task)
-        if entity is None:
-            return
-        self._mark_started(job, entity, run, self.clock.now())
-        transition(entity.wire, TaskState.RUNNING, self.clock.now())
-        self.store.tasks.update(entity)
-
-    def _drop_held(self, job: LiveJob, run: Run) -> None:
-        """It never started: queued again as it was."""
-        self.runs.forget(run.id)
-        self._release(job, run)
-        self._forget_waiting(job, run)
-        if job.tasks.get(run.task.key) is run.task:
-            self.queue.enqueue(job, run.task, front=True)
 
     def _take(self, job: LiveJob, run: Run) -> None:
         run.task.run = run
@@ -270,7 +187,7 @@ class TaskRunner:
         limit = constraints.max_wall_clock_time if constraints else None
         if limit is not None and not limit.unlimited:
             run.wall_timer = self.clock.call_later(limit, partial(self._wall_clock_expired, run))
-        if _may_be_followed(run, entity) and self.backend.takes_successors(run.node.spec):
+        if may_be_followed(run, entity) and self.backend.takes_successors(run.node.spec):
             job.followable.add(run)
 
     def _wall_clock_expired(self, run: Run) -> None:
@@ -434,13 +351,6 @@ class TaskRunner:
             job = self.projection.job_of(run)
             if job is not None and not run.detached:
                 self.stop(job, run.task, reason)
-
-
-def _may_be_followed(run: Run, entity: Task) -> bool:
-    """A run whose end cannot change its job (no job manager, no exit conditions) and whose
-    process is one: a successor may wait behind it."""
-    internal = entity.internal
-    return run.task.instances == 1 and not internal.job_manager and entity.wire.exit_conditions is None
 
 
 def _add_usage(entity: Task, outcome: ProcessOutcome, wall_clock_seconds: float) -> None:

@@ -8,11 +8,8 @@ the rest of Batchite makes is a method here; no SQL leaves this module and filte
 from __future__ import annotations
 
 import builtins
-import sqlite3
-import threading
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from batchite.clock import format_time, parse_time
@@ -21,6 +18,7 @@ from batchite.domain.filters import Filter
 from batchite.domain.retention import retention_expiry
 from batchite.store.base import Page, StateCount, TaskSort, TaskTimes
 from batchite.store.filter_sql import compile_filter
+from batchite.store.readers import ThreadReaders
 from batchite.wire.types import decode, encode
 
 if TYPE_CHECKING:
@@ -235,24 +233,6 @@ class SqliteRepository(Generic[E]):
 # connection, read under its lock.
 
 
-class _Readers:
-    def __init__(self, db: Database) -> None:
-        self.db = db
-        self.local = threading.local()
-
-    def rows(self, sql: str, args: Sequence[Any]) -> builtins.list[Any]:
-        path = self.db.path
-        if not path or path == ":memory:" or path.startswith("file:"):
-            with self.db.lock:
-                return self.db.conn.execute(sql, args).fetchall()
-        conn: sqlite3.Connection | None = getattr(self.local, "conn", None)
-        if conn is None:
-            uri = Path(path).resolve().as_uri() + "?mode=ro"
-            conn = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
-            self.local.conn = conn
-        return conn.execute(sql, args).fetchall()
-
-
 # How each column of the task table sorts: the indexed columns, else the wire document's field.
 # Times compare as their RFC 3339 text (UTC, so it orders like the instants).
 _TASK_SORTS: dict[TaskSort, str] = {
@@ -279,7 +259,7 @@ def _times(row: Sequence[Any]) -> TaskTimes:
 class TaskRepository(SqliteRepository[Task]):
     def __init__(self, db: Database) -> None:
         super().__init__(db, Task)
-        self._readers = _Readers(db)  # the task table's queries, from worker threads
+        self._readers = ThreadReaders(db)  # the task table's queries, from worker threads
 
     def update_internal(self, task: Task) -> None:
         with self.db.lock:
