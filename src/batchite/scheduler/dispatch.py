@@ -25,15 +25,9 @@ def pick_node(pool: LivePool, slots: int, job: LiveJob) -> LiveNode | None:
     return best
 
 
-def _may_follow(run: Run, slots: int) -> bool:
-    return (
-        run.successor is None
-        and not run.detached
-        and run.kill_reason is None
-        and run.started
-        and run.slots >= slots
-        and run.node.accepts(0)  # the node still takes new work (nothing asked of it, not leaving)
-    )
+def _spent(run: Run) -> bool:
+    """A run no successor can follow any more: it has one, or it is being stopped."""
+    return run.successor is not None or run.detached or run.kill_reason is not None
 
 
 class Dispatcher:
@@ -102,8 +96,8 @@ class Dispatcher:
         """A run of the job's own that a task of `slots` may follow (see Run.successor): the job's
         parallelism and priority stay as they were, and its preparation task has run on that node."""
         for run in list(job.followable):
-            if _may_follow(run, slots):
-                return run
-            if run.successor is not None or run.detached or run.kill_reason is not None:
+            if _spent(run):
                 job.followable.discard(run)
+            elif run.started and run.slots >= slots and run.node.accepts(0):  # the node takes new work
+                return run
         return None

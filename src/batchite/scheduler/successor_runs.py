@@ -75,9 +75,10 @@ class SuccessorRuns:
         if entity is None:
             self._unfollow(job, run)
             return
-        self._mark_started(job, entity, run, self.clock.now())
+        now = self.clock.now()
+        self._mark_started(job, entity, run, now)
         self._take(job, run)
-        transition(entity.wire, TaskState.RUNNING, self.clock.now())
+        transition(entity.wire, TaskState.RUNNING, now)
         self.store.tasks.update(entity)
         self._started(job, run, entity)
 
@@ -118,8 +119,9 @@ class SuccessorRuns:
         entity = self._task(job, run.task)
         if entity is None:
             return
-        self._mark_started(job, entity, run, self.clock.now())
-        transition(entity.wire, TaskState.RUNNING, self.clock.now())
+        now = self.clock.now()
+        self._mark_started(job, entity, run, now)
+        transition(entity.wire, TaskState.RUNNING, now)
         self.store.tasks.update(entity)
 
     def _drop_held(self, job: LiveJob, run: Run) -> None:
