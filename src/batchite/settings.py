@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from batchite.agent.container_specs import EngineSettings
 from batchite.agent.identity import Isolation, default_isolation
 from batchite.compute.ray_backend import RayPlacement
 from batchite.domain.quotas import Quotas
@@ -79,6 +80,20 @@ class Settings:
         "",
         "The storage account linked to every Batch account (auto-storage, application packages); "
         "e.g. Azurite's development account.",
+    )
+
+    container_engine: str = _setting(
+        "auto",
+        "What runs container tasks (pools with containerConfiguration): auto (podman, else docker with a "
+        "running daemon), podman, docker, or none (such pools are refused).",
+    )
+    container_insecure_registries: str = _setting(
+        "", "Registries (host:port, comma-separated) pulled from over plain HTTP; those on loopback always are."
+    )
+    container_unsafe_options: bool = _setting(
+        False,
+        "Pass any containerRunOptions to the engine, even those that weaken a container's isolation "
+        "(--privileged, host mounts, the host's namespaces); refused by default.",
     )
 
     backend: str = _setting(
@@ -162,7 +177,15 @@ class Settings:
             ),
             node_release_time=timedelta(seconds=max(0.0, self.node_release_time)),
             nodes_per_agent=max(1, self.nodes_per_agent),
+            container_engine=self.container_settings,
         )
+
+    @property
+    def container_settings(self) -> EngineSettings:
+        if self.container_engine not in ("auto", "podman", "docker", "none"):
+            raise ValueError(f"--container-engine must be auto, podman, docker or none, not {self.container_engine!r}")
+        insecure = tuple(r.strip() for r in self.container_insecure_registries.split(",") if r.strip())
+        return EngineSettings(self.container_engine, insecure, self.container_unsafe_options)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from batchite.agent.container_specs import ContainerRun
 from batchite.agent.files import TaskStaging
 from batchite.agent.identity import SANDBOX_ROOT, USER_DATABASE, NodeUsers, RunAs
 from batchite.agent.packages import package_environment
@@ -50,6 +51,8 @@ class TaskLaunch:
     job_prep_relative_dir: str | None = None
     staging: TaskStaging | None = None  # resource files, output files, application packages
     run_as: RunAs = field(default_factory=RunAs)
+    container: ContainerRun | None = None  # its containerSettings
+    container_required: bool = False  # a regular or job manager task: a container-enabled node refuses it without
 
 
 def _own(path: Path, users: NodeUsers | None, uid: int | None = None, mode: int = GROUP_DIR) -> None:

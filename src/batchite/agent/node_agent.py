@@ -8,6 +8,7 @@ or crashes between hearing an end and storing it, hears it again when it reconne
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -17,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from batchite.agent.container_specs import ContainerSetup
+from batchite.agent.container_tasks import NodeError, container_launch, prefetch
 from batchite.agent.identity import Isolation, NodeUsers, spawn_as
 from batchite.agent.layout import NodeIdentity, TaskLaunch, environment, prepare_node, task_directory
 from batchite.agent.process import Launch, ProcessOutcome, ProcessRunner, RunningProcess
@@ -33,6 +36,7 @@ class HostedNode:
     users: NodeUsers | None
     tree: Tree | None = None
     runs: set[str] = field(default_factory=set)
+    containers: ContainerSetup | None = None  # a container-enabled pool's node
 
 
 @dataclass
@@ -79,7 +83,28 @@ class NodeAgent:
         if node is None:
             node = self.nodes[msg.node_id] = HostedNode(identity, users)
         node.identity, node.users, node.tree = identity, users, Tree(root)
-        self.report(NodeReady(msg.node_id))
+        node.containers = msg.containers
+        if msg.containers is None:
+            self.report(NodeReady(msg.node_id))
+            return
+        future = asyncio.get_running_loop().run_in_executor(None, prefetch, msg.containers, self.state_dir)
+        future.add_done_callback(lambda f: self._prefetched(node, f))
+
+    def _prefetched(self, node: HostedNode, future: asyncio.Future[NodeError | None]) -> None:
+        """The pool's images are here (NodeReady), or one could not be pulled (NodeFailed with its error)."""
+        node_id = node.identity.node_id
+        if self.nodes.get(node_id) is not node:  # removed meanwhile
+            return
+        exc = future.exception()
+        error = (
+            NodeError("ContainerImagePullFailed", f"Prefetching the container images failed: {exc}")
+            if exc
+            else future.result()
+        )
+        if error is None:
+            self.report(NodeReady(node_id))
+        else:
+            self.report(NodeFailed(node_id, error.message, error.code, list(error.details)))
 
     def remove_node(self, node_id: str) -> None:
         for queued_node, launch in list(self.successors.values()):
@@ -120,6 +145,14 @@ class NodeAgent:
             self._ended(launch.run_id, None, _not_started(str(exc), "SandboxUnavailable"))
             return
         staging = launch.staging if launch.staging is not None and not launch.staging.is_empty() else None
+        container = None
+        if launch.container is not None or launch.container_required:
+            try:
+                container = container_launch(node.containers, launch, identity, spawn, node.users, self.state_dir)
+            except ValueError as exc:  # the node cannot run it: code and message
+                code, message = exc.args
+                self._ended(launch.run_id, None, _not_started(message, code))
+                return
         process = Launch(
             command_line=launch.command_line,
             task_dir=task_directory(identity, launch),
@@ -128,6 +161,7 @@ class NodeAgent:
             node_root=identity.root,
             spawn=spawn,
             users=node.users,
+            container=container,
         )
         run_id = launch.run_id
         node.runs.add(run_id)

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from batchite.agent import launcher
+from batchite.agent.container_tasks import ContainerLaunch
 from batchite.agent.credentials import acting_as
 from batchite.agent.files import FILE_UPLOAD, PREPROCESSING, PROCESS, TaskFailure, TaskStaging
 from batchite.agent.identity import NodeUsers, SpawnAs
@@ -72,6 +73,7 @@ class Launch:
     node_root: Path | None = None  # where applications/ lives; defaults to task_dir's parent
     spawn: SpawnAs = field(default_factory=SpawnAs)  # its uid and group, and its sandbox
     users: NodeUsers | None = None  # the pool's users, when directories get owners
+    container: ContainerLaunch | None = None  # a container task: the engine runs the command line
 
 
 class _KilledBeforeStart(Exception):
@@ -123,11 +125,18 @@ def executable(name: str, cwd: Path, path: str | None) -> str:
     return found
 
 
-def _spawn(launch: Launch) -> Child:
+def _spawn(launch: Launch, engine_argv: list[str] | None = None) -> Child:
     wd = launch.working_dir or (launch.task_dir / "wd")
     prepare_task_directory(launch.task_dir, launch.users, launch.spawn.uid)
     if launch.working_dir is not None:
         wd.mkdir(parents=True, exist_ok=True)
+    if engine_argv is not None and launch.container is not None:  # the engine, as the agent's user
+        out, err = _outputs(launch)
+        try:
+            return launcher.spawn(engine_argv, str(launch.task_dir), launch.container.engine.env, out, err)
+        finally:
+            os.close(out)
+            os.close(err)
     argv = split_command_line(launch.command_line)
     if not argv:
         raise FileNotFoundError("empty command line")
@@ -175,7 +184,7 @@ class ProcessRunner:
         loop = asyncio.get_running_loop()
         rp = RunningProcess(launch=launch, start_time=_now(), on_exit=on_exit)
         self._running.add(rp)
-        if launch.staging is not None and launch.staging.has_stage_in():
+        if launch.container is not None or (launch.staging is not None and launch.staging.has_stage_in()):
             fut = loop.run_in_executor(self._stage_pool, self._stage_and_spawn, rp)
             fut.add_done_callback(lambda f: self._spawned(rp, f.exception(), None if f.exception() else f.result()))
         elif self._pool is None:
@@ -194,20 +203,28 @@ class ProcessRunner:
         self._spawned(rp, None, child)
 
     def _stage_and_spawn(self, rp: RunningProcess) -> Child:
-        """On a staging thread: packages and resource files, then the process (unless killed meanwhile)."""
+        """On a staging thread: packages and resource files, a container's image, then the process
+        (unless killed meanwhile)."""
         launch = rp.launch
-        assert launch.staging is not None
         prepare_task_directory(launch.task_dir, launch.users, launch.spawn.uid)
         node_root = launch.node_root or launch.task_dir.parent
-        stage_in(launch.staging, launch.task_dir, node_root, self._transfer_pool, launch.spawn.uid, launch.spawn.gid)
+        if launch.staging is not None:
+            stage_in(
+                launch.staging, launch.task_dir, node_root, self._transfer_pool, launch.spawn.uid, launch.spawn.gid
+            )
+        engine_argv = None
+        if launch.container is not None:
+            engine_argv = launch.container.prepare(launch.env, split_command_line(launch.command_line))
         if rp.kill_requested:
             raise _KilledBeforeStart()
-        return _spawn(launch)
+        return _spawn(launch, engine_argv)
 
     def _finish(self, rp: RunningProcess, outcome: ProcessOutcome) -> None:
         if rp.done:
             return
         rp.done = True
+        if rp.launch.container is not None:
+            rp.launch.container.discard()
         self._running.discard(rp)
         if rp.on_exit is not None:
             rp.on_exit(outcome)
@@ -250,7 +267,7 @@ class ProcessRunner:
             wait = loop.run_in_executor(None, popen.wait)
             wait.add_done_callback(lambda _f: self._reap(rp))
         if rp.kill_requested:
-            self._signal(rp)
+            self.kill(rp)
 
     def _reap(self, rp: RunningProcess) -> None:
         assert rp.popen is not None
@@ -294,6 +311,8 @@ class ProcessRunner:
     def kill(self, rp: RunningProcess) -> None:
         rp.kill_requested = True
         self._signal(rp)
+        if rp.launch.container is not None and rp.popen is not None:
+            rp.launch.container.kill()
 
     def kill_all(self) -> None:
         for rp in list(self._running):
@@ -301,7 +320,10 @@ class ProcessRunner:
             self.kill(rp)
 
     def shutdown(self) -> None:
+        containers = [rp.launch.container for rp in self._running if rp.launch.container is not None]
         self.kill_all()
+        for container in containers:  # before the agent exits, not from a thread it would cut short
+            container.engine.remove([container.name])
         for pool in (self._pool, self._stage_pool, self._transfer_pool):
             if pool is not None:
                 pool.shutdown(wait=False, cancel_futures=True)

@@ -17,6 +17,7 @@ from typing import Any
 
 import msgspec
 
+from batchite.agent.container_specs import ContainerSetup
 from batchite.agent.identity import NodeUsers
 from batchite.agent.layout import TaskLaunch
 from batchite.agent.process import ProcessOutcome
@@ -57,6 +58,7 @@ class AddNode(msgspec.Struct, tag=True):
     root: str
     users: NodeUsers | None = None
     fresh: bool = False
+    containers: ContainerSetup | None = None  # a container-enabled pool: its images are pulled first
 
 
 class RemoveNode(msgspec.Struct, tag=True):
@@ -101,8 +103,13 @@ class NodeReady(msgspec.Struct, tag=True):
 
 
 class NodeFailed(msgspec.Struct, tag=True):
+    """The node cannot run tasks. With `code` (a node error: a container image that cannot be
+    pulled), it stays as it is, unusable; without, its agent is as good as lost."""
+
     node_id: str
     message: str
+    code: str = ""
+    details: list[tuple[str, str]] = []
 
 
 class RunEnded(msgspec.Struct, tag=True):

@@ -14,6 +14,8 @@ import contextlib
 import os
 from pathlib import Path
 
+from batchite.agent.container_tasks import remove_agent_containers
+
 JOURNAL = "runs.log"
 _LEGACY_DIR = "runs"  # a file per run, as agents before the journal kept them
 _COMPACT_AFTER = 1_000
@@ -110,6 +112,7 @@ def _kill(entry: str) -> bool:
 def kill_recorded_runs(state_dir: Path) -> int:
     """End the processes an agent that is gone left running (from its journal, and from the run
     files of an agent from before the journal); how many. The records are removed."""
+    remove_agent_containers(state_dir)  # its containers, too (the engine keeps them running)
     killed = sum(_kill(entry) for entry in _read(state_dir / JOURNAL).values())
     with contextlib.suppress(OSError):
         (state_dir / JOURNAL).unlink()

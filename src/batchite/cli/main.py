@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import logging
 import typing
@@ -9,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import typer
 from rich.console import Console
 
@@ -25,6 +27,7 @@ if typing.TYPE_CHECKING:
     from starlette.applications import Starlette
 
     from batchite.portal.context import Portal
+    from batchite.scheduler.scheduler import SchedulerSettings
     from batchite.service import BatchService
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Batchite: a local Azure Batch service.")
@@ -67,6 +70,23 @@ def build_portal(settings: Settings, batch: BatchService, accounts: AccountRegis
     return create_portal(batch, PortalSettings(is_loopback(settings.host), dev_account, groups))
 
 
+def _containers(settings: Settings, data_dir: Path) -> tuple[SchedulerSettings, str]:
+    """The scheduler's settings, container tasks turned off where no engine answers; what runs them."""
+    from batchite.agent.container_engine import find_engine
+
+    try:
+        engine = settings.container_settings
+    except ValueError as exc:
+        errors.print(f"[red]--container-engine:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    found = find_engine(engine, data_dir / "containers")
+    scheduler = settings.scheduler
+    if isinstance(found, str):
+        off = msgspec.structs.replace(engine, choice="none")
+        return dataclasses.replace(scheduler, container_engine=off), f"unavailable ({found})"
+    return scheduler, found.describe()
+
+
 def _serve(settings: Settings) -> None:
     """Run the Batch service in the foreground (SQLite in DATA_DIR, local compute nodes)."""
     import uvicorn
@@ -99,7 +119,8 @@ def _serve(settings: Settings) -> None:
     except ValueError as exc:
         errors.print(f"[red]--backend:[/red] {exc}")
         raise typer.Exit(2) from exc
-    batch = BatchService.local(data_dir, accounts, settings.url, clock, storage, settings.scheduler, isolation, ray=ray)
+    scheduler_settings, containers = _containers(settings, data_dir)
+    batch = BatchService.local(data_dir, accounts, settings.url, clock, storage, scheduler_settings, isolation, ray=ray)
     api = ApiSettings(
         strict_api_version=settings.strict_api_version,
         stop_agents=settings.stop_agents,
@@ -114,6 +135,7 @@ def _serve(settings: Settings) -> None:
     console.print(f"  data dir:     {data_dir}")
     agents = "stop with the service" if settings.stop_agents else "outlive the service"
     console.print(f"  isolation:    {isolation} (node agents {agents})")
+    console.print(f"  container tasks: {containers}")
     if ray is not None:
         where = ray.address or "this machine's"
         console.print(f"  backends:     {', '.join(batch.scheduler_backends())} (Ray cluster: {where})")

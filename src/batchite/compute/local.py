@@ -170,7 +170,9 @@ class LocalBackend:
                 self.events.node_ready(spec)
         elif isinstance(message, NodeFailed):
             spec = self.specs.get(message.node_id)
-            if spec is not None:
+            if spec is not None and message.code:
+                self.events.node_unusable(spec, message.code, message.message, message.details)
+            elif spec is not None:
                 self.events.node_lost(spec, message.message)
 
     def _lost(self, link: AgentLink, reason: str) -> None:
@@ -228,6 +230,7 @@ class LocalBackend:
                 str(self.node_root(node)),
                 node.users,
                 fresh,
+                node.containers,
             )
         )
 

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from batchite.agent.container_specs import ContainerSetup
 from batchite.agent.identity import Isolation, NodeUsers, RunAs, UserKind
 from batchite.agent.layout import TaskLaunch
 from batchite.agent.process import ProcessOutcome
@@ -46,6 +47,7 @@ class NodeSpec:
     agent: str = ""  # nodes with the same key share one agent process ("" = one of its own)
     backend: str = ""  # which backend hosts it ("" = the service's default)
     spread: bool = False  # its pool runs multi-instance tasks (inter-node communication): nodes apart
+    containers: ContainerSetup | None = None  # a container-enabled pool: images to pull, registries
 
 
 class NodeEvents(Protocol):
@@ -53,6 +55,11 @@ class NodeEvents(Protocol):
 
     def node_ready(self, node: NodeSpec) -> None:
         """The node's directory tree is in place (after allocate): it can run tasks."""
+        ...
+
+    def node_unusable(self, node: NodeSpec, code: str, message: str, details: list[tuple[str, str]]) -> None:
+        """The node came up but cannot run tasks (a container image it must have cannot be
+        pulled): it stays, unusable, with this node error."""
         ...
 
     def node_attached(self, node: NodeSpec, running: set[str]) -> None:

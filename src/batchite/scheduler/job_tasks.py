@@ -9,6 +9,7 @@ from functools import partial
 from batchite.agent.layout import TaskLaunch
 from batchite.domain.entities import PreparationStatus
 from batchite.domain.urls import Urls
+from batchite.scheduler.containers import task_container
 from batchite.scheduler.live import LiveJob, LiveNode, PrepState, Projection
 from batchite.scheduler.run_as import run_as
 from batchite.scheduler.side_tasks import SideRun, SideRunInfo, SideTasks
@@ -116,6 +117,7 @@ class JobPreparation:
                 job.account, pool_refs=self._pool_refs(node), resource_files=prep.resource_files
             ),
             run_as=run_as(prep.user_identity),
+            container=task_container(prep.container_settings),
         )
         constraints = prep.constraints
         self.side_tasks.run(
@@ -179,6 +181,7 @@ class JobPreparation:
                     job.account, pool_refs=self._pool_refs(node), resource_files=release.resource_files
                 ),
                 run_as=run_as(release.user_identity),
+                container=task_container(release.container_settings),
             )
             self.side_tasks.run(
                 SideRun(

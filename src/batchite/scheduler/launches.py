@@ -6,6 +6,7 @@ from __future__ import annotations
 from batchite.agent.layout import TaskLaunch, task_relative_dir
 from batchite.domain.entities import Task
 from batchite.domain.urls import Urls
+from batchite.scheduler.containers import task_container
 from batchite.scheduler.live import LiveJob, LiveNode, LivePool, Run
 from batchite.scheduler.run_as import run_as
 from batchite.scheduler.staging import Staging
@@ -32,6 +33,8 @@ def task_launch(job: LiveJob, run: Run, entity: Task, pool: LivePool | None, sta
             output_files=wire.output_files,
         ),
         run_as=run_as(wire.user_identity),
+        container=task_container(wire.container_settings),
+        container_required=True,
     )
 
 

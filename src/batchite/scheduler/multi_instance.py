@@ -19,6 +19,7 @@ from batchite.compute.protocol import NodeBackend, RunAs
 from batchite.domain.entities import Subtask, Task
 from batchite.domain.states import SubtaskState, transition
 from batchite.domain.urls import Urls
+from batchite.scheduler.containers import task_container
 from batchite.scheduler.events import EventBus, RunEnded, RunStarted
 from batchite.scheduler.failures import outcome_failure
 from batchite.scheduler.launches import node_info
@@ -115,6 +116,7 @@ class MultiInstance:
             who = run_as(task.wire.user_identity)
             launch = self._launch(job, live, each.node, index == 0, hosts, run.node.ip, env, each.id, who)
             launch.command_line = settings.coordination_command_line or "true"
+            launch.container, launch.container_required = task_container(task.wire.container_settings), True
             launch.staging = self.staging.build(
                 live.account,
                 pool_refs=self._pool_refs(each.node),
@@ -195,6 +197,7 @@ class MultiInstance:
         who = run_as(task.wire.user_identity)
         launch = self._launch(job, live, run.node, True, hosts, run.node.ip, env, run.id, who)
         launch.command_line = task.wire.command_line
+        launch.container, launch.container_required = task_container(task.wire.container_settings), True
         launch.staging = self.staging.build(
             live.account,
             pool_refs=self._pool_refs(run.node),

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from functools import partial
 
+from batchite.agent.container_specs import EngineSettings
 from batchite.clock import Clock
 from batchite.compute.protocol import NodeBackend, NodeSpec, NodeUsers
 from batchite.domain import vmsizes
@@ -22,6 +23,7 @@ from batchite.domain.quotas import Quotas
 from batchite.domain.states import ALLOCATION, NodeState, can_move, transition
 from batchite.domain.urls import Urls
 from batchite.scheduler.agent_groups import DEFAULT_NODES_PER_AGENT, agent_for_new_node
+from batchite.scheduler.containers import pool_containers
 from batchite.scheduler.events import EventBus, NodeRebooted, RunEnded, RunStarted
 from batchite.scheduler.kick import Kick
 from batchite.scheduler.live import KillReason, LiveNode, LivePool, Projection
@@ -43,6 +45,7 @@ from batchite.wire.models import (
     BatchNode,
     BatchNodeAgentInfo,
     BatchNodeEndpointConfiguration,
+    BatchNodeError,
     NameValuePair,
     ResizeError,
     VirtualMachineInfo,
@@ -78,8 +81,10 @@ class NodeManager:
         quotas: Quotas,
         release_time: timedelta,
         nodes_per_agent: int = DEFAULT_NODES_PER_AGENT,
+        container_engine: EngineSettings | None = None,
     ) -> None:
         self.nodes_per_agent = nodes_per_agent
+        self.container_engine = container_engine or EngineSettings()
         self.store = store
         self.backend = backend
         self.clock = clock
@@ -229,6 +234,7 @@ class NodeManager:
             agent=agent,
             backend=live.entity.internal.backend,
             spread=bool(live.entity.wire.enable_inter_node_communication),
+            containers=pool_containers(live.entity.wire, self.container_engine),
         )
 
     def _add_node(self, live: LivePool, dedicated: bool) -> LiveNode:
@@ -284,6 +290,25 @@ class NodeManager:
             node.entity.wire.last_boot_time = self.clock.now()
             node.entity.wire.errors = None
             self.booted(live, node)
+        if not live.deleting:
+            self.maybe_steady(live)
+        self.kick()
+
+    def unusable(self, spec: NodeSpec, code: str, message: str, details: list[tuple[str, str]]) -> None:
+        """The node booted but cannot run tasks: unusable, with its node error, until rebooted or removed."""
+        live = self.projection.pool(spec.account, spec.pool_id)
+        node = live.nodes.get(spec.node_id) if live is not None else None
+        if live is None or node is None:
+            return
+        live.allocating = max(0, live.allocating - 1)
+        wire = node.entity.wire
+        wire.errors = [
+            BatchNodeError(
+                code=code, message=message, error_details=[NameValuePair(name=n, value=v) for n, v in details] or None
+            )
+        ]
+        transition(wire, NodeState.UNUSABLE, self.clock.now(), keep_previous=False, check=False)
+        self.store.nodes.update(node.entity)
         if not live.deleting:
             self.maybe_steady(live)
         self.kick()

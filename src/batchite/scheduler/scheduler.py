@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from batchite.agent.container_specs import EngineSettings
 from batchite.agent.process import ProcessOutcome
 from batchite.clock import Clock
 from batchite.compute.protocol import NodeBackend, NodeSpec
@@ -55,6 +56,7 @@ class SchedulerSettings:
     preemption: PreemptionPolicy = field(default_factory=PreemptionPolicy)
     node_release_time: timedelta = NODE_RELEASE_TIME  # a deleted pool's node, once its work stopped
     nodes_per_agent: int = DEFAULT_NODES_PER_AGENT  # nodes of one pool an agent process hosts
+    container_engine: EngineSettings = field(default_factory=EngineSettings)  # how nodes run container tasks
 
 
 class Scheduler:
@@ -103,6 +105,7 @@ class Scheduler:
             settings.quotas,
             settings.node_release_time,
             settings.nodes_per_agent,
+            settings.container_engine,
         )
         self.agents = NodeAgents(self.nodes, self.tasks, store, backend, clock, projection, self.events, kick)
         self.node_actions = NodeActions(self.nodes, self.tasks, kick)
@@ -136,6 +139,9 @@ class Scheduler:
     # -- NodeEvents (from the backend) ----------------------------------------------------
     def node_ready(self, node: NodeSpec) -> None:
         self.nodes.node_ready(node)
+
+    def node_unusable(self, node: NodeSpec, code: str, message: str, details: list[tuple[str, str]]) -> None:
+        self.nodes.unusable(node, code, message, details)
 
     def node_attached(self, node: NodeSpec, running: set[str]) -> None:
         self.agents.attached(node, running)

@@ -9,6 +9,7 @@ from functools import partial
 from batchite.agent.layout import TaskLaunch
 from batchite.clock import Clock
 from batchite.domain.states import NodeState
+from batchite.scheduler.containers import task_container
 from batchite.scheduler.kick import Kick
 from batchite.scheduler.live import LiveNode, LivePool, Projection, environment_of
 from batchite.scheduler.run_as import run_as
@@ -58,6 +59,7 @@ class StartTasks:
             user_environment=environment_of(start.environment_settings),
             staging=self.staging.build(live.account, pool_refs=live.package_refs, resource_files=start.resource_files),
             run_as=run_as(start.user_identity),
+            container=task_container(start.container_settings),
         )
         self.side_tasks.run(
             SideRun(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from functools import partial
 
+from batchite.agent.container_tasks import container_name
 from batchite.agent.layout import TaskLaunch
 from batchite.agent.process import ProcessOutcome
 from batchite.clock import Clock
@@ -30,7 +31,7 @@ from batchite.scheduler.staging import Staging
 from batchite.scheduler.successor_runs import SuccessorRuns, may_be_followed
 from batchite.store.base import Store
 from batchite.wire.enums import BatchTaskExecutionResult
-from batchite.wire.models import BatchTaskExecutionInfo
+from batchite.wire.models import BatchTaskContainerExecutionInfo, BatchTaskExecutionInfo
 
 
 def execution_info(task: Task) -> BatchTaskExecutionInfo:
@@ -97,6 +98,9 @@ class TaskRunner(SuccessorRuns):
         entity.wire.node_info = node_info(self.urls, run.node, job.id, run.task.id)
         entity.internal.run_id = run.id or None
         entity.internal.waiting_on_node = None
+        info.container_info = None
+        if entity.wire.container_settings is not None and run.id:
+            info.container_info = BatchTaskContainerExecutionInfo(container_id=container_name(run.id), state="running")
 
     def _take(self, job: LiveJob, run: Run) -> None:
         run.task.run = run
@@ -244,6 +248,8 @@ class TaskRunner(SuccessorRuns):
         now = self.clock.now()
         info = execution_info(entity)
         info.end_time = now  # times come from the service clock, as every other
+        if info.container_info is not None:
+            info.container_info.state = "exited"
         if outcome.exit_code is not None:
             info.exit_code = outcome.exit_code
         _add_usage(entity, outcome, (now - info.start_time).total_seconds() if info.start_time else 0.0)

@@ -18,6 +18,7 @@ from batchite.domain.ids import check_id
 from batchite.domain.states import NodeState, PoolState
 from batchite.scheduler.live import LivePool
 from batchite.service.conflicts import pool_being_deleted
+from batchite.service.container_checks import check_container_configuration
 from batchite.service.context import ServiceContext, require
 from batchite.service.formula_checks import check_formula, check_interval
 from batchite.service.images import check_image
@@ -128,6 +129,7 @@ class PoolService:
         if config is None:
             raise missing_property("virtualMachineConfiguration")
         check_image(config)
+        check_container_configuration(config, self.ctx.scheduler.nodes.container_engine)
         _check_slots(body.task_slots_per_node, size)
         _check_targets(body.target_dedicated_nodes, body.target_low_priority_nodes)
         _check_resize_timeout(body.resize_timeout)
