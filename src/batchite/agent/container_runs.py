@@ -87,11 +87,11 @@ def run_options(options: str, unsafe: bool) -> list[str]:
         i += 1
         if token in _SHORT_FLAGS:
             continue
-        name, has_value, value = token.partition("=")
-        if name in _SHORT:
-            name = _SHORT[name]
-        elif name.startswith("-") and not name.startswith("--") and name[:2] in _SHORT and len(name) > 2:
-            name, has_value, value = _SHORT[name[:2]], "=", name[2:]
+        if not token.startswith("--") and token[:2] in _SHORT and len(token) > 2:  # -eA=1, -m64m
+            name, has_value, value = _SHORT[token[:2]], "=", token[2:]
+        else:
+            name, has_value, value = token.partition("=")
+            name = _SHORT.get(name, name)
         if name in _FLAGS:
             if name not in _DROPPED:
                 out.append(name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from batchite.agent.container_specs import BindMount, ContainerRun, ContainerSetup, EngineSettings, RegistryLogin
 from batchite.wire.enums import ContainerWorkingDirectory
-from batchite.wire.models import BatchPool, BatchTaskContainerSettings, ContainerRegistryReference
+from batchite.wire.models import BatchTaskContainerSettings, ContainerRegistryReference, VirtualMachineConfiguration
 
 
 def registry_login(ref: ContainerRegistryReference) -> RegistryLogin:
@@ -16,9 +16,8 @@ def registry_login(ref: ContainerRegistryReference) -> RegistryLogin:
     )
 
 
-def pool_containers(pool: BatchPool, engine: EngineSettings) -> ContainerSetup | None:
+def pool_containers(vm: VirtualMachineConfiguration | None, engine: EngineSettings) -> ContainerSetup | None:
     """What a container-enabled pool's nodes pull and with which credentials; None for other pools."""
-    vm = pool.virtual_machine_configuration
     config = vm.container_configuration if vm is not None else None
     if config is None:
         return None

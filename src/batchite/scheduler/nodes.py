@@ -234,7 +234,7 @@ class NodeManager:
             agent=agent,
             backend=live.entity.internal.backend,
             spread=bool(live.entity.wire.enable_inter_node_communication),
-            containers=pool_containers(live.entity.wire, self.container_engine),
+            containers=pool_containers(live.entity.wire.virtual_machine_configuration, self.container_engine),
         )
 
     def _add_node(self, live: LivePool, dedicated: bool) -> LiveNode:
