@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from functools import partial
 
+import msgspec
+
 from batchite.agent.container_tasks import container_name
 from batchite.agent.layout import TaskLaunch
 from batchite.agent.process import ProcessOutcome
@@ -248,8 +250,8 @@ class TaskRunner(SuccessorRuns):
         now = self.clock.now()
         info = execution_info(entity)
         info.end_time = now  # times come from the service clock, as every other
-        if info.container_info is not None:
-            info.container_info.state = "exited"
+        if info.container_info is not None:  # its container's state, not the task's
+            info.container_info = msgspec.structs.replace(info.container_info, state="exited")
         if outcome.exit_code is not None:
             info.exit_code = outcome.exit_code
         _add_usage(entity, outcome, (now - info.start_time).total_seconds() if info.start_time else 0.0)
