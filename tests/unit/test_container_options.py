@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from batchite.agent.container_engine import qualified, registry_of, same_registry
+from batchite.agent.container_engine import qualified, registry_of, same_registry, valid_reference
 from batchite.agent.container_runs import ContainerSettingsError, TaskPaths, run_arguments, run_options, write_env_file
 from batchite.agent.container_specs import BindMount, ContainerRun, EngineSettings, RegistryLogin
 from batchite.agent.container_tasks import login_for
@@ -205,3 +205,19 @@ def test_wire_settings_become_what_the_node_is_told() -> None:
     run = task_container(settings)
     assert run is not None and run.image_working_directory and run.mounts == (BindMount("Shared", True),)
     assert task_container(None) is None
+
+
+@pytest.mark.parametrize("name", ["--privileged", "-v", "a b", "", "img;rm", "x" * 600])
+def test_names_that_are_no_image_reference_never_reach_the_engine(name: str) -> None:
+    assert not valid_reference(name)
+    config = _vm(m.BatchContainerConfiguration(type="dockerCompatible", container_image_names=[name]))
+    with pytest.raises(BatchError) as caught:
+        check_container_configuration(config, EngineSettings("auto"))
+    assert caught.value.code == "InvalidPropertyValue"
+
+
+@pytest.mark.parametrize(
+    "name", ["busybox", "busybox:1.36", "r.io:5000/a/b:1", "a/b@sha256:" + "0" * 64, "localhost/x"]
+)
+def test_image_references_are_valid(name: str) -> None:
+    assert valid_reference(name)

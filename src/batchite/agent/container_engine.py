@@ -20,6 +20,7 @@ import contextlib
 import functools
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -47,6 +48,14 @@ class PullError(Exception):
         super().__init__(message)
         self.message = message
         self.denied = denied
+
+
+_REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@-]*")
+
+
+def valid_reference(image: str) -> bool:
+    """Whether a name can be an image reference (and never reads as an option of the engine's)."""
+    return len(image) <= 512 and _REFERENCE.fullmatch(image) is not None
 
 
 def registry_of(image: str) -> str:
@@ -125,6 +134,8 @@ class ContainerEngine:
 
     def pull(self, image: str, login: RegistryLogin | None) -> str:
         """Pull an image (with the login's credentials); its local name. Raises PullError."""
+        if not valid_reference(image):
+            raise PullError(f"{image!r} is not an image reference")
         if login is not None and login.identity:
             raise PullError("a managed identity cannot be used to pull here: give a username and password", denied=True)
         name = qualified(image)
@@ -176,8 +187,6 @@ def _auth_file(directory: Path, registry: str, login: RegistryLogin) -> Path:
 
 
 def _write_config(config_dir: Path) -> None:
-    config_dir.mkdir(parents=True, exist_ok=True)
-    os.chmod(config_dir, 0o700)
     runc = shutil.which("runc", path=SYSTEM_PATH)
     engine = f'[engine]\nruntime = "{runc}"\n' if runc else ""
     path = config_dir / "containers.conf"
@@ -190,6 +199,8 @@ def _write_config(config_dir: Path) -> None:
 
 def _probe(kind: str, path: str, config_dir: Path, settings: EngineSettings) -> ContainerEngine | str:
     """The engine when it answers, else why not."""
+    config_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(config_dir, 0o700)  # env and auth files of container tasks lie here
     if kind == "podman":
         _write_config(config_dir)
     candidate = ContainerEngine(kind, path, "", config_dir, settings)

@@ -17,7 +17,14 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from batchite.agent.container_engine import ContainerEngine, PullError, find_engine, registry_of, same_registry
+from batchite.agent.container_engine import (
+    ContainerEngine,
+    PullError,
+    find_engine,
+    registry_of,
+    same_registry,
+    valid_reference,
+)
 from batchite.agent.container_runs import LABEL, ContainerSettingsError, TaskPaths, run_arguments, write_env_file
 from batchite.agent.container_specs import ContainerRun, ContainerSetup, RegistryLogin
 from batchite.agent.files import PREPROCESSING, TaskFailure
@@ -71,7 +78,7 @@ class ContainerLaunch:
     def prepare(self, env: dict[str, str], argv: list[str]) -> list[str]:
         """On a staging thread: the image here, the env file written; the engine's command line.
         Raises StageError with the task's failure."""
-        image = self.engine.local_name(self.run.image)
+        image = self.engine.local_name(self.run.image) if valid_reference(self.run.image) else None
         if image is None:
             login = login_for(self.run.image, self.run.registry, self.pool_registries)
             try:

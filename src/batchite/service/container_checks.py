@@ -3,8 +3,9 @@ container engine runs container tasks, and for what Batchite cannot do (managed 
 
 from __future__ import annotations
 
+from batchite.agent.container_engine import valid_reference
 from batchite.agent.container_specs import EngineSettings
-from batchite.domain.errors import BatchError
+from batchite.domain.errors import BatchError, invalid_property
 from batchite.wire.models import VirtualMachineConfiguration
 
 _PATH = "virtualMachineConfiguration.containerConfiguration"
@@ -29,6 +30,9 @@ def check_container_configuration(config: VirtualMachineConfiguration, engine: E
             "Container tasks are not available on this Batchite service: no Docker-compatible container engine "
             "(install podman and runc, or start the service without --container-engine none).",
         )
+    for i, image in enumerate(containers.container_image_names or []):
+        if not valid_reference(image):
+            raise invalid_property(f"{_PATH}.containerImageNames[{i}]", image, "The value is not an image reference.")
     for i, registry in enumerate(containers.container_registries or []):
         if registry.identity_reference is not None:
             raise unsupported_property(
