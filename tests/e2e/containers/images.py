@@ -40,7 +40,7 @@ def missing_engine() -> str | None:
     """Why container tasks cannot run here, or None."""
     missing = [c for c in ("podman", "runc") if shutil.which(c) is None and not Path(f"/usr/sbin/{c}").exists()]
     if missing:
-        return f"container tests need {' and '.join(missing)} (scripts/system-packages installs them as root)"
+        return f"container tests need {' and '.join(missing)} (scripts/system-packages installs them, as root)"
     return None
 
 
