@@ -194,6 +194,23 @@ def test_environment_and_bind_mounts(client: Any, container_pool: str, test_imag
     assert out[1].startswith("pwd=") and out[1].endswith("/wd") and "onlytask" in out[1], out
     assert out[2] == "ok", out
 
+    # The shared directory read-only: what is there can be read, nothing written.
+    read_only = in_container(
+        test_image,
+        container_host_batch_bind_mounts=[
+            m.ContainerHostBatchBindMountEntry(source="Task", is_read_only=False),
+            m.ContainerHostBatchBindMountEntry(source="Shared", is_read_only=True),
+        ],
+    )
+    probe = sh(
+        f'cat "$AZ_BATCH_NODE_SHARED_DIR/{name}"; '
+        'if echo x > "$AZ_BATCH_NODE_SHARED_DIR/ro-$AZ_BATCH_JOB_ID"; then echo written; else echo refused; fi'
+    )
+    task = run(client, job_id, "readonly", probe, container_settings=read_only)
+    assert task.execution_info.exit_code == 0, task.execution_info
+    assert stdout(client, job_id, "readonly").splitlines() == ["written-in-container", "refused"]
+    assert not (Path(lines["shared"]) / f"ro-{job_id}").exists()
+
 
 def test_image_default_working_directory(
     client: Any, container_pool: str, test_image: str, uid: Any, cleanup: Any
