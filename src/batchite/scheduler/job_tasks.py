@@ -65,6 +65,7 @@ class JobPreparation:
             retry_count=info.retry_count,
             last_retry_time=info.last_retry_time,
             result=info.result,
+            container_info=info.container_info,
         )
         self.store.prep_statuses.update(status)
 
@@ -79,6 +80,7 @@ class JobPreparation:
             exit_code=info.exit_code,
             failure_info=info.failure_info,
             result=info.result,
+            container_info=info.container_info,
         )
         self.store.prep_statuses.update(status)
 

@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 
+import msgspec
+
+from batchite.agent.container_tasks import container_name
 from batchite.agent.layout import TaskLaunch
 from batchite.agent.process import ProcessOutcome
 from batchite.clock import Clock
@@ -19,7 +22,7 @@ from batchite.scheduler.failures import outcome_failure
 from batchite.scheduler.live import LiveNode
 from batchite.scheduler.runs import RunTable
 from batchite.wire.enums import BatchTaskExecutionResult
-from batchite.wire.models import BatchTaskFailureInfo
+from batchite.wire.models import BatchTaskContainerExecutionInfo, BatchTaskFailureInfo
 
 
 @dataclass
@@ -32,6 +35,7 @@ class SideRunInfo:
     failure_info: BatchTaskFailureInfo | None = None
     retry_count: int = 0
     last_retry_time: datetime | None = None
+    container_info: BatchTaskContainerExecutionInfo | None = None  # a run in a container: which
 
 
 @dataclass(eq=False)
@@ -56,9 +60,12 @@ class SideTasks:
         info = side.info
         info.running, info.start_time = True, self.clock.now()
         info.end_time = info.exit_code = info.result = info.failure_info = None
-        side.on_update(info)
         run_id = self.runs.new(partial(self._exited, side))
         side.launch.run_id = run_id
+        info.container_info = None
+        if side.launch.container is not None:
+            info.container_info = BatchTaskContainerExecutionInfo(container_id=container_name(run_id), state="running")
+        side.on_update(info)
         self.backend.start(side.node.spec, side.launch)
         if side.wall_clock is not None and not getattr(side.wall_clock, "unlimited", False):
             self.clock.call_later(side.wall_clock, partial(self.backend.kill, side.node.spec, run_id))
@@ -66,6 +73,8 @@ class SideTasks:
     def _exited(self, side: SideRun, outcome: ProcessOutcome) -> None:
         info = side.info
         info.end_time = self.clock.now()  # times come from the service clock, as every other
+        if info.container_info is not None:
+            info.container_info = msgspec.structs.replace(info.container_info, state="exited")
         if outcome.exit_code is not None:
             info.exit_code = outcome.exit_code
         failure = outcome_failure(outcome)

@@ -83,6 +83,7 @@ class StartTasks:
             retry_count=info.retry_count,
             last_retry_time=info.last_retry_time,
             result=info.result,
+            container_info=info.container_info,
         )
         self.store.nodes.update(node.entity)
 

@@ -434,6 +434,7 @@ def test_start_task_in_a_container(client: Any, test_image: str, uid: Any, clean
 
     info = node.start_task_info
     assert (info.state, info.exit_code, info.result) == ("completed", 0, "success"), info
+    assert info.container_info.container_id and info.container_info.state == "exited", info
     out = b"".join(client.download_node_file(pool_id, node.id, "startup/stdout.txt")).decode()
     assert "ID=batchite-test" in out.splitlines(), out
 
@@ -473,6 +474,7 @@ def test_job_preparation_and_release_in_containers(
     [status] = list(client.list_job_preparation_and_release_task_status(job_id))
     info = status.job_preparation_task_execution_info
     assert (info.state, info.result, info.exit_code) == ("completed", "success", 0), info
+    assert info.container_info.container_id and info.container_info.state == "exited", info
     shared = Path(shared_dir)
     assert (shared / f"prep-{job_id}").read_text() == "ID=batchite-test\n"  # written through the mount
 
