@@ -9,6 +9,8 @@ read on the host or by the next task, the exit code, the engine's containers gon
 from __future__ import annotations
 
 import datetime as dt
+import os
+import signal
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -533,3 +535,48 @@ def test_multi_instance_task_in_containers(client: Any, test_image: str, uid: An
     for node_id in (sub.node_info.node_id, task.node_info.node_id):  # each node's coordination command
         written = b"".join(client.download_node_file(pool_id, node_id, f"shared/coord-{job_id}"))
         assert written == b"ID=batchite-test\n", node_id
+
+
+# -- an agent that dies -----------------------------------------------------------------------
+
+
+def _engine_client_of(container: str) -> int:
+    """The pid of the engine client (`podman run --name CONTAINER ...`) the agent started."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"run" in argv and container.encode() in argv:
+            return int(entry.name)
+    raise LookupError(container)
+
+
+def test_a_dead_agents_containers_are_removed(
+    client: Any, test_image: str, containers_conf: Path, uid: Any, cleanup: Any
+) -> None:
+    """The engine keeps a container running when the agent that started it dies; the service ends
+    it with the agent's other processes, and the node is unusable as for any agent lost."""
+    pool_id = uid("ctr-lost")
+    client.create_pool(container_pool_options(pool_id, [test_image]))
+    cleanup("pool", pool_id)
+    [node] = wait_nodes(client, pool_id, 1, timeout=BOOT)
+    job_id = new_job(client, uid, cleanup, pool_id)
+    client.create_task(job_id, task_options("orphan", "sleep 120", container_settings=in_container(test_image)))
+    wait_task(client, job_id, "orphan", state="running", timeout=RUN)
+    name = wait_for(
+        lambda: (c := client.get_task(job_id, "orphan").execution_info.container_info) and c.container_id,
+        timeout=RUN,
+    )
+    wait_for(lambda: name in running_containers(containers_conf), timeout=RUN)
+    engine_client = wait_for(lambda: _engine_client_of(name) if name else None, timeout=RUN)
+    agent = int(Path(f"/proc/{engine_client}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    assert b"batchite.agent.server" in Path(f"/proc/{agent}/cmdline").read_bytes()
+
+    os.kill(agent, signal.SIGKILL)
+    wait_for(lambda: (n := client.get_node(pool_id, node.id)).state == "unusable" and n, timeout=RUN)
+    wait_for(lambda: name not in running_containers(containers_conf), timeout=30)
+    task = client.get_task(job_id, "orphan")
+    assert task.state == "active" and task.execution_info.requeue_count == 1, task.execution_info
