@@ -222,7 +222,7 @@ def find_engine(settings: EngineSettings, config_dir: Path) -> ContainerEngine |
     """The engine `settings.choice` names (auto: podman, then docker), or why there is none.
     Found once per settings and directory."""
     if settings.choice == "none":
-        return "container tasks are turned off (--container-engine none)"
+        return "turned off by --container-engine none"
     kinds = ("podman", "docker") if settings.choice == "auto" else (settings.choice,)
     reasons = []
     for kind in kinds:

@@ -135,7 +135,7 @@ def _serve(settings: Settings) -> None:
     console.print(f"  data dir:     {data_dir}")
     agents = "stop with the service" if settings.stop_agents else "outlive the service"
     console.print(f"  isolation:    {isolation} (node agents {agents})")
-    console.print(f"  container tasks: {containers}")
+    console.print(f"  container tasks: {containers}", soft_wrap=True, highlight=False)
     if ray is not None:
         where = ray.address or "this machine's"
         console.print(f"  backends:     {', '.join(batch.scheduler_backends())} (Ray cluster: {where})")
