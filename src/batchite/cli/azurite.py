@@ -16,7 +16,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from batchite.cli.server import free_port
+from batchite.cli.server import free_port, terminate
 from batchite.storage.linked import AZURITE_ACCOUNT, AZURITE_BLOB_PORT, azurite_connection_string
 
 AZURITE_PACKAGE = "azurite@3"
@@ -86,13 +86,7 @@ class AzuriteServer:
         return azurite_connection_string(self.host, self.port)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process)
 
 
 def start_azurite(

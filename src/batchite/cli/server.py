@@ -12,6 +12,19 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+
+def terminate(process: subprocess.Popen[Any], timeout: float = 10.0) -> None:
+    """End a child process: SIGTERM, then SIGKILL if it has not gone within `timeout` seconds."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def free_port() -> int:
@@ -72,13 +85,7 @@ class ChildServer:
         return self.data_dir / "tls" / "ca.pem"
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process)
 
 
 def start_child_server(

@@ -17,6 +17,8 @@ from typing import Literal
 
 import httpx
 
+from batchite.cli.server import terminate
+
 TEST_IMAGE = "localhost/batchite-test:1"
 IMAGE_WORKDIR = "/imagedir"
 OS_RELEASE = 'ID=batchite-test\nNAME="Batchite test image"\n'
@@ -180,10 +182,5 @@ class Registry:
 
     def stop(self) -> None:
         remove_images(self.conf, self.pushed)  # what the tests' pulls left in the shared storage
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        terminate(self.process)
         self.log.close()
