@@ -76,6 +76,8 @@ class Settings:
         "503 ServerBusy with Retry-After (the health probe is exempt).",
     )
     access_log: bool = _setting(False, "Log every request (request id, account, operation, status, duration).")
+    log_format: str = _setting("console", "How log lines are written: console (text) or json (one object a line).")
+    metrics: bool = _setting(True, "Serve Prometheus metrics at /metrics (no account names or keys in them).")
     storage_connection_string: str = _setting(
         "",
         "The storage account linked to every Batch account (auto-storage, application packages); "

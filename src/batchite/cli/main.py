@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import logging
 import typing
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +16,7 @@ from rich.console import Console
 from batchite.agent.event_loop import run_event_loop
 from batchite.cli.apps import apps
 from batchite.cli.az_setup import az_setup
+from batchite.cli.logging_setup import configure_logging
 from batchite.cli.submit import register as register_job_commands
 from batchite.service.accounts import AccountConfigError, AccountRegistry
 from batchite.settings import DEFAULT_MGMT_PORT, DEFAULT_PORT, Settings, settings_table
@@ -97,9 +97,7 @@ def _serve(settings: Settings) -> None:
     from batchite.mgmt.tokens import ClientConfigError, parse_clients
     from batchite.service import BatchService
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("azure").setLevel(logging.WARNING)  # azure-storage-blob logs every request at INFO
-    logging.getLogger("batchite.access").setLevel(logging.INFO if settings.access_log else logging.WARNING)
+    configure_logging(settings)
     accounts = _accounts()
     storage = _storage(settings.storage_connection_string)
     data_dir = settings.data_dir.resolve()
