@@ -96,6 +96,7 @@ def _serve(settings: Settings) -> None:
     from batchite.clock import SystemClock
     from batchite.mgmt.tokens import ClientConfigError, parse_clients
     from batchite.service import BatchService
+    from batchite.store.sqlite import SchemaMismatch
 
     configure_logging(settings)
     accounts = _accounts()
@@ -118,7 +119,13 @@ def _serve(settings: Settings) -> None:
         errors.print(f"[red]--backend:[/red] {exc}")
         raise typer.Exit(2) from exc
     scheduler_settings, containers = _containers(settings, data_dir)
-    batch = BatchService.local(data_dir, accounts, settings.url, clock, storage, scheduler_settings, isolation, ray=ray)
+    try:
+        batch = BatchService.local(
+            data_dir, accounts, settings.url, clock, storage, scheduler_settings, isolation, ray=ray
+        )
+    except SchemaMismatch as exc:  # the data directory is another version's
+        errors.print(f"[red]--data-dir:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from exc
     api = ApiSettings(
         strict_api_version=settings.strict_api_version,
         stop_agents=settings.stop_agents,

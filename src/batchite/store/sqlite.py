@@ -92,10 +92,15 @@ class Database:
         has_table = self.conn.execute("SELECT 1 FROM sqlite_master WHERE name='entities'").fetchone()
         if has_table and MIGRATES_FROM <= version < SCHEMA_VERSION:
             self._migrate(version)
+        elif has_table and version > SCHEMA_VERSION:
+            raise SchemaMismatch(
+                f"{self.path} was written by a newer Batchite (schema {version}; this one reads schemas "
+                f"{MIGRATES_FROM} to {SCHEMA_VERSION}): upgrade Batchite, or use another --data-dir"
+            )
         elif has_table and version != SCHEMA_VERSION:
             raise SchemaMismatch(
-                f"{self.path} was written by another version of Batchite (schema {version}, "
-                f"this one reads {SCHEMA_VERSION}); use a new --data-dir"
+                f"{self.path} was written by a Batchite too old to migrate (schema {version}; this one "
+                f"migrates schemas {MIGRATES_FROM} to {SCHEMA_VERSION}): use another --data-dir"
             )
         self.conn.executescript(SCHEMA)
         self.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
