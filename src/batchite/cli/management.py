@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import signal
 import socket
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,9 +96,24 @@ class TlsServer(uvicorn.Server):
         await super().shutdown(sockets)
 
 
+def _stop_on_signals(servers: list[Any]) -> None:
+    """SIGTERM and SIGINT stop the servers (they then stop serving, commit, and return), and the
+    process exits 0. uvicorn handles them while it serves, then raises the signal again for the
+    handler it found: this one, which only asks for the stop already under way."""
+
+    def stop(_signum: int, _frame: Any) -> None:
+        for server in servers:
+            server.should_exit = True
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, stop)
+
+
 async def serve_all(*servers_or_none: Any) -> None:
     """Run the uvicorn servers in one event loop; when one stops (a signal, a failure) the others stop too."""
     servers = [s for s in servers_or_none if s is not None]
+    if threading.current_thread() is threading.main_thread():
+        _stop_on_signals(servers)
     tasks = [asyncio.create_task(s.serve()) for s in servers]
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
