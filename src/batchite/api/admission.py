@@ -27,7 +27,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 BUSY_MESSAGE = "The server is currently unable to receive requests. Please retry your request."
 RETRY_AFTER_SECONDS = 1
-EXEMPT_PATHS = frozenset({"/_batchite/health"})
+EXEMPT_PATHS = frozenset({"/_batchite/health", "/metrics"})
 EXEMPT_PREFIXES = ("/portal/",)
 
 

@@ -11,11 +11,13 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl, quote
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from batchite import metrics
 from batchite.api import auth
 from batchite.api.contract import Contract
 from batchite.api.errors import error_response
@@ -32,6 +34,7 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 OPERATIONS: dict[str, tuple[str, str]] = {}  # Batch operationId -> (method, path), for the compatibility matrix
 CONTRACTS: dict[str, Contract] = {}  # Batch operationId -> what it takes and answers, for /openapi.json
 PATH_PARAMETERS = {"{filePath}": "{filePath:path}"}  # parameters that may hold slashes
+SECRET_PARAMETERS = frozenset({"sig", "signature", "token", "access_token", "code", "key", "client_secret"})
 
 
 class Router:
@@ -96,7 +99,18 @@ def _wrap(operation_id: str, handler: Handler) -> Endpoint:
         response.headers["request-id"] = request_id
         if headers.get("client-request-id") and headers.get("return-client-request-id", "").lower() == "true":
             response.headers["client-request-id"] = headers["client-request-id"]
+        seconds = time.perf_counter() - started
+        metrics.request(operation_id, response.status_code, seconds)
         if access_log.isEnabledFor(logging.INFO):
+            line = {
+                "request_id": request_id,
+                "account": account or "-",
+                "operation": operation_id,
+                "method": request.method,
+                "path": loggable_path(request),
+                "status": response.status_code,
+                "duration_ms": round(seconds * 1000, 1),
+            }
             access_log.info(
                 "%s %s %s %s %d %.1fms",
                 request_id,
@@ -104,12 +118,26 @@ def _wrap(operation_id: str, handler: Handler) -> Endpoint:
                 operation_id,
                 request.method,
                 response.status_code,
-                (time.perf_counter() - started) * 1000,
+                seconds * 1000,
+                extra={"access": line},
             )
         return response
 
     endpoint.__name__ = operation_id
     return endpoint
+
+
+def loggable_path(request: Request) -> str:
+    """The path and query a log line shows: a secret's value (a SAS `sig`, a token) redacted."""
+    path = request.url.path
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    if not query:
+        return path
+    pairs = parse_qsl(query, keep_blank_values=True)
+    shown = [
+        f"{quote(k)}={'REDACTED' if k.lower() in SECRET_PARAMETERS else quote(v, safe='-._~:,')}" for k, v in pairs
+    ]
+    return f"{path}?{'&'.join(shown)}"
 
 
 def authorize(

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from batchite import metrics
 from batchite.agent.identity import Isolation
 from batchite.agent.layout import TaskLaunch
 from batchite.agent.protocol import (
@@ -163,6 +164,7 @@ class LocalBackend:
 
     def _message(self, link: AgentLink, message: Message) -> None:
         if isinstance(message, RunEnded):
+            metrics.run_ended(message.run_id, message.outcome.start_time, message.outcome.exit_code is not None)
             self.events.run_finished(message.run_id, message.outcome)
         elif isinstance(message, NodeReady):
             spec = self.specs.get(message.node_id)
@@ -275,6 +277,8 @@ class LocalBackend:
         return link is not None and not link.lost and link.welcome is not None and SUCCESSORS in link.welcome.features
 
     def start(self, node: NodeSpec, launch: TaskLaunch, after: str = "") -> None:
+        if not after:  # a successor starts when the run it follows ends: no spawn to measure
+            metrics.start_sent(launch.run_id)
         if not self._send(node, Start(node.node_id, launch, after)):
             now = _now()
             outcome = ProcessOutcome(now, now, None, "NodeNotReady", "the node's agent is not connected")

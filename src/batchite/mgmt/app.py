@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from batchite.domain.entities.accounts import CONFIGURED_LOCATION, CONFIGURED_RESOURCE_GROUP, DEV_SUBSCRIPTION_ID
@@ -21,6 +22,7 @@ from batchite.mgmt.routing import ArmRouter
 from batchite.mgmt.subscriptions import add_subscription_routes
 from batchite.mgmt.tokens import TokenIssuer
 from batchite.service.batch import BatchService
+from batchite.version_header import VersionHeader
 
 METHODS = ["GET", "HEAD", "PUT", "PATCH", "POST", "DELETE", "OPTIONS"]
 
@@ -56,7 +58,9 @@ def create_mgmt_app(
         add_account_extra_routes(router, accounts, batch)
         add_application_routes(router, accounts, batch)
         add_pool_routes(router, batch, accounts)
-    app = Starlette(routes=[Route("/{path:path}", router.dispatch, methods=METHODS)])
+    app = Starlette(
+        routes=[Route("/{path:path}", router.dispatch, methods=METHODS)], middleware=[Middleware(VersionHeader)]
+    )
     app.state.router = router
     return app
 

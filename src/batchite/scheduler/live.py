@@ -49,6 +49,7 @@ class LiveTask:
     depends_ranges: tuple[tuple[int, int], ...] = ()
     run: Run | None = None  # the current run while it runs
     sub_runs: list[Run] = field(default_factory=list)  # the subtasks' slots while it runs
+    ready_at: float = 0.0  # metrics.now() when it was last queued to run (the scheduling latency)
 
     @property
     def key(self) -> str:

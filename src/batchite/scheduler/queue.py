@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from batchite import metrics
 from batchite.scheduler.kick import Kick
 from batchite.scheduler.live import LiveJob, LiveTask
 
@@ -13,6 +14,7 @@ class ReadyQueue:
     def enqueue(self, job: LiveJob, task: LiveTask, front: bool = False) -> None:
         """The task may run now (a retry or requeue goes to the front), and a pass is due."""
         job.tasks[task.key] = task
+        task.ready_at = metrics.now()
         if front:
             job.ready.appendleft(task)
         else:

@@ -11,6 +11,7 @@ from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING
 
+from batchite import metrics
 from batchite.agent.layout import TaskLaunch
 from batchite.agent.process import ProcessOutcome
 from batchite.clock import Clock
@@ -75,6 +76,7 @@ class SuccessorRuns:
         if entity is None:
             self._unfollow(job, run)
             return
+        metrics.task_started(run.task.ready_at)
         now = self.clock.now()
         self._mark_started(job, entity, run, now)
         self._take(job, run)

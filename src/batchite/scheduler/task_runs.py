@@ -11,6 +11,7 @@ from functools import partial
 
 import msgspec
 
+from batchite import metrics
 from batchite.agent.container_tasks import container_name
 from batchite.agent.layout import TaskLaunch
 from batchite.agent.process import ProcessOutcome
@@ -79,6 +80,7 @@ class TaskRunner(SuccessorRuns):
         if entity is None:
             job.tasks.pop(task.key, None)
             return
+        metrics.task_started(task.ready_at)
         now = self.clock.now()
         run = Run(id="", task=task, node=node, job_key=job.key, slots=slots)
         if task.instances == 1:  # its run id is kept, so that a restarted service finds it again
@@ -273,6 +275,7 @@ class TaskRunner(SuccessorRuns):
             self.queue.enqueue(job, task, front=True)
             return
         self._complete(job, task, entity, before)
+        metrics.task_completed(failure is None)
         self.events.publish(RunEnded(node, job, task, failure is None))
         self.queue.kick()
 

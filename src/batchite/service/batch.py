@@ -20,6 +20,7 @@ from batchite.service.files import FileService
 from batchite.service.jobs import JobService
 from batchite.service.jobschedules import JobScheduleService
 from batchite.service.nodes import NodeService
+from batchite.service.observability import Observability
 from batchite.service.packages import PackageService
 from batchite.service.pools import PoolService
 from batchite.service.prices import InMemoryPrices, PriceRepository, PriceService, PriceTable
@@ -65,6 +66,7 @@ class BatchService:
         self.batch_accounts = BatchAccountService(self.ctx)  # management's accounts; per-account quotas
         self.prices = PriceService(prices or InMemoryPrices())  # the portal's price tables
         self.usage_reports = UsageReports(self.ctx, self.prices)
+        self.observability = Observability(self.ctx)  # the health probe's checks, the metrics' gauges
         self.task_table = TaskTable(self.ctx)  # the portal's sorted, filtered task pages and charts
 
     @classmethod

@@ -124,6 +124,10 @@ class TaskRepository(Repository[Task], Protocol):
         """A job's tasks by state and result (from the counts the store keeps: no task is read)."""
         ...
 
+    def totals_by_state(self) -> dict[str, int]:
+        """Tasks of every account by state (from the same counts: no task is read)."""
+        ...
+
     def update_internal(self, task: Task) -> None:
         """Write the internal part alone (bookkeeping nobody sees: ETag and Last-Modified kept)."""
         ...
@@ -240,6 +244,10 @@ class Store(Protocol):
 
     async def committed(self) -> None:
         """Wait until every write made so far is on disk."""
+        ...
+
+    def health(self) -> str:
+        """ "ok" when the store is open and writable, else what is wrong."""
         ...
 
     def close(self) -> None: ...

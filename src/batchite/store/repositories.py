@@ -314,6 +314,12 @@ class TaskRepository(SqliteRepository[Task]):
             ).fetchall()
         return [StateCount(str(state), result or None, int(count), int(slots)) for state, result, count, slots in rows]
 
+    def totals_by_state(self) -> dict[str, int]:
+        """Tasks of every account by state, from the same table as `counts` (the metrics' gauge)."""
+        with self.db.lock:
+            rows = self.db.conn.execute("SELECT state, SUM(tasks) FROM task_counts GROUP BY state").fetchall()
+        return {str(state): int(count) for state, count in rows}
+
     def multi_instance(self, account: str, job_key: str) -> builtins.list[Task]:
         return self._select(account, job_key, where="json_extract(doc, '$.multiInstanceSettings') IS NOT NULL")
 

@@ -15,12 +15,14 @@ directory of an earlier schema (3 to 5) is migrated when it opens.
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Hashable
 from pathlib import Path
 
+from batchite import metrics
 from batchite.clock import Clock, SystemClock, format_time
 from batchite.domain.entities import (
     Application,
@@ -106,6 +108,8 @@ class Database:
         self.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         self.lock = threading.RLock()  # only the CLI and tests touch the store off the loop
         self._in_tx = False
+        self._writes = 0  # in the open transaction (every write calls begin)
+        self._closed = False
         self._before_commit: dict[Hashable, Callable[[], None]] = {}
         self._commit_future: asyncio.Future[None] | None = None
         self._commit_timer: asyncio.TimerHandle | None = None
@@ -147,6 +151,7 @@ class Database:
 
     # -- transactions -------------------------------------------------------------------
     def begin(self) -> None:
+        self._writes += 1
         if not self._in_tx:
             self.conn.execute("BEGIN")
             self._in_tx = True
@@ -183,6 +188,7 @@ class Database:
 
     def flush(self) -> None:
         with self.lock:
+            started = time.perf_counter()
             while self._before_commit:  # a write may ask for another
                 writes, self._before_commit = self._before_commit, {}
                 for write in writes.values():
@@ -190,6 +196,8 @@ class Database:
             if self._in_tx:
                 self.conn.execute("COMMIT")
                 self._in_tx = False
+                metrics.committed(time.perf_counter() - started, self._writes)
+            self._writes = 0
 
     async def committed(self) -> None:
         if self._commit_future is not None and not self._commit_soon:
@@ -203,6 +211,23 @@ class Database:
     def close(self) -> None:
         self.flush()
         self.conn.close()
+        self._closed = True
+
+    def health(self) -> str:
+        """ "ok", or why the store cannot take a write (closed, its file or directory read-only)."""
+        if self._closed:
+            return "closed"
+        try:
+            with self.lock:
+                self.conn.execute("SELECT 1").fetchone()
+        except sqlite3.Error as exc:
+            return f"unreadable: {exc}"
+        if self.path == ":memory:":
+            return "ok"
+        directory = os.path.dirname(os.path.abspath(self.path))
+        if not os.access(self.path, os.W_OK) or not os.access(directory, os.W_OK):
+            return "read-only"
+        return "ok"
 
 
 class SqliteStore:
@@ -245,6 +270,9 @@ class SqliteStore:
 
     async def committed(self) -> None:
         await self.db.committed()
+
+    def health(self) -> str:
+        return self.db.health()
 
     def close(self) -> None:
         self.db.close()
