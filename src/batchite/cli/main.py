@@ -13,6 +13,7 @@ import msgspec
 import typer
 from rich.console import Console
 
+from batchite import __version__
 from batchite.agent.event_loop import run_event_loop
 from batchite.cli.apps import apps
 from batchite.cli.az_setup import az_setup
@@ -31,6 +32,23 @@ if typing.TYPE_CHECKING:
     from batchite.service import BatchService
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Batchite: a local Azure Batch service.")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"batchite {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Batchite: a local Azure Batch service."""
+
+
 app.add_typer(apps, name="app")
 register_job_commands(app)  # submit, watch, logs
 console = Console()
@@ -130,7 +148,6 @@ def _serve(settings: Settings) -> None:
         strict_api_version=settings.strict_api_version,
         stop_agents=settings.stop_agents,
         max_concurrent_requests=settings.max_concurrent_requests,
-        metrics=settings.metrics,
     )
     portal_app, portal = build_portal(settings, batch, accounts)
     application = create_app(batch, api, [Mount("/portal", portal_app)])
