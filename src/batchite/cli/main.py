@@ -148,6 +148,7 @@ def _serve(settings: Settings) -> None:
         strict_api_version=settings.strict_api_version,
         stop_agents=settings.stop_agents,
         max_concurrent_requests=settings.max_concurrent_requests,
+        metrics=settings.metrics,
     )
     portal_app, portal = build_portal(settings, batch, accounts)
     application = create_app(batch, api, [Mount("/portal", portal_app)])
