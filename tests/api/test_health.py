@@ -93,3 +93,17 @@ def test_nodes_whose_agents_are_not_attached_are_not_ready(tmp_path: Path) -> No
     attaching.attaching = False
     assert _health(_observability(store, SimpleNamespace(pools=pools)))[0] == 200
     store.close()
+
+
+def test_the_management_plane_has_the_version_header_too(tmp_path: Path) -> None:
+    from batchite.cli.server import start_child_server, unverified_tls
+    from batchite.mgmt.tokens import DEV_TENANT_ID
+
+    server = start_child_server(tmp_path, mgmt_port=0)
+    try:
+        assert server.mgmt_endpoint is not None
+        url = f"{server.mgmt_endpoint}/{DEV_TENANT_ID}/v2.0/.well-known/openid-configuration"
+        with urllib.request.urlopen(url, timeout=5, context=unverified_tls()) as resp:
+            assert resp.headers["x-batchite-version"] == __version__
+    finally:
+        server.stop()

@@ -3,12 +3,16 @@ job run through the official SDK."""
 
 from __future__ import annotations
 
+import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from batchite import __version__
+from batchite.cli.server import start_child_server
 from batchite.service.accounts import DEV_ACCOUNT_KEY, DEV_ACCOUNT_NAME
 from tests.conftest import wait_for
 from tests.sdk import job_options, pool_options, task_options
@@ -84,3 +88,14 @@ def test_metrics_need_no_signature_and_are_not_in_the_batch_api(endpoint: str) -
     assert "# TYPE batchite_requests_total counter" in text
     assert "# TYPE batchite_tasks gauge" in text
     assert not any(name.startswith("python_") or name.startswith("process_") for name, _ in samples)
+
+
+def test_metrics_can_be_turned_off(tmp_path: Path) -> None:
+    server = start_child_server(tmp_path, env={"BATCHITE_METRICS": "false"})
+    try:
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(f"{server.endpoint}/metrics", timeout=5)
+        assert err.value.code == 404
+        assert err.value.headers["x-batchite-version"] == __version__
+    finally:
+        server.stop()
