@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from batchite.cli.azurite import find_azurite
 from tests.packaging.conftest import Venv
 
 pytestmark = pytest.mark.packaging
@@ -49,6 +50,41 @@ def test_the_server_is_shared_with_the_first_test(batchite, batch_client):
 
 def test_a_second_test_sees_a_server(batchite):
     record(batchite)
+"""
+
+
+STORAGE_TEST = """
+import time
+
+import pytest
+from azure.batch import models as m
+from azure.storage.blob import BlobServiceClient
+
+IMAGE = m.BatchVmImageReference(publisher="canonical", offer="0001-com-ubuntu-server-jammy", sku="22_04-lts")
+VM = m.VirtualMachineConfiguration(image_reference=IMAGE, node_agent_sku_id="batch.node.ubuntu 22.04")
+
+
+@pytest.mark.batchite_storage
+def test_a_resource_file_comes_from_the_linked_storage(batchite, batch_client):
+    blobs = BlobServiceClient.from_connection_string(batchite.storage_connection_string)
+    blobs.create_container("inputs").upload_blob("data.txt", b"from azurite")
+    pool = m.BatchPoolCreateOptions(id="pool1", vm_size="standard_d2s_v3", virtual_machine_configuration=VM,
+                                    target_dedicated_nodes=1)
+    batch_client.create_pool(pool)
+    batch_client.create_job(m.BatchJobCreateOptions(id="job1", pool_info=m.BatchPoolInfo(pool_id="pool1")))
+    task = m.BatchTaskCreateOptions(id="cat", command_line="cat data.txt",
+                                    resource_files=[m.ResourceFile(auto_storage_container_name="inputs")])
+    batch_client.create_task("job1", task)
+    deadline = time.monotonic() + 60
+    while batch_client.get_task("job1", "cat").state != m.BatchTaskState.COMPLETED:
+        assert time.monotonic() < deadline, "the task did not complete within 60 s"
+        time.sleep(0.1)
+    assert b"".join(batch_client.download_task_file("job1", "cat", "stdout.txt")) == b"from azurite"
+
+
+def test_no_storage_unless_asked(batchite):
+    assert batchite.storage_connection_string is None  # function scope: this test is not marked
+    assert batchite.management_endpoint.startswith("https://127.0.0.1:")
 """
 
 
@@ -120,3 +156,24 @@ def test_a_bad_option_is_a_usage_error(installed_venv: Venv, tmp_path: Path, arg
     result = installed_venv.run(installed_venv.python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args, cwd=suite)
     assert result.returncode == 4, result.stdout + result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr + result.stdout
+
+
+def test_linked_storage_on_azurite_by_the_marker_or_the_option(installed_venv: Venv, tmp_path: Path) -> None:
+    azurite = find_azurite()  # the checkout's .azurite (scripts/azurite installs it)
+    if azurite is None:
+        pytest.skip("Azurite is not installed (scripts/azurite)")
+    (tmp_path / "test_storage.py").write_text(STORAGE_TEST)
+    args = ["-m", "pytest", "-q", "-p", "no:cacheprovider", "--batchite-scope", "function", "--batchite-management"]
+    run = installed_venv.run(installed_venv.python, *args, cwd=tmp_path, BATCHITE_AZURITE_BIN=str(azurite))
+    assert run.returncode == 0 and "2 passed" in run.stdout, run.stdout[-3000:] + run.stderr[-2000:]
+    run = installed_venv.run(
+        installed_venv.python,
+        *args,
+        "--batchite-storage",
+        "-k",
+        "unless",
+        cwd=tmp_path,
+        BATCHITE_AZURITE_BIN="/bin/false",
+    )
+    assert run.returncode == 1 and "Azurite for the linked storage did not start" in run.stdout, run.stdout[-3000:]
+    assert "Traceback" not in run.stdout
