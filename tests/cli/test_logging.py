@@ -4,6 +4,7 @@ object; no line ever holds a key, a SAS signature, an Authorization header or a 
 from __future__ import annotations
 
 import json
+import socket
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -35,6 +36,10 @@ def _requests(server: ChildServer) -> None:
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(forged, timeout=5)
     assert err.value.code == 403
+    host, port = server.endpoint.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as raw:  # uvicorn's own warning, in the format too
+        raw.sendall(b"NOT HTTP\r\n\r\n")
+        assert raw.recv(100).startswith(b"HTTP/1.1 400")
 
 
 @pytest.fixture(scope="module")
@@ -46,10 +51,11 @@ def json_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChildServe
 
 def test_json_access_lines_have_the_request_fields_and_no_secret(json_server: ChildServer) -> None:
     _requests(json_server)
-    text = wait_for(lambda: (t := _log(json_server)).count('"batchite.access"') >= 2 and t)
+    text = wait_for(lambda: (t := _log(json_server)).count('"batchite.access"') >= 2 and "Invalid HTTP" in t and t)
     lines = [json.loads(line) for line in text.splitlines() if line.strip()]  # every line is one JSON object
     for line in lines:
         assert {"time", "level", "logger", "message"} <= line.keys()
+    assert any(line["logger"].startswith("uvicorn") for line in lines)
     access = [line for line in lines if line["logger"] == "batchite.access"]
     signed, forged = access[0], access[1]
     assert signed["account"] == DEV_ACCOUNT_NAME
@@ -66,18 +72,20 @@ def test_console_access_lines_and_no_secret(tmp_path: Path) -> None:
     server = start_child_server(tmp_path, ["--access-log"])
     try:
         _requests(server)
-        text = wait_for(lambda: (t := _log(server)).count("Pools_ListPools GET") >= 2 and t)
+        text = wait_for(lambda: (t := _log(server)).count("Pools_ListPools GET") >= 2 and "Invalid HTTP" in t and t)
     finally:
         server.stop()
     assert " INFO batchite.access: " in text
     assert f" {DEV_ACCOUNT_NAME} Pools_ListPools GET 200 " in text
     assert " - Pools_ListPools GET 403 " in text
+    assert " WARNING uvicorn.error: Invalid HTTP request received." in text
     for secret in SECRETS:
         assert secret not in text
 
 
 def test_no_access_lines_without_the_flag(server: ChildServer) -> None:
     _requests(server)
+    wait_for(lambda: "Invalid HTTP" in _log(server))
     assert "batchite.access" not in _log(server)
 
 

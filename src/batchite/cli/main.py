@@ -176,6 +176,7 @@ def _serve(settings: Settings) -> None:
             port=settings.port,
             log_level="warning",
             access_log=False,
+            log_config=None,  # cli/logging_setup.py has set logging up: uvicorn's loggers reach its handler
             http=LimitedHttpToolsProtocol,
         )
     )

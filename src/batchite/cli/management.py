@@ -75,6 +75,7 @@ def tls_config(app: Any, settings: Settings, port: int, tls: TlsFiles, **extra: 
         port=port,
         log_level="warning",
         access_log=False,
+        log_config=None,  # cli/logging_setup.py has set logging up: uvicorn's loggers reach its handler
         ssl_certfile=str(tls.cert),
         ssl_keyfile=str(tls.key),
         lifespan="off",
