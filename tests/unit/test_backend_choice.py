@@ -70,5 +70,5 @@ def test_the_settings_choose_ray_by_backend_or_by_address() -> None:
     assert by_backend is not None and by_backend.default and by_backend.address == ""
     beside = Settings(ray_address="10.0.0.5:6379").ray
     assert beside is not None and not beside.default and beside.address == "10.0.0.5:6379"
-    with pytest.raises(ValueError, match="local or ray"):
-        _ = Settings(backend="kubernetes").ray
+    with pytest.raises(ValueError, match="one of local, ray"):  # a SettingsError, when the settings are made
+        Settings(backend="kubernetes")

@@ -18,9 +18,11 @@ from batchite.agent.event_loop import run_event_loop
 from batchite.cli.apps import apps
 from batchite.cli.az_setup import az_setup
 from batchite.cli.logging_setup import configure_logging
+from batchite.cli.serve_settings import settings_from
 from batchite.cli.submit import register as register_job_commands
+from batchite.config_file import ENV_VAR as CONFIG_ENV_VAR
 from batchite.service.accounts import AccountConfigError, AccountRegistry
-from batchite.settings import DEFAULT_MGMT_PORT, DEFAULT_PORT, Settings, settings_table
+from batchite.settings import DEFAULT_MGMT_PORT, DEFAULT_PORT, SettingInfo, Settings, settings_table
 from batchite.storage.linked import ENV_VAR as STORAGE_ENV_VAR
 from batchite.storage.linked import LinkedStorage, StorageConfigError
 
@@ -203,21 +205,42 @@ def _serve(settings: Settings) -> None:
     run_event_loop(serve_all(data_server, https_server, mgmt_server))
 
 
-def _serve_command() -> Callable[..., None]:
-    """`batchite serve`, with one option per Settings field (its flag and BATCHITE_* variable)."""
+def _flags(info: SettingInfo) -> list[str]:
+    """--time-scale; --stop-agents/--no-stop-agents, so that a flag can undo a file's `true`."""
+    return [f"{info.flag}/--no-{info.flag[2:]}"] if info.type_name == "bool" else [info.flag]
+
+
+def _serve_command(run: Callable[[Settings], None] = _serve) -> Callable[..., None]:
+    """`batchite serve`, with one option per Settings field (its flag and BATCHITE_* variable) and
+    --config FILE (BATCHITE_CONFIG), whose keys stand in for the options left at their defaults."""
     hints = typing.get_type_hints(Settings)
     parameters = [
+        inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context),
+        inspect.Parameter(
+            "config",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=typer.Option(
+                None,
+                "--config",
+                envvar=CONFIG_ENV_VAR,
+                help="A TOML file of settings (keys: the options' names, e.g. time_scale); flags and "
+                "BATCHITE_* variables win over it.",
+            ),
+            annotation=Path | None,
+        ),
+    ]
+    parameters += [
         inspect.Parameter(
             info.name,
             inspect.Parameter.KEYWORD_ONLY,
-            default=typer.Option(info.default, info.flag, envvar=info.env, help=info.help),
+            default=typer.Option(info.default, *_flags(info), envvar=info.env, help=info.help),
             annotation=hints[info.name],
         )
         for info in settings_table()
     ]
 
-    def serve(**values: Any) -> None:
-        _serve(Settings(**values))
+    def serve(ctx: typer.Context, config: Path | None, **values: Any) -> None:
+        run(settings_from(ctx, config, values))
 
     serve.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     serve.__doc__ = _serve.__doc__
