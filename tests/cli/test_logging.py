@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from batchite import __version__
 from batchite.cli.logging_setup import redact
 from batchite.cli.server import ChildServer, start_child_server
 from batchite.service.accounts import DEV_ACCOUNT_KEY, DEV_ACCOUNT_NAME
@@ -39,7 +40,9 @@ def _requests(server: ChildServer) -> None:
     host, port = server.endpoint.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=5) as raw:  # uvicorn's own warning, in the format too
         raw.sendall(b"NOT HTTP\r\n\r\n")
-        assert raw.recv(100).startswith(b"HTTP/1.1 400")
+        answer = raw.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 400")
+        assert f"\r\nx-batchite-version: {__version__}\r\n".encode() in answer  # the version, even here
 
 
 @pytest.fixture(scope="module")

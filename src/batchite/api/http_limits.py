@@ -21,8 +21,10 @@ import uuid
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+from batchite import __version__
 from batchite.api.errors import JSON_TYPE, error_body
 from batchite.domain.errors import BatchError
+from batchite.version_header import VERSION_HEADER
 
 log = logging.getLogger("batchite.api")
 
@@ -135,6 +137,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             b"content-type: " + JSON_TYPE.encode() + b"\r\n",
             b"content-length: " + str(len(body)).encode() + b"\r\n",
             b"request-id: " + request_id.encode() + b"\r\n",
+            VERSION_HEADER.encode() + b": " + __version__.encode() + b"\r\n",
             b"connection: close\r\n\r\n",
             body,
         ]
