@@ -100,9 +100,11 @@ def test_a_bad_key_or_a_file_that_is_not_toml_stops_the_service(tmp_path: Path, 
     assert err.startswith("--config: ") and named in err and "Traceback" not in err
 
 
-def test_a_missing_file_stops_the_service(tmp_path: Path) -> None:
+def test_a_missing_file_stops_the_service_naming_how_it_was_given(tmp_path: Path) -> None:
     code, err, _ = serve(["--config", str(tmp_path / "absent.toml")])
-    assert code == 2 and "absent.toml: no such file" in err
+    assert code == 2 and err.startswith("--config: ") and "absent.toml: no such file" in err
+    code, err, _ = serve([], env={"BATCHITE_CONFIG": str(tmp_path / "absent.toml")})
+    assert code == 2 and err.startswith("BATCHITE_CONFIG: ") and "absent.toml: no such file" in err
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from batchite.config_file import ENV_VAR as CONFIG_ENV_VAR
 from batchite.config_file import ConfigFileError, read_config_file
 from batchite.settings import Settings, SettingsError, settings_table
 
@@ -24,10 +25,10 @@ def settings_from(ctx: typer.Context, config: Path | None, values: dict[str, Any
         try:
             from_file = read_config_file(config)
         except ConfigFileError as exc:
-            errors.print(f"[red]--config:[/red] {escape(str(exc))}", soft_wrap=True, highlight=False)
+            given = CONFIG_ENV_VAR if _source(ctx, "config") == "ENVIRONMENT" else "--config"
+            errors.print(f"[red]{given}:[/red] {escape(str(exc))}", soft_wrap=True, highlight=False)
             raise typer.Exit(2) from exc
-    # by name: typer's vendored click has a ParameterSource of its own
-    sources = {name: getattr(ctx.get_parameter_source(name), "name", "DEFAULT") for name in values}
+    sources = {name: _source(ctx, name) for name in values}
     for name, value in from_file.items():
         if sources[name] in ("DEFAULT", "DEFAULT_MAP"):
             values[name] = value
@@ -46,3 +47,9 @@ def settings_from(ctx: typer.Context, config: Path | None, values: dict[str, Any
             where = exc.key
         errors.print(f"[red]{escape(where)}:[/red] {escape(str(exc))}", soft_wrap=True, highlight=False)
         raise typer.Exit(2) from exc
+
+
+def _source(ctx: typer.Context, name: str) -> str:
+    """Where a parameter's value came from: COMMANDLINE, ENVIRONMENT, DEFAULT (by name: typer's
+    vendored click has a ParameterSource of its own)."""
+    return str(getattr(ctx.get_parameter_source(name), "name", "DEFAULT"))
