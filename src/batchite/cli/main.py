@@ -22,7 +22,7 @@ from batchite.cli.serve_settings import settings_from
 from batchite.cli.submit import register as register_job_commands
 from batchite.config_file import ENV_VAR as CONFIG_ENV_VAR
 from batchite.service.accounts import AccountConfigError, AccountRegistry
-from batchite.settings import DEFAULT_MGMT_PORT, DEFAULT_PORT, SettingInfo, Settings, settings_table
+from batchite.settings import DEFAULT_MGMT_PORT, DEFAULT_PORT, SettingInfo, Settings, SettingsError, settings_table
 from batchite.storage.linked import ENV_VAR as STORAGE_ENV_VAR
 from batchite.storage.linked import LinkedStorage, StorageConfigError
 
@@ -273,7 +273,11 @@ def token(
     from batchite.cli.management import issuer_for
     from batchite.mgmt.tokens import DEV_CLIENT_ID, audience_of
 
-    settings = Settings(host=host, mgmt_port=mgmt_port, data_dir=data_dir)
+    try:
+        settings = Settings(host=host, mgmt_port=mgmt_port, data_dir=data_dir)
+    except SettingsError as exc:
+        errors.print(f"[red]--{exc.key.replace('_', '-')}:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from exc
     print(issuer_for(settings, data_dir.resolve()).issue(DEV_CLIENT_ID, audience_of(scope)))
 
 
