@@ -46,16 +46,21 @@ def _agent_of_long(client: Any) -> int:
     return int(first)
 
 
+def _serve_a_job(data: Path, extra_args: list[str]) -> tuple[ChildServer, int]:
+    """A server on `data` running the job (its long task started); the server and the long task's agent."""
+    server = start_child_server(data, extra_args=extra_args)
+    client: Any = make_client(server.endpoint)
+    try:
+        _submit(client)
+        return server, _agent_of_long(client)
+    finally:
+        client.close()
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_stops_the_service_and_its_tasks_go_on(tmp_path: Path, signum: int) -> None:
     data = tmp_path / "data"
-    first = start_child_server(data, extra_args=["--keep-agents"])
-    client: Any = make_client(first.endpoint)
-    try:
-        _submit(client)
-        agent = _agent_of_long(client)
-    finally:
-        client.close()
+    first, agent = _serve_a_job(data, ["--keep-agents"])
     took = _stop(first, signum)
     assert took < 10, f"the service took {took:.1f} s to stop"
     assert Path(f"/proc/{agent}").exists(), "the node's agent went with the service"
@@ -77,13 +82,7 @@ def test_a_signal_stops_the_service_and_its_tasks_go_on(tmp_path: Path, signum: 
 
 def test_stop_agents_ends_them_and_requeues_their_tasks(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    first = start_child_server(data)  # --stop-agents
-    client: Any = make_client(first.endpoint)
-    try:
-        _submit(client)
-        agent = _agent_of_long(client)
-    finally:
-        client.close()
+    first, agent = _serve_a_job(data, [])  # start_child_server's default: --stop-agents
     assert _stop(first, signal.SIGTERM) < 10
     wait_for(lambda: not Path(f"/proc/{agent}").exists(), timeout=10)
 
