@@ -1,6 +1,6 @@
 """A pytest plugin: a running Batchite for a test suite.
 
-Registered by the `pytest11` entry point `batchite`, so installing `batchite[pytest]` is enough.
+Registered by the `pytest11` entry point `batchite.pytest_plugin`, so installing `batchite[pytest]` is enough.
 Fixtures: `batchite` (a `BatchiteServer`: endpoint, account name and key, data directory, the
 management endpoint when served, the linked storage when on) and `batch_client` (an
 `azure.batch.BatchClient` for it). Options: `pytest --help`, section "batchite"; docs/pytest-plugin.md.
