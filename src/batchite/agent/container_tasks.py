@@ -26,7 +26,7 @@ from batchite.agent.container_engine import (
     valid_reference,
 )
 from batchite.agent.container_runs import LABEL, ContainerSettingsError, TaskPaths, run_arguments, write_env_file
-from batchite.agent.container_specs import ContainerRun, ContainerSetup, RegistryLogin
+from batchite.agent.container_specs import ContainerRun, ContainerSetup, EngineSettings, RegistryLogin
 from batchite.agent.files import PREPROCESSING, TaskFailure
 from batchite.agent.identity import SANDBOX_ROOT, NodeUsers, SpawnAs
 from batchite.agent.layout import NodeIdentity, TaskLaunch
@@ -201,8 +201,6 @@ def remove_agent_containers(state_dir: Path) -> None:
         return
 
     def remove() -> None:
-        from batchite.agent.container_specs import EngineSettings
-
         engine = find_engine(EngineSettings(), config)
         if isinstance(engine, str):
             return

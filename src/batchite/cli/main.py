@@ -94,11 +94,7 @@ def _containers(settings: Settings, data_dir: Path) -> tuple[SchedulerSettings, 
     """The scheduler's settings, container tasks turned off where no engine answers; what runs them."""
     from batchite.agent.container_engine import find_engine
 
-    try:
-        engine = settings.container_settings
-    except ValueError as exc:
-        errors.print(f"[red]--container-engine:[/red] {exc}")
-        raise typer.Exit(2) from exc
+    engine = settings.container_settings  # checked when the settings were made
     found = find_engine(engine, data_dir / "containers")
     scheduler = settings.scheduler
     if isinstance(found, str):
@@ -133,11 +129,7 @@ def _serve(settings: Settings) -> None:
     except ValueError as exc:
         errors.print(f"[red]--isolation:[/red] {exc}")
         raise typer.Exit(2) from exc
-    try:
-        ray = settings.ray
-    except ValueError as exc:
-        errors.print(f"[red]--backend:[/red] {exc}")
-        raise typer.Exit(2) from exc
+    ray = settings.ray  # --backend was checked when the settings were made
     scheduler_settings, containers = _containers(settings, data_dir)
     try:
         batch = BatchService.local(
